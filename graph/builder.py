@@ -1,0 +1,73 @@
+"""The LVAS workflow: the four roles of LVAS-Agent as nodes, with its two loops as edges.
+
+probe -> storyboarder -> scriptwriter -(Send per scene)-> write_scene_script -> review
+review -(merged scenes, under the cap)-> write_scene_script | designer
+designer -> synthesizer -> design_review -(not final, under N_max)-> synthesizer
+design_review -(Send per sound)-> generate_clip -> mixer -> END
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from graph.context import Context
+from graph.state import ClipTask, InputState, LVASState, OutputState, SceneTask
+from nodes.designer import design_sounds, review_labels, route_after_label_review
+from nodes.generator import generate_clip
+from nodes.mixer import mix
+from nodes.probe import probe
+from nodes.review import review_scripts, route_after_review
+from nodes.scriptwriter import fan_out_scenes, write_overview, write_scene_script
+from nodes.storyboarder import storyboarder
+from nodes.synthesizer import choose_labels
+
+RECURSION_LIMIT = 200
+
+
+def build_graph() -> StateGraph:
+    """Wire the roles; every per-scene and per-sound step fans out with ``Send``."""
+    builder = StateGraph(
+        LVASState, context_schema=Context, input_schema=InputState, output_schema=OutputState
+    )
+    builder.add_node("probe", probe)
+    builder.add_node("storyboarder", storyboarder)
+    builder.add_node("scriptwriter", write_overview)
+    builder.add_node("write_scene_script", write_scene_script, input_schema=SceneTask)
+    builder.add_node("review", review_scripts)
+    builder.add_node("designer", design_sounds)
+    builder.add_node("synthesizer", choose_labels)
+    builder.add_node("design_review", review_labels)
+    builder.add_node("generate_clip", generate_clip, input_schema=ClipTask)
+    builder.add_node("mixer", mix)
+
+    builder.add_edge(START, "probe")
+    builder.add_edge("probe", "storyboarder")
+    builder.add_edge("storyboarder", "scriptwriter")
+    builder.add_conditional_edges("scriptwriter", fan_out_scenes, ["write_scene_script"])
+    builder.add_edge("write_scene_script", "review")
+    builder.add_conditional_edges(
+        "review", route_after_review, ["write_scene_script", "designer"]
+    )
+    builder.add_edge("designer", "synthesizer")
+    builder.add_edge("synthesizer", "design_review")
+    builder.add_conditional_edges(
+        "design_review", route_after_label_review, ["synthesizer", "generate_clip", "mixer"]
+    )
+    builder.add_edge("generate_clip", "mixer")
+    builder.add_edge("mixer", END)
+    return builder
+
+
+builder = build_graph()
+
+
+def compile_graph(checkpointer: Any = None, cache: Any = None, **kwargs: Any):
+    """The compiled workflow with an optional checkpointer and cache (for Python and the CLI)."""
+    return builder.compile(
+        checkpointer=checkpointer, cache=cache, name="lvas", **kwargs
+    ).with_config(recursion_limit=RECURSION_LIMIT)
+
+
+graph = compile_graph()

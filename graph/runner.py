@@ -1,0 +1,82 @@
+"""Run the compiled workflow with progress reporting: the engine behind ``lvas dub``."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from graph.builder import RECURSION_LIMIT, compile_graph
+from graph.context import Context
+
+ProgressFn = Callable[[str, dict[str, Any], float], None]
+
+NODE_TITLES = {
+    "probe": "probe",
+    "storyboarder": "Storyboarder",
+    "scriptwriter": "Scriptwriter (whole video)",
+    "write_scene_script": "Scriptwriter (scene)",
+    "review": "Storyboarder review",
+    "designer": "Designer",
+    "synthesizer": "Synthesizer (labels)",
+    "design_review": "Designer review",
+    "generate_clip": "generate",
+    "mixer": "mixer",
+}
+
+
+def run_pipeline(
+    inputs: dict[str, Any],
+    context: Context,
+    *,
+    progress: ProgressFn | None = None,
+    graph: Any = None,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Stream the graph to completion; returns the final state (all channels)."""
+    graph = graph or compile_graph()
+    run_config = {"recursion_limit": RECURSION_LIMIT, **(config or {})}
+    started = time.perf_counter()
+    final: dict[str, Any] = {}
+    for mode, chunk in graph.stream(
+        inputs, config=run_config, context=context, stream_mode=["updates", "values"]
+    ):
+        if mode == "values":
+            final = chunk
+        elif progress is not None:
+            for node, update in chunk.items():
+                progress(node, update or {}, time.perf_counter() - started)
+    return final
+
+
+def describe_update(node: str, update: dict[str, Any], counts: Counter) -> str:
+    """One human line per finished node, with what it produced."""
+    counts[node] += 1
+    title = NODE_TITLES.get(node, node)
+    seconds = (update.get("timings") or {}).get(node)
+    detail = ""
+    if node == "probe" and "video_info" in update:
+        info = update["video_info"]
+        detail = (f"{info.get('duration', 0):.1f} s {info.get('width')}x{info.get('height')} "
+                  f"{info.get('video_codec')} in {info.get('container')}")
+    elif node == "storyboarder":
+        detail = (f"{len(update.get('storyboard', {}).get('cuts', []))} cut(s), "
+                  f"{len(update.get('scenes', []))} scene(s)")
+    elif node == "review":
+        actions = Counter(n["action"] for n in update.get("review_notes", []))
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(actions.items())) or "nothing to review"
+    elif node == "designer":
+        sounds = sum(len(d["sounds"]) for d in update.get("designs", {}).values())
+        detail = f"{sounds} sound(s)"
+    elif node == "design_review":
+        reviews = update.get("label_reviews", [])
+        rejected = sum(1 for r in reviews if not r["final"])
+        detail = f"round {update.get('label_round')}: {rejected} label(s) sent back"
+    elif node in ("write_scene_script", "generate_clip"):
+        detail = f"#{counts[node]}"
+    elif node == "mixer":
+        art = update.get("artifacts", {})
+        detail = f"{art.get('loudness_lufs')} LUFS -> {art.get('output')}"
+    timing = f" ({seconds:.2f} s)" if seconds is not None else ""
+    return f"  {title}: {detail}{timing}".rstrip()

@@ -1,0 +1,78 @@
+"""Discussion-correction: the Storyboarder reviews the Scriptwriter's scene scripts.
+
+One pass over the scenes in order; each is compared with the scene before it and with the
+whole-video description, then kept, merged into the previous scene, or corrected. Merged
+scenes go back to the Scriptwriter until nothing changes or the round cap is reached.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from graph.context import Context, context_of
+from graph.state import LVASState
+from nodes.common import timed
+from nodes.scriptwriter import scene_tasks
+from tools import offline_planner
+from tools.scenes import merge_scenes
+
+
+@timed("review")
+def review_scripts(state: LVASState) -> dict[str, Any]:
+    """Merge continuous neighbours and correct captions; record every decision."""
+    round_number = state.get("review_round", 0) + 1
+    scripts = dict(state.get("scripts", {}))
+    script_updates: dict[str, Any] = {}
+    notes: list[dict[str, Any]] = []
+    scenes: list[dict[str, Any]] = []
+    rescript: list[str] = []
+    for scene in state.get("scenes", []):
+        script = scripts.get(scene["id"])
+        if script is None:
+            scenes.append(scene)
+            continue
+        previous = scenes[-1] if scenes else None
+        previous_script = scripts.get(previous["id"]) if previous else None
+        action, reason, corrected = offline_planner.review_pair(
+            previous, previous_script, scene, script, state.get("overview", ""),
+            state.get("prompt"),
+        )
+        note: dict[str, Any] = {
+            "round": round_number, "scene_id": scene["id"], "action": action, "reason": reason
+        }
+        if action == "merge" and previous is not None:
+            scenes[-1] = merge_scenes(previous, scene)
+            note["into"] = previous["id"]
+            script_updates[scene["id"]] = None
+            scripts.pop(scene["id"], None)
+            if previous["id"] not in rescript:
+                rescript.append(previous["id"])
+        else:
+            scenes.append(scene)
+            if corrected is not None:
+                script_updates[scene["id"]] = corrected
+                scripts[scene["id"]] = corrected
+        notes.append(note)
+    for index, scene in enumerate(scenes):
+        scene["index"] = index
+    return {
+        "scenes": scenes,
+        "scripts": script_updates,
+        "review_notes": notes,
+        "review_round": round_number,
+        "rescript": rescript,
+    }
+
+
+def route_after_review(
+    state: LVASState, runtime: Runtime[Context]
+) -> list[Send] | Literal["designer"]:
+    """Back to the Scriptwriter for merged scenes, unless the cap is reached."""
+    cap = context_of(runtime).max_review_rounds
+    pending = state.get("rescript") or []
+    if pending and state.get("review_round", 0) < cap:
+        return scene_tasks(state, pending)
+    return "designer"

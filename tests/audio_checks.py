@@ -1,0 +1,56 @@
+"""Measurements of delivered media shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def video_packets_digest(path: str | Path) -> tuple[str, int]:
+    """SHA-256 over the payloads of the first video stream's packets, and their count."""
+    digest = hashlib.sha256()
+    count = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            digest.update(bytes(packet))
+            count += 1
+    return digest.hexdigest(), count
+
+
+def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """The first audio stream as mono float32 samples and its sample rate."""
+    chunks = []
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.rate
+        for frame in container.decode(stream):
+            data = frame.to_ndarray().astype(np.float32)
+            if data.ndim == 2 and not frame.format.is_planar:
+                data = data.reshape(-1, frame.layout.nb_channels).T
+            chunks.append(data.mean(axis=0) if data.ndim == 2 else data)
+    return np.concatenate(chunks), rate
+
+
+def video_duration(path: str | Path) -> float:
+    """Duration of the first video stream from its last packet's end time."""
+    end = 0.0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        base = float(stream.time_base)
+        start = stream.start_time or 0
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            end = max(end, (packet.pts - start + (packet.duration or 0)) * base)
+    return end
+
+
+def rms_db(samples: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    return 20 * np.log10(max(rms, 1e-12))

@@ -1,0 +1,91 @@
+"""The command line: clear errors with exit code 2 for bad input, and ``doctor``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.videos import make_audio_only, make_cut_video, make_text_file
+
+
+def _lvas(*args: str, cache_dir: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["LVAS_CACHE_DIR"] = str(cache_dir)
+    return subprocess.run([sys.executable, "-m", "graph.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def _assert_clear_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "lvas: error:" in result.stderr
+    for word in words:
+        assert word.lower() in result.stderr.lower()
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory):
+    return make_cut_video(tmp_path_factory.mktemp("cli") / "small.mp4", [1.5, 1.5])
+
+
+def test_missing_file(tmp_path):
+    _assert_clear_error(_lvas("dub", str(tmp_path / "nope.mp4")), "nope.mp4")
+
+
+def test_directory(tmp_path):
+    _assert_clear_error(_lvas("dub", str(tmp_path)), "directory")
+
+
+def test_not_a_video(tmp_path):
+    _assert_clear_error(_lvas("dub", str(make_text_file(tmp_path / "notes.mp4"))))
+
+
+def test_audio_only(tmp_path):
+    _assert_clear_error(_lvas("dub", str(make_audio_only(tmp_path / "song.m4a"))), "video")
+
+
+def test_existing_output_is_not_overwritten(small_video, tmp_path):
+    out = tmp_path / "mine.mp4"
+    out.write_bytes(b"user's own file")
+    _assert_clear_error(_lvas("dub", str(small_video), "-o", str(out)), "--overwrite")
+    assert out.read_bytes() == b"user's own file"
+
+
+def test_output_folder_missing(small_video, tmp_path):
+    _assert_clear_error(_lvas("dub", str(small_video), "-o", str(tmp_path / "no" / "o.mp4")),
+                        "does not exist")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root can write into read-only folders")
+def test_output_folder_not_writable(small_video, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        _assert_clear_error(_lvas("dub", str(small_video), "-o", str(locked / "o.mp4")),
+                            "not writable")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_usage_errors_exit_2():
+    assert _lvas().returncode == 2
+    assert _lvas("dub").returncode == 2
+
+
+def test_doctor_reports_what_is_available(label_cache_dir):
+    result = _lvas("doctor", "--json", cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    names = {c["name"] for c in report["checks"]}
+    assert {"ffmpeg", "GPU", "MMAudio", "LLM endpoint", "label index"} <= names
+    ffmpeg = next(c for c in report["checks"] if c["name"] == "ffmpeg")
+    assert ffmpeg["ok"]
+    assert report["auto_profile"]["generator"] == "procedural"

@@ -1,0 +1,137 @@
+"""End to end: ``lvas dub`` on generated videos gives a dubbed video with the video untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.audio_checks import decode_audio, rms_db, video_duration, video_packets_digest
+from tests.videos import make_avi_mpeg4, make_cut_video, make_mpeg_ps, make_webm
+
+CUTS = (2.0, 4.0, 6.0)
+
+
+def _lvas(*args: str, cache_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LVAS_CACHE_DIR": str(cache_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "graph.cli", *args], capture_output=True, text=True, env=env,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def dubbed(tmp_path_factory, label_cache_dir):
+    root = tmp_path_factory.mktemp("dub")
+    video = make_cut_video(root / "cuts.mp4", [2.0, 2.0, 2.0, 2.0])
+    out = root / "cuts.out.mp4"
+    result = _lvas("dub", str(video), "-o", str(out), "--work-dir", str(root / "run"),
+                   "--seed", "1", "--json", cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    return video, out, root / "run", json.loads(result.stdout), result
+
+
+def test_dub_writes_video_with_identical_video_stream(dubbed):
+    video, out, _, summary, _ = dubbed
+    assert Path(summary["output"]) == out.resolve() and out.exists()
+    assert video_packets_digest(out) == video_packets_digest(video)
+
+
+def test_soundtrack_lasts_as_long_as_the_video(dubbed):
+    video, out, _, _, _ = dubbed
+    samples, rate = decode_audio(out)
+    assert abs(len(samples) / rate - video_duration(video)) <= 0.05
+
+
+def test_soundtrack_is_audible_in_every_scene(dubbed):
+    _, out, run_dir, _, _ = dubbed
+    plan = json.loads((run_dir / "plan.json").read_text())
+    samples, rate = decode_audio(out)
+    assert plan["scenes"], "the plan has scenes"
+    assert plan["scenes"][0]["start"] == 0.0
+    for scene in plan["scenes"]:
+        piece = samples[int(scene["start"] * rate): int(scene["end"] * rate)]
+        assert rms_db(piece) > -45.0, scene["id"]
+
+
+def test_run_dir_holds_soundtrack_and_plan(dubbed):
+    _, _, run_dir, summary, _ = dubbed
+    assert (run_dir / "soundtrack.wav").exists()
+    plan = json.loads((run_dir / "plan.json").read_text())
+    for key in ("storyboard", "scenes", "overview", "scripts", "designs", "label_choices"):
+        assert plan[key], key
+    cuts = plan["storyboard"]["cuts"]
+    assert len(cuts) == len(CUTS)
+    assert all(abs(a - b) <= 0.1 for a, b in zip(cuts, CUTS))
+    sound_ids = {s["id"] for d in plan["designs"].values() for s in d["sounds"]}
+    assert sound_ids == set(plan["label_choices"])
+    assert summary["scenes"] == len(plan["scenes"])
+
+
+def test_progress_is_reported_per_node(dubbed):
+    stderr = dubbed[4].stderr
+    for title in ("Storyboarder", "Scriptwriter", "Designer", "Synthesizer", "mixer"):
+        assert title in stderr
+
+
+@pytest.fixture(scope="module")
+def formats_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("formats")
+
+
+@pytest.mark.parametrize(
+    ("maker", "name", "expected_suffix"),
+    [
+        (make_webm, "clip.webm", ".webm"),
+        (make_avi_mpeg4, "clip.avi", ".avi"),
+        (make_mpeg_ps, "clip.mpg", ".mkv"),
+    ],
+)
+def test_default_output_for_other_containers(maker, name, expected_suffix, formats_root,
+                                             label_cache_dir):
+    video = maker(formats_root / name, (2.5, 2.5))
+    result = _lvas("dub", str(video), "--json", "-q", cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    out = Path(json.loads(result.stdout)["output"])
+    assert out.parent == video.parent.resolve() and out.suffix == expected_suffix
+    assert out.name.startswith("clip.dubbed")
+    assert video_packets_digest(out) == video_packets_digest(video)
+    samples, rate = decode_audio(out)
+    assert abs(len(samples) / rate - video_duration(video)) <= 0.05
+    assert rms_db(samples) > -45.0
+
+
+def test_prompt_changes_the_soundtrack(tmp_path, label_cache_dir):
+    from graph.context import Context
+    from graph.runner import run_pipeline
+
+    video = make_cut_video(tmp_path / "v.mp4", [3.0, 3.0])
+    spectra = {}
+    for name, prompt in (("rain", "heavy rain pouring down"), ("birds", "birds chirping")):
+        ctx = Context(run_dir=str(tmp_path / name), index_dir=str(label_cache_dir), seed=2)
+        final = run_pipeline({"video": str(video), "output": str(tmp_path / f"{name}.mp4"),
+                              "prompt": prompt}, ctx)
+        beds = [c for c in final["label_choices"].values() if c["sound_id"].endswith("bed0")]
+        assert all(c["family"] == name for c in beds), beds
+        samples, rate = decode_audio(tmp_path / f"{name}.mp4")
+        spectrum = np.abs(np.fft.rfft(samples[: rate * 4]))
+        spectra[name] = spectrum / spectrum.sum()
+    assert np.abs(spectra["rain"] - spectra["birds"]).sum() > 0.2
+
+
+def test_same_seed_gives_the_same_soundtrack(tmp_path, label_cache_dir):
+    from graph.context import Context
+    from graph.runner import run_pipeline
+
+    video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0])
+    digests = []
+    for run in ("a", "b"):
+        ctx = Context(run_dir=str(tmp_path / run), index_dir=str(label_cache_dir), seed=5)
+        run_pipeline({"video": str(video), "output": str(tmp_path / f"{run}.mp4")}, ctx)
+        digests.append((tmp_path / run / "soundtrack.wav").read_bytes())
+    assert digests[0] == digests[1]

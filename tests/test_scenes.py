@@ -1,0 +1,44 @@
+"""Scenes tile the video and keep their statistics when shots are grouped or merged."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.scenes import merge_scenes, scenes_from_shots
+
+
+def _shot(index, start, end, brightness=0.5, motion=0.01, hue=120.0):
+    return {"index": index, "start": start, "end": end, "keyframe": f"k{index}.jpg",
+            "brightness": brightness, "saturation": 0.4, "hue": hue, "colour": "green",
+            "motion": motion}
+
+
+def test_scenes_tile_the_duration_without_gaps():
+    shots = [_shot(0, 0.0, 2.0), _shot(1, 2.0, 4.5), _shot(2, 4.5, 8.0)]
+    scenes = scenes_from_shots(shots, duration=8.0, min_scene_seconds=1.0)
+    assert [(s["start"], s["end"]) for s in scenes] == [(0.0, 2.0), (2.0, 4.5), (4.5, 8.0)]
+    assert [s["index"] for s in scenes] == [0, 1, 2]
+    assert scenes[1]["shots"] == [1] and scenes[1]["keyframes"] == ["k1.jpg"]
+
+
+def test_short_shots_join_a_neighbour():
+    shots = [_shot(0, 0.0, 0.4), _shot(1, 0.4, 3.0), _shot(2, 3.0, 3.3), _shot(3, 3.3, 6.0),
+             _shot(4, 6.0, 6.5)]
+    scenes = scenes_from_shots(shots, duration=6.5, min_scene_seconds=1.0)
+    assert [s["shots"] for s in scenes] == [[0, 1, 2], [3, 4]]
+    assert scenes[0]["start"] == 0.0 and scenes[-1]["end"] == 6.5
+    assert all(a["end"] == b["start"] for a, b in zip(scenes, scenes[1:]))
+
+
+def test_statistics_are_duration_weighted():
+    shots = [_shot(0, 0.0, 3.0, brightness=0.2), _shot(1, 3.0, 4.0, brightness=0.6)]
+    (scene,) = scenes_from_shots(shots, duration=4.0, min_scene_seconds=2.0)
+    assert scene["brightness"] == pytest.approx(0.3)
+
+
+def test_merge_keeps_first_id_and_spans_both():
+    a, b = scenes_from_shots([_shot(0, 0.0, 2.0), _shot(1, 2.0, 5.0)], duration=5.0,
+                             min_scene_seconds=1.0)
+    merged = merge_scenes(a, b)
+    assert merged["id"] == a["id"] and (merged["start"], merged["end"]) == (0.0, 5.0)
+    assert merged["shots"] == [0, 1]

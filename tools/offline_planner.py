@@ -1,0 +1,281 @@
+"""The offline planner: scripts, reviews and sound designs without any language model.
+
+It plays the Scriptwriter, the Storyboarder's review and the Designer from what can be
+measured in the picture (brightness, colour, motion) and from the user's text prompt, so the
+whole pipeline runs on a machine with no model, key or network. Everything is deterministic
+for a given seed. Descriptions say only what the measurements support; background sounds are
+concrete places and weather, never moods.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# Motion is the mean absolute difference of consecutive small grey frames (0..1).
+CALM_MOTION = 0.012
+FAST_MOTION = 0.05
+MIN_LABEL_SCORE = 0.3
+VOICE_WORDS = re.compile(
+    r"\b(voice|voices|speech|speak|speaking|talk|talking|narrat\w*|dialogue|sing\w*|"
+    r"shout\w*|whisper\w*|laugh\w*|people|crowd|chatter)\b",
+    re.IGNORECASE,
+)
+MUSIC_WORDS = re.compile(
+    r"\b(music|musical|song|melody|instrument|piano|guitar|drum|drums|orchestra|band)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A place the picture suggests, with the sounds that such a place makes."""
+
+    key: str
+    place: str
+    background: str
+    entities: tuple[str, ...]
+    event: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "night": Setting("night", "a dark, night-time place", "crickets chirping in the night air",
+                     ("darkness",), "footsteps on a path"),
+    "overcast": Setting("overcast", "a bright, colourless open space",
+                        "steady wind blowing over open ground", ("open sky",),
+                        "footsteps crunching on snow"),
+    "urban": Setting("urban", "a muted, grey street or building",
+                     "distant city traffic rumbling", ("buildings",), "a car passing by"),
+    "foliage": Setting("foliage", "a green outdoor place with plants and trees",
+                       "birds singing in the trees", ("trees", "grass"),
+                       "footsteps on grass and twigs"),
+    "water": Setting("water", "a bright blue open view of sky or water",
+                     "waves washing on a shore", ("water", "sky"), "water splashing"),
+    "cool_interior": Setting("cool_interior", "a dim room lit in cool blue",
+                             "the low hum of an air conditioner", ("walls",),
+                             "footsteps on a hard floor"),
+    "fire": Setting("fire", "a warm place lit in saturated orange and red",
+                    "a fire crackling", ("flames",), "logs cracking in a fire"),
+    "warm_interior": Setting("warm_interior", "a warmly lit indoor room",
+                             "the quiet tone of a room", ("walls", "furniture"),
+                             "footsteps on a wooden floor"),
+    "dry_land": Setting("dry_land", "a sunlit, yellow and dry landscape",
+                        "wind blowing through dry grass", ("open land",),
+                        "footsteps on gravel"),
+    "studio": Setting("studio", "a brightly coloured space",
+                      "the quiet tone of a room", ("coloured surfaces",),
+                      "objects being handled"),
+}
+
+
+def setting_for(scene: dict[str, Any]) -> Setting:
+    """Pick the place a scene's measured colour and light most plausibly show."""
+    brightness = float(scene.get("brightness", 0.5))
+    saturation = float(scene.get("saturation", 0.3))
+    hue = float(scene.get("hue", 0.0)) % 360.0
+    if brightness < 0.18:
+        return SETTINGS["night"]
+    if saturation < 0.15:
+        return SETTINGS["overcast"] if brightness > 0.7 else SETTINGS["urban"]
+    if 75.0 <= hue < 165.0:
+        return SETTINGS["foliage"]
+    if 165.0 <= hue < 260.0:
+        return SETTINGS["water"] if brightness > 0.45 else SETTINGS["cool_interior"]
+    if hue < 45.0 or hue >= 330.0:
+        return SETTINGS["fire"] if saturation > 0.55 else SETTINGS["warm_interior"]
+    if 45.0 <= hue < 75.0:
+        return SETTINGS["dry_land"]
+    return SETTINGS["studio"]
+
+
+def motion_class(motion: float) -> str:
+    """Name the amount of visible movement in words a caption can use."""
+    if motion >= FAST_MOTION:
+        return "fast"
+    if motion >= CALM_MOTION:
+        return "moderate"
+    return "calm"
+
+
+def prompt_clauses(prompt: str | None) -> list[str]:
+    """Split a user's prompt into sound phrases: the first is the bed, the rest are events."""
+    if not prompt:
+        return []
+    parts = re.split(r"[,;\n]|\band then\b|\bthen\b", prompt)
+    return [p.strip(" .") for p in parts if p.strip(" .")]
+
+
+def wants_voices(*texts: str) -> bool:
+    return any(VOICE_WORDS.search(t or "") for t in texts)
+
+
+def wants_music(*texts: str) -> bool:
+    return any(MUSIC_WORDS.search(t or "") for t in texts)
+
+
+def _span(scene: dict[str, Any]) -> str:
+    return f"{scene['start']:.1f}-{scene['end']:.1f} s"
+
+
+def describe_video(scenes: list[dict[str, Any]], prompt: str | None) -> str:
+    """Whole-video description: the scenes in order with a rough timeline."""
+    if not scenes:
+        return "An empty video."
+    duration = scenes[-1]["end"]
+    lines = [f"A {duration:.1f} s video in {len(scenes)} scene(s)."]
+    for scene in scenes:
+        setting = setting_for(scene)
+        lines.append(
+            f"{_span(scene)}: {setting.place}, {motion_class(scene.get('motion', 0.0))} movement."
+        )
+    clauses = prompt_clauses(prompt)
+    if clauses:
+        lines.append("Sound direction from the user: " + "; ".join(clauses) + ".")
+    return " ".join(lines)
+
+
+def describe_scene(scene: dict[str, Any]) -> dict[str, Any]:
+    """Per-scene script (background, entities, actions, caption) from what is visible."""
+    setting = setting_for(scene)
+    movement = motion_class(float(scene.get("motion", 0.0)))
+    actions = {
+        "calm": ["little or nothing moves"],
+        "moderate": ["things move at a steady pace"],
+        "fast": ["fast movement across the frame"],
+    }[movement]
+    caption = f"{setting.place[0].upper()}{setting.place[1:]}; {actions[0]}."
+    return {
+        "scene_id": scene["id"],
+        "background": setting.background,
+        "entities": list(setting.entities),
+        "actions": actions,
+        "caption": caption,
+        "author": "offline",
+    }
+
+
+def review_pair(
+    previous: dict[str, Any] | None,
+    previous_script: dict[str, Any] | None,
+    scene: dict[str, Any],
+    script: dict[str, Any],
+    overview: str,
+    prompt: str | None,
+) -> tuple[str, str, dict[str, Any] | None]:
+    """Storyboarder's verdict on one scene: keep it, merge it into the previous, or correct it.
+
+    Two neighbours merge when place, movement and background sound continue; a caption is
+    corrected when it ignores the sound direction of the whole-video description.
+    Returns (action, reason, corrected script or None).
+    """
+    if previous is not None and previous_script is not None:
+        same_place = setting_for(previous).key == setting_for(scene).key
+        same_motion = motion_class(previous.get("motion", 0.0)) == motion_class(
+            scene.get("motion", 0.0)
+        )
+        same_bed = previous_script.get("background") == script.get("background")
+        if same_place and same_motion and same_bed:
+            return (
+                "merge",
+                "place, movement and background sound continue from the previous scene",
+                None,
+            )
+    clauses = prompt_clauses(prompt)
+    if clauses and clauses[0].lower() not in script.get("caption", "").lower():
+        corrected = dict(script)
+        corrected["background"] = clauses[0]
+        corrected["caption"] = f"{script['caption'].rstrip('.')}; heard: {clauses[0]}."
+        return ("correct", "caption did not carry the user's sound direction", corrected)
+    return ("keep", "consistent with its neighbours and the whole-video description", None)
+
+
+def design_scene(
+    scene: dict[str, Any],
+    script: dict[str, Any],
+    prompt: str | None,
+    onsets: list[float],
+    seed: int,
+) -> dict[str, Any]:
+    """Sound design of one scene: a background bed and foreground events on motion onsets.
+
+    Steps as the method has them: sound-making entities and actions, then the background,
+    then priority (main action in front, the rest behind).
+    """
+    rng = random.Random(f"{seed}:{scene['id']}")
+    setting = setting_for(scene)
+    movement = motion_class(float(scene.get("motion", 0.0)))
+    clauses = prompt_clauses(prompt)
+    start, end = float(scene["start"]), float(scene["end"])
+    bed_text = clauses[0] if clauses else script.get("background") or setting.background
+    sounds: list[dict[str, Any]] = [
+        _sound(scene, 0, "background", bed_text, start, end, -6.0 + rng.uniform(-1.0, 1.0), [])
+    ]
+    event_texts = clauses[1:] if len(clauses) > 1 else []
+    if not event_texts and movement != "calm":
+        event_texts = ["a quick whoosh of fast movement" if movement == "fast" else setting.event]
+    event_times = _event_times(onsets, start, end, rng)
+    for number, text in enumerate(event_texts, start=1):
+        times = event_times[number - 1 :: len(event_texts)] or event_times[:1]
+        if not times:
+            continue
+        sounds.append(_sound(scene, number, "foreground", text, start, end, -2.0, times))
+    reasoning = (
+        f"Entities: {', '.join(script.get('entities', [])) or 'none'}; "
+        f"actions: {', '.join(script.get('actions', [])) or 'none'}. "
+        f"Background: {bed_text}. "
+        + (f"Foreground on {len(event_times)} motion onset(s): {', '.join(event_texts)}."
+           if event_texts and event_times else "No foreground event: the picture is calm.")
+    )
+    return {"scene_id": scene["id"], "reasoning": reasoning, "silence": False, "sounds": sounds}
+
+
+def _event_times(onsets: list[float], start: float, end: float, rng: random.Random) -> list[float]:
+    """Onsets inside the scene; evenly spread times when the picture gave none."""
+    inside = [t for t in onsets if start <= t < end - 0.05]
+    if inside:
+        return inside
+    length = end - start
+    count = max(1, int(length // 3.0))
+    return [start + length * (i + 0.5 + rng.uniform(-0.2, 0.2)) / count for i in range(count)]
+
+
+def _sound(
+    scene: dict[str, Any],
+    number: int,
+    layer: str,
+    text: str,
+    start: float,
+    end: float,
+    volume_db: float,
+    onsets: list[float],
+) -> dict[str, Any]:
+    return {
+        "id": f"{scene['id']}-{'bed' if layer == 'background' else 'fx'}{number}",
+        "scene_id": scene["id"],
+        "layer": layer,
+        "description": text,
+        "query": text,
+        "start": start,
+        "end": end,
+        "volume_db": round(volume_db, 2),
+        "onsets": [round(t, 3) for t in onsets],
+        "excluded_labels": [],
+    }
+
+
+def review_label(
+    sound: dict[str, Any], choice: dict[str, Any], prompt: str | None
+) -> tuple[bool, str]:
+    """Designer's verdict on one label choice: final, or rejected with the reason."""
+    context = f"{sound.get('description', '')} {prompt or ''}"
+    if not choice.get("label"):
+        return False, "no label was found for this sound"
+    if choice.get("speech") and not wants_voices(context):
+        return False, f"'{choice['label']}' is a human voice, which the picture does not call for"
+    if choice.get("music") and not wants_music(context):
+        return False, f"'{choice['label']}' is music, which the design does not ask for"
+    if float(choice.get("score", 0.0)) < MIN_LABEL_SCORE:
+        return False, f"'{choice['label']}' fits the description poorly"
+    return True, "fits the description"
