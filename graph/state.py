@@ -9,9 +9,10 @@ that tile the whole video.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired
 
-from typing_extensions import NotRequired
+# typing_extensions' TypedDict, because pydantic (Studio's schemas) rejects typing's on 3.11.
+from typing_extensions import TypedDict
 
 Layer = Literal["background", "foreground"]
 

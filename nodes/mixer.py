@@ -12,8 +12,8 @@ from graph.state import LVASState
 from nodes.common import in_run, timed
 from tools.mixing import MixTrack, mix_to_wav
 from tools.muxing import mux_soundtrack
-from tools.plan import build_plan, write_plan
 from tools.paths import relative_to_run
+from tools.plan import build_plan, write_plan
 
 
 @timed("mixer")

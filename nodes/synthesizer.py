@@ -27,7 +27,7 @@ def choose_labels(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]
     hits_per_sound = index.search_many([s["query"] for s in todo], k=fetch) if todo else []
     choices = {key: value for key, value in previous.items()
                if key in {s["id"] for s in sounds}}
-    for sound, hits in zip(todo, hits_per_sound):
+    for sound, hits in zip(todo, hits_per_sound, strict=True):
         context_text = f"{sound['description']} {state.get('prompt', '')}"
         usable = [h for h in hits if h.label not in sound["excluded_labels"]]
         voiced_ok = offline_planner.wants_voices(context_text)

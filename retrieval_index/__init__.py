@@ -1,1 +1,19 @@
-"""LVAS package."""
+"""Sound-label knowledge base and retrieval over a persistent Chroma collection.
+
+Imports are light: the embedding model and Chroma load only when an index is opened.
+"""
+
+from retrieval_index.knowledge import LabelRecord, load_knowledge_base
+from retrieval_index.retriever import LabelHit, LabelIndex
+from retrieval_index.store import IndexInfo, build_index, default_cache_dir, open_index
+
+__all__ = [
+    "IndexInfo",
+    "LabelHit",
+    "LabelIndex",
+    "LabelRecord",
+    "build_index",
+    "default_cache_dir",
+    "load_knowledge_base",
+    "open_index",
+]

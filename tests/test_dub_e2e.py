@@ -67,7 +67,7 @@ def test_run_dir_holds_soundtrack_and_plan(dubbed):
         assert plan[key], key
     cuts = plan["storyboard"]["cuts"]
     assert len(cuts) == len(CUTS)
-    assert all(abs(a - b) <= 0.1 for a, b in zip(cuts, CUTS))
+    assert all(abs(a - b) <= 0.1 for a, b in zip(cuts, CUTS, strict=True))
     sound_ids = {s["id"] for d in plan["designs"].values() for s in d["sounds"]}
     assert sound_ids == set(plan["label_choices"])
     assert summary["scenes"] == len(plan["scenes"])

@@ -6,7 +6,7 @@ from tools import offline_planner as planner
 
 
 def _scene(sid="scene-000", start=0.0, end=4.0, brightness=0.5, saturation=0.5, hue=120.0,
-           motion=0.02):
+           motion=0.015):
     return {"id": sid, "index": 0, "start": start, "end": end, "brightness": brightness,
             "saturation": saturation, "hue": hue, "motion": motion, "shots": [0],
             "keyframes": [], "colour": ""}
@@ -27,7 +27,7 @@ def test_prompt_clauses_split_bed_and_events():
 
 
 def test_design_has_a_bed_spanning_the_scene_and_events_on_onsets():
-    scene = _scene(motion=0.03)
+    scene = _scene(motion=0.02)
     script = planner.describe_scene(scene)
     design = planner.design_scene(scene, script, None, [1.0, 2.5], seed=3)
     bed, *events = design["sounds"]

@@ -27,7 +27,7 @@ def test_short_shots_join_a_neighbour():
     scenes = scenes_from_shots(shots, duration=6.5, min_scene_seconds=1.0)
     assert [s["shots"] for s in scenes] == [[0, 1, 2], [3, 4]]
     assert scenes[0]["start"] == 0.0 and scenes[-1]["end"] == 6.5
-    assert all(a["end"] == b["start"] for a, b in zip(scenes, scenes[1:]))
+    assert all(a["end"] == b["start"] for a, b in zip(scenes, scenes[1:], strict=False))
 
 
 def test_statistics_are_duration_weighted():

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # Motion is the mean absolute difference of consecutive small grey frames (0..1).
-CALM_MOTION = 0.012
-FAST_MOTION = 0.05
+CALM_MOTION = 0.008
+FAST_MOTION = 0.03
 MIN_LABEL_SCORE = 0.3
 VOICE_WORDS = re.compile(
     r"\b(voice|voices|speech|speak|speaking|talk|talking|narrat\w*|dialogue|sing\w*|"

@@ -72,7 +72,9 @@ def check_output_path(output: str | Path, *, video: str | Path, overwrite: bool)
     """Refuse outputs that would destroy the input or a user's file, or cannot be written."""
     out = Path(output).expanduser()
     if out.exists() and out.is_dir():
-        raise LVASInputError(f"Output {out} is a directory; give a file name such as {out}/out.mp4.")
+        raise LVASInputError(
+            f"Output {out} is a directory; give a file name such as {out / 'out.mp4'}."
+        )
     if out.resolve() == Path(video).expanduser().resolve():
         raise LVASInputError(f"Output {out} is the input video; choose another -o.")
     if out.exists() and not overwrite:
@@ -81,7 +83,9 @@ def check_output_path(output: str | Path, *, video: str | Path, overwrite: bool)
         )
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
-        raise LVASInputError(f"Output folder {parent} does not exist; create it or choose another -o.")
+        raise LVASInputError(
+            f"Output folder {parent} does not exist; create it or choose another -o."
+        )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise LVASInputError(f"Output folder {parent} is not writable; choose another -o.")
     return out

@@ -73,7 +73,9 @@ def _combine(items: Sequence[dict[str, Any]], weights: Sequence[float]) -> dict[
     """Duration-weighted statistics; hue and colour come from the longest item."""
     total = sum(weights)
     combined: dict[str, Any] = {
-        key: round(sum(float(i.get(key, 0.0)) * w for i, w in zip(items, weights)) / total, 5)
+        key: round(
+            sum(float(i.get(key, 0.0)) * w for i, w in zip(items, weights, strict=True)) / total, 5
+        )
         for key in STAT_KEYS
     }
     longest = items[max(range(len(items)), key=lambda i: weights[i])]

