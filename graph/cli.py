@@ -104,6 +104,81 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_scenes(args: argparse.Namespace) -> int:
+    from graph.context import Context
+    from retrieval_index import default_cache_dir
+    from tools.analysis import analyze_video
+    from tools.media import probe_video
+    from tools.paths import content_hash, file_fingerprint
+    from tools.scenes import scenes_from_shots
+
+    probe_video(args.video)
+    key = content_hash(file_fingerprint(args.video))
+    work = (Path(args.work_dir).expanduser() if args.work_dir
+            else default_cache_dir() / "scenes" / key)
+    ctx = Context()
+    analysis = analyze_video(args.video, work, detector=ctx.detector)
+    shots = [shot.to_dict() for shot in analysis.shots]
+    scenes = scenes_from_shots(shots, duration=analysis.duration,
+                               min_scene_seconds=args.min_scene_seconds)
+    report = {
+        "video": str(Path(args.video).resolve()),
+        "duration": analysis.duration,
+        "fps": analysis.fps,
+        "cuts": analysis.cuts,
+        "scenes": [{k: s[k] for k in ("index", "start", "end", "shots", "keyframes")}
+                   for s in scenes],
+        "shots": shots,
+        "warnings": analysis.warnings,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    print(f"{report['video']}: {analysis.duration:.2f} s at {analysis.fps:.3f} fps, "
+          f"{len(analysis.cuts)} cut(s), {len(scenes)} scene(s)")
+    for scene in scenes:
+        print(f"  scene {scene['index']:3d}  {scene['start']:8.3f} - {scene['end']:8.3f} s  "
+              f"shots {scene['shots']}")
+    for warning in analysis.warnings:
+        _print_err(f"warning: {warning}")
+    return EXIT_OK
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from retrieval_index import build_index
+
+    info = build_index(force=args.force)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        verb = "built" if info.rebuilt else "already current"
+        print(f"label index {verb}: {info.count} labels in {info.path} ({info.seconds:.1f} s)")
+    return EXIT_OK
+
+
+def cmd_labels_search(args: argparse.Namespace) -> int:
+    from retrieval_index import open_index
+
+    queries = list(args.query)
+    if queries == ["-"]:
+        queries = [line.strip() for line in sys.stdin if line.strip()]
+    if not queries or not all(q.strip() for q in queries):
+        raise LVASInputError("Give at least one non-empty query, or '-' to read them from stdin.")
+    if args.k < 1:
+        raise LVASInputError("--k must be at least 1.")
+    results = open_index().search_many(queries, k=args.k)
+    if args.json:
+        print(json.dumps([[{"label": h.label, "source": h.source, "score": round(h.score, 4),
+                            "category": h.category} for h in hits] for hits in results],
+                         indent=2))
+        return EXIT_OK
+    for query, hits in zip(queries, results, strict=True):
+        print(query)
+        for hit in hits:
+            print(f"  {hit.score:6.3f}  {hit.label}  [{hit.source}, {hit.category}, {hit.family}]")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lvas", description="Give a silent video a synchronized soundtrack."
@@ -128,6 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", default="lvas-demo", help="folder for the demo (default: lvas-demo)")
     add_run_options(demo)
     demo.set_defaults(func=cmd_demo)
+
+    scenes = sub.add_parser("scenes", help="detect shot cuts and scenes of a video")
+    scenes.add_argument("video", help="input video file")
+    scenes.add_argument("--json", action="store_true", help="print the storyboard as JSON")
+    scenes.add_argument("--work-dir", help="folder for keyframes (default: in the cache)")
+    scenes.add_argument("--min-scene-seconds", type=float, default=2.0,
+                        help="shots shorter than this join a neighbour (default: 2)")
+    scenes.set_defaults(func=cmd_scenes)
+
+    index = sub.add_parser("index", help="the sound-label index").add_subparsers(
+        dest="index_command", required=True)
+    build = index.add_parser("build", help="build the Chroma label index if stale")
+    build.add_argument("--force", action="store_true", help="rebuild even if current")
+    build.add_argument("--json", action="store_true", help="machine-readable report")
+    build.set_defaults(func=cmd_index_build)
+
+    labels = sub.add_parser("labels", help="search the sound labels").add_subparsers(
+        dest="labels_command", required=True)
+    search = labels.add_parser("search", help="best labels for one or more descriptions")
+    search.add_argument("query", nargs="+", help="descriptions, or '-' to read lines from stdin")
+    search.add_argument("--k", type=int, default=5, help="labels per query (default: 5)")
+    search.add_argument("--json", action="store_true", help="machine-readable results")
+    search.set_defaults(func=cmd_labels_search)
 
     doctor = sub.add_parser("doctor", help="show what this machine can run")
     doctor.add_argument("--json", action="store_true", help="machine-readable report")

@@ -231,3 +231,23 @@ def default_index() -> LabelIndex:
         if _default_index is None:
             _default_index = open_index()
         return _default_index
+
+
+def index_status(
+    cache_dir: str | Path | None = None, *, embedding_model: str = PACKAGED
+) -> dict[str, Any]:
+    """Whether the index exists and is current, without building it or loading the model."""
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    chroma_dir = root / "chroma"
+    if not chroma_dir.exists():
+        return {"ready": False, "path": str(chroma_dir),
+                "detail": f"not built yet at {chroma_dir} (built on first use or by "
+                          "'lvas index build')"}
+    collection = _get_collection(_client(chroma_dir), COLLECTION)
+    if collection is None:
+        return {"ready": False, "path": str(chroma_dir), "detail": f"no collection in {chroma_dir}"}
+    current = _is_current(collection, content_hash(get_embedder(embedding_model).model_id))
+    count = collection.count()
+    state = "current" if current else "stale (rebuilt on next use)"
+    return {"ready": current, "path": str(chroma_dir), "count": count,
+            "detail": f"{count} labels, {state}, at {chroma_dir}"}

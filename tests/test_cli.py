@@ -89,3 +89,41 @@ def test_doctor_reports_what_is_available(label_cache_dir):
     ffmpeg = next(c for c in report["checks"] if c["name"] == "ffmpeg")
     assert ffmpeg["ok"]
     assert report["auto_profile"]["generator"] == "procedural"
+
+
+def test_scenes_json_lists_cuts_and_tiling_scenes(cut_video, tmp_path, label_cache_dir):
+    result = _lvas("scenes", str(cut_video), "--json", "--work-dir", str(tmp_path),
+                   "--min-scene-seconds", "1", cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [round(c) for c in report["cuts"]] == [2, 4, 6]
+    scenes = report["scenes"]
+    assert scenes[0]["start"] == 0.0 and scenes[-1]["end"] == pytest.approx(report["duration"])
+    assert all(a["end"] == b["start"] for a, b in zip(scenes, scenes[1:], strict=False))
+    assert all(Path(k).exists() for s in scenes for k in s["keyframes"])
+
+
+def test_labels_search_json_one_list_per_query(label_cache_dir):
+    result = _lvas("labels", "search", "dog barking", "heavy rain", "--k", "3", "--json",
+                   cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert len(hits) == 2 and all(len(h) == 3 for h in hits)
+    assert set(hits[0][0]) == {"label", "source", "score", "category"}
+    assert "dog" in hits[0][0]["label"].lower() and "rain" in hits[1][0]["label"].lower()
+
+
+def test_labels_search_reads_queries_from_stdin(label_cache_dir):
+    env = {**os.environ, "LVAS_CACHE_DIR": str(label_cache_dir)}
+    result = subprocess.run([sys.executable, "-m", "graph.cli", "labels", "search", "-",
+                             "--json"], input="church bells\nwind\n", capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 2
+
+
+def test_index_build_reuses_a_current_index(label_cache_dir):
+    result = _lvas("index", "build", "--json", cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["rebuilt"] is False and info["count"] > 800
