@@ -90,6 +90,7 @@ def formats_root(tmp_path_factory):
         (make_webm, "clip.webm", ".webm"),
         (make_avi_mpeg4, "clip.avi", ".avi"),
         (make_mpeg_ps, "clip.mpg", ".mkv"),
+        (make_cut_video, "clip.ts", ".ts"),
     ],
 )
 def test_default_output_for_other_containers(maker, name, expected_suffix, formats_root,

@@ -18,9 +18,9 @@ from tools.media import VideoInfo, probe_video
 from tools.muxing import default_output_path, mux_soundtrack, output_extension
 
 
-def _info(path: str, codec: str) -> VideoInfo:
+def _info(path: str, codec: str, container: str = "x") -> VideoInfo:
     return VideoInfo(
-        path=path, container="x", duration=1.0, fps=25.0, width=2, height=2, rotation=0,
+        path=path, container=container, duration=1.0, fps=25.0, width=2, height=2, rotation=0,
         video_codec=codec, has_audio=False, audio_codec=None, vfr=False, size_bytes=1,
         duration_source="container",
     )
@@ -37,15 +37,35 @@ def _info(path: str, codec: str) -> VideoInfo:
         ("a.webm", "h264", ".mkv"),
         ("a.avi", "mpeg4", ".avi"),
         ("a.mpg", "mpeg2video", ".mkv"),
-        ("a.ts", "h264", ".mkv"),
         ("a.vob", "mpeg2video", ".mkv"),
         ("a.flv", "h264", ".mkv"),
         ("a.wmv", "wmv3", ".mkv"),
-        ("a.h264", "h264", ".mkv"),
     ],
 )
 def test_output_extension(name: str, codec: str, ext: str) -> None:
     assert output_extension(_info(f"/x/{name}", codec)) == ext
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "container", "ext"),
+    [
+        ("a.m2ts", "h264", "mpegts", ".ts"),
+        ("a.h264", "h264", "h264", ".mkv"),
+        ("a.mts", "mpeg2video", "mpegts", ".mkv"),
+        ("a.flv", "h264", "flv", ".mkv"),
+    ],
+)
+def test_annex_b_streams_go_to_mpeg_ts(name: str, codec: str, container: str, ext: str) -> None:
+    assert output_extension(_info(f"/x/{name}", codec, container)) == ext
+
+
+def test_transport_stream_input_keeps_its_bytes(video_factory, tmp_path: Path) -> None:
+    src = video_factory("ts_in.ts", videos.make_cut_video, (2.0, 2.0))
+    info = probe_video(src)
+    out = default_output_path(src, info)
+    assert out.suffix == ".ts"
+    mux_soundtrack(src, _wav(tmp_path / "s.wav", 4.0), out)
+    assert _video_md5(out) == _video_md5(src)
 
 
 def test_default_output_path_never_overwrites(tmp_path: Path) -> None:

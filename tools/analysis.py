@@ -13,7 +13,6 @@ import math
 import os
 import queue
 import random
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ from scenedetect.common import FrameTimecode, Timecode
 
 from tools.errors import LVASInputError
 from tools.media import VideoInfo, probe_video
+from tools.paths import atomic_path
 
 ENVELOPE_RATE = 25.0
 """Samples per second of the motion envelope written to ``motion.npy``."""
@@ -212,25 +212,13 @@ def _dominant_hue(hist: np.ndarray) -> float:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
 
 
 def _even(x: float) -> int:

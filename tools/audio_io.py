@@ -1,21 +1,20 @@
 """WAV reading and writing that never leaves a half-written file behind.
 
-Every writer goes through :func:`atomic_output`: the data lands under a temporary name in the
-target directory and is renamed only once complete, so an interrupted run cannot be mistaken
-for finished work when it resumes.
+Every writer goes through :func:`tools.paths.atomic_path`: the data lands under a temporary
+name in the target directory and is renamed only once complete, so an interrupted run cannot
+be mistaken for finished work when it resumes.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from tools.paths import atomic_path
 
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 _WAV_LIMIT_BYTES = 4_000_000_000
@@ -33,20 +32,6 @@ class WavInfo:
     @property
     def duration(self) -> float:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
-
-
-@contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:10]}.tmp{target.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _check_subtype(subtype: str) -> str:
@@ -67,7 +52,7 @@ def write_wav(
     if data.ndim not in (1, 2):
         raise ValueError(f"audio must be 1-D or 2-D (frames, channels), got shape {data.shape}")
     target = Path(path)
-    with atomic_output(target) as tmp:
+    with atomic_path(target) as tmp:
         sf.write(tmp, data, int(sample_rate), subtype=subtype, format="WAV")
     return target
 

@@ -19,9 +19,10 @@ import soundfile as sf
 from scipy.ndimage import minimum_filter1d
 from scipy.signal import resample_poly
 
-from tools.audio_io import atomic_output, open_wav_writer
+from tools.audio_io import open_wav_writer
 from tools.errors import LVASInputError
 from tools.loudness import LoudnessMeter, TruePeakMeter
+from tools.paths import atomic_path
 
 LAYERS = ("background", "foreground")
 _LIMITER_MARGIN_DB = 0.05  # aim just under the ceiling so 16-bit rounding cannot cross it
@@ -284,7 +285,7 @@ def _pass_two(stage: Path, target: Path, total: int, block: int, sr: int, channe
     meter = LoudnessMeter(sr, channels)
     peak = TruePeakMeter(channels)
     to_skip = limiter.delay  # the limiter's first outputs are its pre-roll
-    with atomic_output(target) as tmp:
+    with atomic_path(target) as tmp:
         with sf.SoundFile(stage) as src, open_wav_writer(
             tmp, sr, channels, subtype, frames_hint=total
         ) as out:

@@ -1,7 +1,8 @@
 """Put a soundtrack next to the untouched picture: the video stream is copied bit for bit.
 
-The container of the input is kept when it can hold the input's video codec; otherwise
-(MPEG program/transport streams, FLV, WMV...) the result is Matroska, which holds nearly
+The container of the input is kept when it can hold the input's video codec; H.264/HEVC
+from transport streams stay in MPEG-TS (keeping their Annex B bytes);
+anything else (MPEG program streams, FLV, WMV...) goes to Matroska, which holds nearly
 anything. The audio is encoded for the container: AAC for MP4/MOV, Opus for WebM/MKV and
 MP3 for AVI. The input's own audio tracks are dropped.
 """
@@ -9,12 +10,12 @@ MP3 for AVI. The input's own audio tracks are dropped.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from tools.errors import LVASInputError
 from tools.ffmpeg import run_ffmpeg
 from tools.media import VideoInfo, probe_video
+from tools.paths import atomic_path
 
 # Output extension -> (ffmpeg muxer, video codecs that can be stream-copied into it).
 _CONTAINERS: dict[str, tuple[str, frozenset[str] | None]] = {
@@ -26,6 +27,7 @@ _CONTAINERS: dict[str, tuple[str, frozenset[str] | None]] = {
                    "dnxhd", "png", "qtrle"}),
     ),
     ".mkv": ("matroska", None),  # None: any codec
+    ".ts": ("mpegts", frozenset({"h264", "hevc", "mpeg2video", "mpeg1video"})),
     ".webm": ("webm", frozenset({"vp8", "vp9", "av1"})),
     ".avi": ("avi", frozenset({"mpeg4", "msmpeg4v2", "msmpeg4v3", "mjpeg", "h264", "mpeg1video",
                                "mpeg2video"})),
@@ -37,7 +39,14 @@ _AUDIO_ARGS: dict[str, list[str]] = {
     "matroska": ["-c:a", "libopus", "-b:a", "160k", "-ar", "48000"],
     "webm": ["-c:a", "libopus", "-b:a", "160k", "-ar", "48000"],
     "avi": ["-c:a", "libmp3lame", "-b:a", "192k"],
+    "mpegts": ["-c:a", "aac", "-b:a", "192k"],
 }
+
+# Transport streams carry H.264/HEVC in Annex B framing: Matroska and MP4 would rewrite it into
+# length-prefixed NAL units, so these stay in MPEG-TS, which keeps the bytes as they are. (Raw
+# elementary streams go to Matroska: the TS muxer would add access-unit delimiters to them.)
+_ANNEX_B_FORMATS = {"mpegts"}
+_ANNEX_B_CODECS = {"h264", "hevc"}
 
 # Input formats whose packets carry no (or unreliable) timestamps.
 _NO_TIMESTAMP_FORMATS = {
@@ -54,7 +63,12 @@ def _can_hold(ext: str, codec: str) -> bool:
 def output_extension(info: VideoInfo) -> str:
     """The input's extension when its container can take the copied video, else ``.mkv``."""
     ext = Path(info.path).suffix.lower()
-    return ext if _can_hold(ext, info.video_codec) else ".mkv"
+    if _can_hold(ext, info.video_codec):
+        return ext
+    formats = set(info.container.split(","))
+    if info.video_codec in _ANNEX_B_CODECS and formats & _ANNEX_B_FORMATS:
+        return ".ts"
+    return ".mkv"
 
 
 def default_output_path(video_path: str | os.PathLike[str], info: VideoInfo) -> Path:
@@ -118,9 +132,6 @@ def mux_soundtrack(
     input_flags = ["-fflags", "+genpts"] if info.container in _NO_TIMESTAMP_FORMATS else []
     if info.container in {"h264", "hevc", "mpegvideo", "m4v"} and info.fps > 0:
         input_flags += ["-r", f"{info.fps:.6f}"]
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=f".tmp{ext}")
-    os.close(fd)
-    tmp = Path(tmp_name)
     args = [
         "-y",
         *input_flags,
@@ -136,11 +147,6 @@ def mux_soundtrack(
     ]
     if muxer in ("mp4", "mov"):
         args += ["-movflags", "+faststart"]
-    args.append(str(tmp))
-    try:
-        run_ffmpeg(args)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp:
+        run_ffmpeg([*args, str(tmp)])
     return out

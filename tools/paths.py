@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,11 +40,8 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it into place only on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # A fresh name rather than mkstemp: the file is then created with the user's umask.
+    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:12]}.part{final.suffix}")
     try:
         yield tmp
         os.replace(tmp, final)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.audio_io import atomic_output, open_wav_writer
+from tools.audio_io import open_wav_writer
 from tools.errors import LVASInputError
+from tools.paths import atomic_path
 from tools.procedural import dsp
 from tools.procedural.base import Recipe
 from tools.procedural.events import (
@@ -292,7 +293,7 @@ def render_to_wav(
     """
     total = _validate(family, duration, sample_rate, layer)
     target = Path(path)
-    with atomic_output(target) as tmp:
+    with atomic_path(target) as tmp:
         with open_wav_writer(tmp, sample_rate, 1, subtype, frames_hint=total) as wav:
             for block in iter_blocks(family, duration, sample_rate, seed, layer=layer,
                                      onsets=onsets, intensity=intensity):
