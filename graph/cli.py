@@ -60,6 +60,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
         "sounds": len(final.get("clips", {})),
         "loudness_lufs": artifacts.get("loudness_lufs"),
         "warnings": final.get("warnings", []),
+        "timings": final.get("timings", {}),
         "seconds": round(time.perf_counter() - started, 2),
     }
     if args.json:
