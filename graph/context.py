@@ -94,7 +94,9 @@ class Context:
     )
     window_seconds: float = field(
         default=8.0,
-        metadata={"description": "Generation window of the audio model in seconds."},
+        metadata={"description": "Generation window of model-based generators in seconds "
+                  "(MMAudio's training length is 8 s); the procedural synthesizer renders any "
+                  "length in one pass."},
     )
     crossfade_seconds: float = field(
         default=0.5,

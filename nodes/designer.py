@@ -10,8 +10,8 @@ from langgraph.types import Send
 from graph.context import Context, context_of
 from graph.state import ClipTask, LVASState
 from nodes.common import in_run, timed
-from tools import offline_planner
 from tools.analysis import motion_onsets
+from tools.planners import get_planner
 
 EVENTS_PER_SECOND = 0.5
 
@@ -20,6 +20,7 @@ EVENTS_PER_SECOND = 0.5
 def design_sounds(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Beds and events for every scene, events placed on the picture's motion onsets."""
     ctx = context_of(runtime)
+    planner = get_planner(ctx.chat_backend)
     storyboard = state["storyboard"]
     envelope = str(in_run(state["run_dir"], storyboard["motion_envelope"]))
     designs: dict[str, Any] = {}
@@ -33,7 +34,7 @@ def design_sounds(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]
             max_count=max(1, int(length * EVENTS_PER_SECOND)),
         )
         script = state.get("scripts", {}).get(scene["id"], {})
-        designs[scene["id"]] = offline_planner.design_scene(
+        designs[scene["id"]] = planner.design_scene(
             scene, script, state.get("prompt"), onsets, ctx.seed
         )
     return {"designs": designs, "label_round": 0, "label_final": False}
@@ -43,6 +44,7 @@ def design_sounds(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]
 def review_labels(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Judge each label choice; a rejected label is excluded and retrieval runs again."""
     ctx = context_of(runtime)
+    planner = get_planner(ctx.chat_backend)
     round_number = state.get("label_round", 0) + 1
     designs = {key: {**d, "sounds": [dict(s) for s in d["sounds"]]}
                for key, d in state.get("designs", {}).items()}
@@ -54,7 +56,7 @@ def review_labels(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]
             choice = choices.get(sound["id"])
             if choice is None:
                 continue
-            final, reason = offline_planner.review_label(sound, choice, state.get("prompt"))
+            final, reason = planner.review_label(sound, choice, state.get("prompt"))
             review: dict[str, Any] = {
                 "round": round_number, "sound_id": sound["id"], "label": choice["label"],
                 "final": final, "reason": reason,

@@ -16,13 +16,14 @@ from graph.context import Context, context_of
 from graph.state import LVASState
 from nodes.common import timed
 from nodes.scriptwriter import scene_tasks
-from tools import offline_planner
+from tools.planners import get_planner
 from tools.scenes import merge_scenes
 
 
 @timed("review")
-def review_scripts(state: LVASState) -> dict[str, Any]:
+def review_scripts(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Merge continuous neighbours and correct captions; record every decision."""
+    planner = get_planner(context_of(runtime).chat_backend)
     round_number = state.get("review_round", 0) + 1
     scripts = dict(state.get("scripts", {}))
     script_updates: dict[str, Any] = {}
@@ -36,7 +37,7 @@ def review_scripts(state: LVASState) -> dict[str, Any]:
             continue
         previous = scenes[-1] if scenes else None
         previous_script = scripts.get(previous["id"]) if previous else None
-        action, reason, corrected = offline_planner.review_pair(
+        action, reason, corrected = planner.review_pair(
             previous, previous_script, scene, script, state.get("overview", ""),
             state.get("prompt"),
         )

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from graph.context import Context, context_of
 from graph.state import LVASState, SceneTask
 from nodes.common import timed
-from tools import offline_planner
+from tools.planners import get_planner
 
 
 @timed("scriptwriter")
-def write_overview(state: LVASState) -> dict[str, Any]:
+def write_overview(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Describe the whole video first, so each scene is written knowing the story."""
-    overview = offline_planner.describe_video(state.get("scenes", []), state.get("prompt"))
+    planner = get_planner(context_of(runtime).chat_backend)
+    overview = planner.describe_video(state.get("scenes", []), state.get("prompt"))
     return {"overview": overview}
 
 
@@ -43,7 +46,7 @@ def fan_out_scenes(state: LVASState) -> list[Send]:
 
 
 @timed("write_scene_script")
-def write_scene_script(task: SceneTask) -> dict[str, Any]:
+def write_scene_script(task: SceneTask, runtime: Runtime[Context]) -> dict[str, Any]:
     """Script of one scene: background, entities, actions and a caption of what is visible."""
-    script = offline_planner.describe_scene(task["scene"])
+    script = get_planner(context_of(runtime).chat_backend).describe_scene(task["scene"])
     return {"scripts": {task["scene"]["id"]: script}}
