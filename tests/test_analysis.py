@@ -108,13 +108,19 @@ def test_other_detectors_find_hard_cuts(cut_video: Path, tmp_path: Path, detecto
     _assert_tiles(result)
 
 
-def test_cross_fades(tmp_path: Path) -> None:
-    path, mids = videos.make_crossfade_video(tmp_path / "fades.mp4", [2.0, 2.0, 2.0], fade=0.4)
-    result = analyze_video(path, tmp_path / "out", detector="histogram")
-    assert len(result.cuts) == len(mids)
-    for cut, mid in zip(result.cuts, mids, strict=True):
-        assert abs(cut - mid) <= 0.2 + 2 * FRAME  # somewhere inside the fade
+@pytest.mark.parametrize("fade", [0.4, 0.8, 1.2])
+def test_cross_fades_are_cut_at_their_midpoint(tmp_path: Path, fade: float) -> None:
+    path, mids = videos.make_crossfade_video(tmp_path / "fades.mp4", [2.6, 3.0, 2.4, 2.8],
+                                             fade=fade)
+    result = analyze_video(path, tmp_path / "out")
+    _assert_cuts(result.cuts, mids)
     _assert_tiles(result)
+
+
+def test_frame_to_frame_detector_alone_misses_cross_fades(tmp_path: Path) -> None:
+    path, mids = videos.make_crossfade_video(tmp_path / "fades.mp4", [2.0, 2.0, 2.0], fade=0.8)
+    assert analyze_video(path, tmp_path / "out", gradual=False).cuts == []
+    assert len(analyze_video(path, tmp_path / "out2").cuts) == len(mids)
 
 
 def test_threshold_is_configurable(cut_video: Path, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import queue
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +31,7 @@ from scenedetect.common import FrameTimecode, Timecode
 from tools.errors import LVASInputError
 from tools.media import VideoInfo, probe_video
 from tools.paths import atomic_path
+from tools.transitions import THUMB_SIZE, DissolveDetector, GradualTransition
 
 ENVELOPE_RATE = 25.0
 """Samples per second of the motion envelope written to ``motion.npy``."""
@@ -275,12 +276,23 @@ class _Analyzer:
         fr.hue_hist = hue_hist[:_HUE_BINS]
         return fr
 
-    def push(self, fr: _Frame, new_cuts: list[float]) -> None:
-        self.pending_cuts.extend(new_cuts)
-        self.pending_cuts.sort()
+    def push(self, fr: _Frame, new_cuts: list[float],
+             gradual: Sequence[GradualTransition] = ()) -> None:
+        """Queue a frame and the cuts reported with it."""
+        self.push_cuts(new_cuts, gradual)
         self.pending.append(fr)
         while self.pending and self.pending[0].t < fr.t - self.lag:
             self.commit(self.pending.popleft())
+
+    def push_cuts(self, new_cuts: list[float],
+                  gradual: Sequence[GradualTransition] = ()) -> None:
+        """A gradual transition replaces detector cuts inside it: a frame-to-frame detector
+        that fires within a dissolve fires at an arbitrary frame of it."""
+        self.pending_cuts.extend(new_cuts)
+        for tr in gradual:
+            self.pending_cuts = [c for c in self.pending_cuts if not tr.start <= c <= tr.end]
+            self.pending_cuts.append(tr.time)
+        self.pending_cuts.sort()
 
     def commit(self, fr: _Frame) -> None:
         first = self.first_committed
@@ -514,10 +526,12 @@ def analyze_video(
     threshold: float | None = None,
     min_shot_seconds: float = 0.5,
     analysis_width: int = 256,
+    gradual: bool = True,
     progress: Callable[[float], None] | None = None,
 ) -> VideoAnalysis:
     """Decode ``path`` once and measure cuts, shots, keyframes and motion.
 
+    ``gradual`` adds a dissolve/fade detector beside the frame-to-frame ``detector``.
     Keyframes (``keyframe_NNNN.jpg``) and ``motion.npy`` (float32, 25 Hz) go to ``out_dir``.
     Undecodable frames are skipped and counted; the result's ``warnings`` say so.
     """
@@ -533,7 +547,9 @@ def analyze_video(
     fps = info.fps if info.fps > 0 else 25.0
     # Detectors report a cut up to min_shot (flash filter) or a few frames (adaptive window)
     # after the frame it belongs to; frames wait this long before joining a shot.
-    lag = min_shot + 8.0 / fps + 0.25
+    dissolves = DissolveDetector(fps) if gradual else None
+    delay = dissolves.max_delay if dissolves else 0.0
+    lag = min_shot + 8.0 / fps + delay + 0.25
     an = _Analyzer(info, out, det, min_shot, lag)
     warnings: list[str] = []
 
@@ -555,7 +571,11 @@ def analyze_video(
         ftc = FrameTimecode(Timecode(pts=rel, time_base=decoder.time_base), fps=decoder.rate)
         last_ftc = ftc
         cuts = [c.seconds for c in an.detector.process_frame(ftc, small)]
-        an.push(an.measure(t, small, sample), cuts)
+        gradual: list[GradualTransition] = []
+        if dissolves is not None:
+            thumb = cv2.resize(small, THUMB_SIZE, interpolation=cv2.INTER_AREA)
+            gradual = dissolves.push(t, thumb.astype(np.float32) / 255.0)
+        an.push(an.measure(t, small, sample), cuts, gradual)
         if progress is not None and t >= next_report:
             next_report = t + max(0.5, info.duration / 200)
             progress(min(1.0, t / info.duration))
@@ -566,6 +586,8 @@ def analyze_video(
             f"{info.path}: no video frame could be decoded; the file is corrupt. "
             "Re-export or re-download the video."
         )
+    if dissolves is not None:
+        an.push_cuts([], dissolves.flush())
     if last_ftc is not None:
         an.pending_cuts.extend(c.seconds for c in an.detector.post_process(last_ftc))
         an.pending_cuts = sorted(c for c in an.pending_cuts if c <= last_t + 1e-6)
