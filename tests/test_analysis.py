@@ -12,6 +12,7 @@ import pytest
 from tests import videos
 from tests.conftest import CUT_TIMES
 from tools.analysis import (
+    _RESERVOIR_SIZE,
     ENVELOPE_RATE,
     VideoAnalysis,
     _Frame,
@@ -67,8 +68,20 @@ def test_keyframes_are_written(cut_analysis: VideoAnalysis) -> None:
         names.add(path.name)
     assert len(names) == len(cut_analysis.shots)
     leftovers = [p for p in Path(cut_analysis.shots[0].keyframe).parent.iterdir()
-                 if p.name.endswith(".tmp")]
+                 if ".part" in p.name or p.name.endswith(".tmp")]
     assert leftovers == []
+    for shot in cut_analysis.shots:
+        assert shot.keyframes[0] == shot.keyframe and Path(shot.sharpest).exists()
+
+
+def test_a_long_changing_shot_gets_one_keyframe_per_look(tmp_path: Path) -> None:
+    # Two 8 s looks that the detectors are told not to split: one shot, two looks.
+    path = videos.make_cut_video(tmp_path / "looks.mp4", [8.0, 8.0])
+    result = analyze_video(path, tmp_path / "out", threshold=255.0, gradual=False)
+    (shot,) = result.shots
+    assert len(shot.keyframes) >= 2
+    means = [cv2.imread(k).mean(axis=(0, 1)) for k in shot.keyframes]
+    assert np.abs(means[0] - means[1]).max() > 20  # two different looks
 
 
 def test_shot_looks(cut_analysis: VideoAnalysis) -> None:
@@ -214,7 +227,7 @@ def test_shot_memory_is_bounded() -> None:
         fr = _Frame(t=float(i), motion=0.0, brightness=0.5, saturation=0.5,
                     hue_hist=np.zeros(36), thumb=thumb, sample=image, small=None)
         shot.add(fr, first=i == 0)
-    assert len(shot.reservoir) <= 12 and shot.frames == 3600
+    assert len(shot.reservoir) <= _RESERVOIR_SIZE and shot.frames == 3600
 
 
 def test_colour_names() -> None:

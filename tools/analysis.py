@@ -29,6 +29,7 @@ from scenedetect import AdaptiveDetector, ContentDetector, HistogramDetector, Sc
 from scenedetect.common import FrameTimecode, Timecode
 
 from tools.errors import LVASInputError
+from tools.keyframes import keyframe_count, kmeans_medoids, sharpness
 from tools.media import VideoInfo, probe_video
 from tools.paths import atomic_path
 from tools.transitions import THUMB_SIZE, DissolveDetector, GradualTransition
@@ -39,7 +40,7 @@ ENVELOPE_RATE = 25.0
 _CODEC_FLAG2_FAST = 1  # AV_CODEC_FLAG2_FAST: allow non-spec-compliant speedups
 _KEYFRAME_MAX_WIDTH = 512
 _THUMB_SIZE = (32, 18)  # what "closest to the shot's mean" is measured on
-_RESERVOIR_SIZE = 12  # keyframe candidates kept per shot, whatever its length
+_RESERVOIR_SIZE = 24  # keyframe candidates kept per shot, whatever its length
 _SAMPLE_INTERVAL = 1.0  # seconds between keyframe candidates
 _HUE_BINS = 36  # 10 degrees each
 _COLOUR_INTERVAL = 0.2  # seconds between colour measurements
@@ -67,7 +68,9 @@ class ShotInfo:
     index: int
     start: float
     end: float
-    keyframe: str
+    keyframe: str  # the shot's main look: medoid of its largest cluster of sampled frames
+    keyframes: list[str]  # one per look (K-means medoids), largest cluster first
+    sharpest: str  # the sampled frame with the most detail
     brightness: float
     saturation: float
     hue: float
@@ -141,7 +144,8 @@ class _Shot:
         self.hue_hist = np.zeros(_HUE_BINS, np.float64)
         self.thumb_sum = np.zeros((_THUMB_SIZE[1], _THUMB_SIZE[0], 3), np.float64)
         self.seen_samples = 0
-        self.reservoir: list[tuple[np.ndarray, np.ndarray]] = []  # (thumb, image)
+        self.reservoir: list[tuple[float, np.ndarray, np.ndarray]] = []  # (t, thumb, image)
+        self.sharpest: tuple[float, float, np.ndarray] | None = None  # (score, t, image)
         self.fallback: np.ndarray | None = None
 
     def add(self, fr: _Frame, first: bool) -> None:
@@ -156,19 +160,22 @@ class _Shot:
             self.motion += fr.motion
             self.motion_frames += 1
         if fr.sample is not None and fr.thumb is not None:
-            self._offer(fr.thumb, fr.sample)
+            self._offer(fr.t, fr.thumb, fr.sample)
+            score = sharpness(fr.sample)
+            if self.sharpest is None or score > self.sharpest[0]:
+                self.sharpest = (score, fr.t, fr.sample)
         elif self.fallback is None and fr.small is not None:
             self.fallback = fr.small
 
-    def _offer(self, thumb: np.ndarray, image: np.ndarray) -> None:
+    def _offer(self, t: float, thumb: np.ndarray, image: np.ndarray) -> None:
         """Reservoir sampling: every candidate of the shot is kept with equal chance."""
         self.seen_samples += 1
         if len(self.reservoir) < _RESERVOIR_SIZE:
-            self.reservoir.append((thumb, image))
+            self.reservoir.append((t, thumb, image))
             return
         j = self.rng.randrange(self.seen_samples)
         if j < _RESERVOIR_SIZE:
-            self.reservoir[j] = (thumb, image)
+            self.reservoir[j] = (t, thumb, image)
 
     def merge(self, other: _Shot) -> None:
         """Absorb a following shot (a too-short last shot)."""
@@ -180,17 +187,22 @@ class _Shot:
         self.motion += other.motion
         self.hue_hist += other.hue_hist
         self.thumb_sum += other.thumb_sum
-        for thumb, image in other.reservoir:
-            self._offer(thumb, image)
+        for t, thumb, image in other.reservoir:
+            self._offer(t, thumb, image)
+        if other.sharpest is not None and (
+            self.sharpest is None or other.sharpest[0] > self.sharpest[0]
+        ):
+            self.sharpest = other.sharpest
         if self.fallback is None:
             self.fallback = other.fallback
 
-    def keyframe_image(self) -> np.ndarray | None:
+    def keyframe_images(self, duration: float) -> list[np.ndarray]:
+        """K-means medoids of the sampled frames, the largest cluster's first."""
         if not self.reservoir:
-            return self.fallback
-        mean = self.thumb_sum / max(1, self.colour_frames)
-        dists = [float(np.mean(np.abs(thumb - mean))) for thumb, _ in self.reservoir]
-        return self.reservoir[int(np.argmin(dists))][1]
+            return [self.fallback] if self.fallback is not None else []
+        thumbs = np.stack([thumb for _, thumb, _ in self.reservoir])
+        k = keyframe_count(duration, len(self.reservoir))
+        return [self.reservoir[i][2] for i in kmeans_medoids(thumbs, k)]
 
     def summary(self) -> tuple[float, float, float, str, float]:
         brightness = self.brightness / max(1, self.frames)
@@ -330,24 +342,35 @@ class _Analyzer:
 
     def write_shot(self, start: float, end: float, shot: _Shot) -> None:
         index = len(self.shots)
-        path = self.out_dir / f"keyframe_{index:04d}.jpg"
-        image = shot.keyframe_image()
-        if image is None:  # no frame at all (cannot happen after a decoded frame); keep a tile
-            image = np.zeros((16, 16, 3), np.uint8)
+        images = shot.keyframe_images(end - start) or [np.zeros((16, 16, 3), np.uint8)]
+        paths = [self._write_jpeg(self.out_dir / f"keyframe_{index:04d}_{j}.jpg", image)
+                 for j, image in enumerate(images)]
+        sharpest = paths[0]
+        if shot.sharpest is not None and not any(shot.sharpest[2] is im for im in images):
+            sharpest = self._write_jpeg(
+                self.out_dir / f"keyframe_{index:04d}_sharp.jpg", shot.sharpest[2]
+            )
+        elif shot.sharpest is not None:
+            sharpest = paths[next(j for j, im in enumerate(images) if im is shot.sharpest[2])]
+        brightness, saturation, hue, colour, motion = shot.summary()
+        self.shots.append(
+            ShotInfo(
+                index=index, start=round(start, 6), end=round(end, 6), keyframe=paths[0],
+                keyframes=paths, sharpest=sharpest,
+                brightness=round(brightness, 4), saturation=round(saturation, 4), hue=hue,
+                colour=colour, motion=round(motion, 5),
+            )
+        )
+
+    def _write_jpeg(self, path: Path, image: np.ndarray) -> str:
+        """Write a keyframe upright (rotation metadata applied) and atomically."""
         if self.info.rotation in (90, 180, 270):
             image = np.rot90(image, k=self.info.rotation // 90)
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image), [cv2.IMWRITE_JPEG_QUALITY, 88])
         if not ok:  # pragma: no cover - OpenCV always encodes a BGR uint8 image
             raise RuntimeError(f"could not encode keyframe {path}")
         _atomic_write_bytes(path, buf.tobytes())
-        brightness, saturation, hue, colour, motion = shot.summary()
-        self.shots.append(
-            ShotInfo(
-                index=index, start=round(start, 6), end=round(end, 6), keyframe=str(path),
-                brightness=round(brightness, 4), saturation=round(saturation, 4), hue=hue,
-                colour=colour, motion=round(motion, 5),
-            )
-        )
+        return str(path)
 
     def finish(self, duration: float) -> None:
         for fr in list(self.pending):
