@@ -106,41 +106,41 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:
-    from graph.context import Context
     from retrieval_index import default_cache_dir
-    from tools.analysis import analyze_video
     from tools.media import probe_video
-    from tools.paths import content_hash, file_fingerprint
-    from tools.scenes import scenes_from_shots
+    from tools.storyboard import StoryboardSettings, build_storyboard, storyboard_key
 
     probe_video(args.video)
-    key = content_hash(file_fingerprint(args.video))
+    if args.min_scene_seconds < 0 or args.max_scene_seconds < 0 or args.min_shot_seconds < 0:
+        raise LVASInputError("Scene and shot lengths must be zero or positive seconds.")
+    settings = StoryboardSettings(
+        detector=args.detector, threshold=args.threshold, gradual=not args.no_gradual,
+        min_shot_seconds=args.min_shot_seconds, min_scene_seconds=args.min_scene_seconds,
+        max_scene_seconds=args.max_scene_seconds,
+    )
     work = (Path(args.work_dir).expanduser() if args.work_dir
-            else default_cache_dir() / "scenes" / key)
-    ctx = Context()
-    analysis = analyze_video(args.video, work, detector=ctx.detector)
-    shots = [shot.to_dict() for shot in analysis.shots]
-    scenes = scenes_from_shots(shots, duration=analysis.duration,
-                               min_scene_seconds=args.min_scene_seconds)
+            else default_cache_dir() / "scenes" / storyboard_key(args.video, settings))
+    board = build_storyboard(args.video, work, settings)
     report = {
-        "video": str(Path(args.video).resolve()),
-        "duration": analysis.duration,
-        "fps": analysis.fps,
-        "cuts": analysis.cuts,
-        "scenes": [{k: s[k] for k in ("index", "start", "end", "shots", "keyframes")}
-                   for s in scenes],
-        "shots": shots,
-        "warnings": analysis.warnings,
+        "video": board["video"],
+        "duration": board["duration"],
+        "fps": board["fps"],
+        "cuts": board["cuts"],
+        "scenes": [{k: s[k] for k in ("index", "id", "start", "end", "shots", "keyframes")}
+                   for s in board["scenes"]],
+        "shots": board["shots"],
+        "motion_envelope": board["motion_envelope"],
+        "warnings": board["warnings"],
     }
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(f"{report['video']}: {analysis.duration:.2f} s at {analysis.fps:.3f} fps, "
-          f"{len(analysis.cuts)} cut(s), {len(scenes)} scene(s)")
-    for scene in scenes:
-        print(f"  scene {scene['index']:3d}  {scene['start']:8.3f} - {scene['end']:8.3f} s  "
+    print(f"{report['video']}: {board['duration']:.2f} s at {board['fps']:.3f} fps, "
+          f"{len(board['cuts'])} cut(s), {len(board['scenes'])} scene(s)")
+    for scene in board["scenes"]:
+        print(f"  scene {scene['index']:3d}  {scene['start']:9.3f} - {scene['end']:9.3f} s  "
               f"shots {scene['shots']}")
-    for warning in analysis.warnings:
+    for warning in board["warnings"]:
         _print_err(f"warning: {warning}")
     return EXIT_OK
 
@@ -209,8 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     scenes.add_argument("video", help="input video file")
     scenes.add_argument("--json", action="store_true", help="print the storyboard as JSON")
     scenes.add_argument("--work-dir", help="folder for keyframes (default: in the cache)")
+    scenes.add_argument("--detector", choices=["content", "adaptive", "histogram"],
+                        default="content", help="hard-cut detector (default: content)")
+    scenes.add_argument("--threshold", type=float, help="detector threshold (default: its own)")
+    scenes.add_argument("--no-gradual", action="store_true",
+                        help="do not look for dissolves and fades")
+    scenes.add_argument("--min-shot-seconds", type=float, default=0.5,
+                        help="ignore cuts closer than this to the previous (default: 0.5)")
     scenes.add_argument("--min-scene-seconds", type=float, default=2.0,
                         help="shots shorter than this join a neighbour (default: 2)")
+    scenes.add_argument("--max-scene-seconds", type=float, default=60.0,
+                        help="split longer scenes at quiet moments; 0: never (default: 60)")
     scenes.set_defaults(func=cmd_scenes)
 
     index = sub.add_parser("index", help="the sound-label index").add_subparsers(
@@ -252,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _print_err("lvas: interrupted")
         return 130
+    except BrokenPipeError:  # e.g. `lvas scenes X | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if os.environ.get("LVAS_DEBUG"):
             raise

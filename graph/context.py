@@ -11,9 +11,11 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from tools.storyboard import StoryboardSettings
+
 ChatBackend = Literal["auto", "offline"]
 GeneratorBackend = Literal["auto", "procedural"]
-Detector = Literal["content", "adaptive"]
+Detector = Literal["content", "adaptive", "histogram"]
 
 
 def _env(name: str, default: str) -> str:
@@ -67,16 +69,31 @@ class Context:
     )
     detector: Detector = field(
         default="content",
-        metadata={"description": "PySceneDetect detector for shot cuts."},
+        metadata={"description": "PySceneDetect detector for hard cuts: 'content' (HSV "
+                  "differences), 'adaptive' (relative to the recent average) or 'histogram'."},
     )
     cut_threshold: float = field(
         default=0.0,
         metadata={"description": "Detector threshold; 0 uses the detector's own default."},
     )
+    detect_gradual: bool = field(
+        default=True,
+        metadata={"description": "Also find dissolves and fades, cut at their midpoint."},
+    )
+    min_shot_seconds: float = field(
+        default=0.5,
+        metadata={"description": "Cuts closer than this to the previous one are ignored "
+                  "(flashes, flicker)."},
+    )
     min_scene_seconds: float = field(
         default=2.0,
         metadata={"description": "Shots shorter than this are merged into their neighbour "
                   "to form scenes."},
+    )
+    max_scene_seconds: float = field(
+        default=60.0,
+        metadata={"description": "Scenes longer than this are split at their quietest "
+                  "(lowest-motion) moments; 0 disables splitting."},
     )
     max_review_rounds: int = field(
         default=2,
@@ -115,6 +132,17 @@ class Context:
         default=False,
         metadata={"description": "Replace an existing output video instead of refusing."},
     )
+
+    def storyboard_settings(self) -> StoryboardSettings:
+        """The shot and scene settings of this run, as the Storyboarder's tool takes them."""
+        return StoryboardSettings(
+            detector=self.detector,
+            threshold=self.cut_threshold or None,
+            gradual=self.detect_gradual,
+            min_shot_seconds=self.min_shot_seconds,
+            min_scene_seconds=self.min_scene_seconds,
+            max_scene_seconds=self.max_scene_seconds,
+        )
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> Context:

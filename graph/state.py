@@ -45,6 +45,8 @@ class Shot(TypedDict):
     start: float
     end: float
     keyframe: str
+    keyframes: list[str]
+    sharpest: str
     brightness: float
     saturation: float
     hue: float

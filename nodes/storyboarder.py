@@ -10,37 +10,36 @@ from langgraph.runtime import Runtime
 from graph.context import Context, context_of
 from graph.state import LVASState
 from nodes.common import timed
-from tools.analysis import analyze_video
-from tools.paths import content_hash, file_fingerprint, relative_to_run
-from tools.scenes import scenes_from_shots
+from tools.paths import relative_to_run
+from tools.storyboard import build_storyboard, storyboard_key
+
+SHOT_KEYS = ("index", "start", "end", "brightness", "saturation", "hue", "colour", "motion")
 
 
 @timed("storyboarder")
 def storyboarder(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Detect shots, pick keyframes, measure light, colour and motion, and form scenes."""
-    ctx = context_of(runtime)
+    """Detect cuts and dissolves, pick keyframes, measure each shot, and form scenes."""
+    settings = context_of(runtime).storyboard_settings()
     run_dir = state["run_dir"]
-    key = content_hash(file_fingerprint(state["video"]), ctx.detector, ctx.cut_threshold)
-    analysis = analyze_video(
-        state["video"],
-        Path(run_dir) / "analysis" / key,
-        detector=ctx.detector,
-        threshold=ctx.cut_threshold or None,
-    )
-    shots = []
-    for shot in analysis.shots:
-        record = shot.to_dict() if hasattr(shot, "to_dict") else dict(vars(shot))
-        record["keyframe"] = relative_to_run(run_dir, record["keyframe"])
-        shots.append(record)
-    scenes = scenes_from_shots(
-        shots, duration=analysis.duration, min_scene_seconds=ctx.min_scene_seconds
-    )
+    folder = Path(run_dir) / "analysis" / storyboard_key(state["video"], settings)
+    board = build_storyboard(state["video"], folder, settings)
+
+    def rel(path: str) -> str:
+        return relative_to_run(run_dir, path)
+
+    shots = [
+        {**{k: shot[k] for k in SHOT_KEYS}, "keyframe": rel(shot["keyframe"]),
+         "keyframes": [rel(k) for k in shot["keyframes"]], "sharpest": rel(shot["sharpest"])}
+        for shot in board["shots"]
+    ]
+    scenes = [{**scene, "keyframes": [rel(k) for k in scene["keyframes"]]}
+              for scene in board["scenes"]]
     storyboard = {
-        "duration": analysis.duration,
-        "fps": analysis.fps,
-        "cuts": list(analysis.cuts),
+        "duration": board["duration"],
+        "fps": board["fps"],
+        "cuts": board["cuts"],
         "shots": shots,
-        "motion_envelope": relative_to_run(run_dir, analysis.envelope_path),
-        "envelope_rate": analysis.envelope_rate,
+        "motion_envelope": rel(board["motion_envelope"]),
+        "envelope_rate": board["envelope_rate"],
     }
-    return {"storyboard": storyboard, "scenes": scenes, "warnings": list(analysis.warnings)}
+    return {"storyboard": storyboard, "scenes": scenes, "warnings": board["warnings"]}
