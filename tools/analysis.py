@@ -393,6 +393,28 @@ class _Analyzer:
         del self.envelope[n:]
 
 
+_PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
+
+
+def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
+    plane = frame.planes[index]
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width]
+
+
+def _small_bgr(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The analysis-size BGR picture straight from 8-bit planar YUV: half the cost of swscale.
+
+    Each plane is shrunk on its own and the small I420 picture converted (BT.601 video
+    range; full-range "J" sources come out slightly flat, which no measurement minds).
+    """
+    y = cv2.resize(_plane(frame, 0), (width, height), interpolation=cv2.INTER_LINEAR)
+    u = cv2.resize(_plane(frame, 1), (width // 2, height // 2), interpolation=cv2.INTER_LINEAR)
+    v = cv2.resize(_plane(frame, 2), (width // 2, height // 2), interpolation=cv2.INTER_LINEAR)
+    i420 = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(height * 3 // 2, width)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+
+
 def _open_video(path: str) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
     container = av.open(path, metadata_errors="ignore")
     for stream in container.streams.video:
@@ -456,10 +478,10 @@ class _Decoder:
                 last = rel
                 t = float(rel * tb)
                 try:
-                    small = scaler.reformat(
-                        frame, width=aw, height=ah, format="bgr24",
-                        interpolation=_INTERPOLATION, threads=1,
-                    ).to_ndarray()
+                    small = _small_bgr(frame, aw, ah) if frame.format.name in _PLANAR_YUV \
+                        else scaler.reformat(frame, width=aw, height=ah, format="bgr24",
+                                             interpolation=_INTERPOLATION, threads=1,
+                                             ).to_ndarray()
                     sample = None
                     if t >= next_sample:
                         next_sample = t + _SAMPLE_INTERVAL
