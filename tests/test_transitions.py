@@ -8,7 +8,7 @@ import pytest
 from tools.transitions import DissolveDetector
 
 FPS = 25.0
-H, W = 27, 48
+H, W = 18, 32
 
 
 def _picture(seed: int) -> np.ndarray:

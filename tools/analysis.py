@@ -39,7 +39,7 @@ ENVELOPE_RATE = 25.0
 
 _CODEC_FLAG2_FAST = 1  # AV_CODEC_FLAG2_FAST: allow non-spec-compliant speedups
 _KEYFRAME_MAX_WIDTH = 512
-_THUMB_SIZE = (32, 18)  # what "closest to the shot's mean" is measured on
+_THUMB_SIZE = THUMB_SIZE  # keyframe clustering and dissolves compare these tiny frames
 _RESERVOIR_SIZE = 24  # keyframe candidates kept per shot, whatever its length
 _SAMPLE_INTERVAL = 1.0  # seconds between keyframe candidates
 _HUE_BINS = 36  # 10 degrees each
@@ -264,7 +264,8 @@ class _Analyzer:
         self.next_colour = 0.0
 
     # -- per frame -------------------------------------------------------------------------
-    def measure(self, t: float, small: np.ndarray, sample: np.ndarray | None) -> _Frame:
+    def measure(self, t: float, small: np.ndarray, sample: np.ndarray | None,
+                thumb: np.ndarray | None = None) -> _Frame:
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self.prev_grey is None or self.prev_grey.shape != grey.shape:
             motion = 0.0
@@ -283,7 +284,9 @@ class _Analyzer:
         weight[(s < 40) | (v < 40)] = 0.0
         bins = (h.astype(np.int32) * _HUE_BINS) // 180
         hue_hist = np.bincount(bins.ravel(), weights=weight.ravel(), minlength=_HUE_BINS)
-        fr.thumb = cv2.resize(small, _THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+        if thumb is None:
+            thumb = cv2.resize(small, _THUMB_SIZE, interpolation=cv2.INTER_AREA)
+        fr.thumb = thumb.astype(np.float32)
         fr.saturation = float(s.mean()) / 255.0
         fr.hue_hist = hue_hist[:_HUE_BINS]
         return fr
@@ -626,11 +629,11 @@ def analyze_video(
         # The cut detector averages colour differences over the frame: a quarter of the
         # pixels gives the same decisions for a quarter of its cost.
         cuts = [c.seconds for c in an.detector.process_frame(ftc, small[::2, ::2])]
+        thumb = cv2.resize(small, _THUMB_SIZE, interpolation=cv2.INTER_AREA)
         gradual: list[GradualTransition] = []
         if dissolves is not None:
-            thumb = cv2.resize(small, THUMB_SIZE, interpolation=cv2.INTER_AREA)
-            gradual = dissolves.push(t, thumb.astype(np.float32) / 255.0)
-        an.push(an.measure(t, small, sample), cuts, gradual)
+            gradual = dissolves.push(t, thumb.astype(np.float32) * (1.0 / 255.0))
+        an.push(an.measure(t, small, sample, thumb), cuts, gradual)
         if progress is not None and t >= next_report:
             next_report = t + max(0.5, info.duration / 200)
             progress(min(1.0, t / info.duration))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-THUMB_SIZE = (48, 27)  # width, height of the frames compared (any aspect works)
+THUMB_SIZE = (32, 18)  # width, height of the frames compared (any aspect works)
 BLACK_LEVEL = 0.06  # mean level under which a frame counts as black
 FADE_IN_GRACE = 2.5  # seconds: a fade from black this soon after the start or a fade to
 # black opens the same shot (the video's first picture, or the second half of a dip to black)
@@ -36,7 +36,7 @@ class DissolveDetector:
 
     Window centres that look like a blend form a run; when the run ends, the transition is
     placed in the middle of its strongest part. A dissolve longer than the window gives a
-    flat run, whose middle is still the dissolve's midpoint. Memory is one window of 48x27
+    flat run, whose middle is still the dissolve's midpoint. Memory is one window of 32x18
     thumbnails and one run of scores.
     """
 
