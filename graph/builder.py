@@ -3,7 +3,8 @@
 probe -> storyboarder -> scriptwriter -(Send per scene)-> write_scene_script -> review
 review -(merged scenes, under the cap)-> write_scene_script | designer
 designer -> synthesizer -> design_review -(not final, under N_max)-> synthesizer
-design_review -(Send per sound)-> generate_clip -> mixer -> END
+design_review -(final)-> write_plan -(Send per sound)-> generate_clip -> mixer -> END
+write_plan -(plan only)-> END;  probe -(given a plan)-> load_plan -(Send per sound)-> generate_clip
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from graph.state import ClipTask, InputState, LVASState, OutputState, SceneTask
 from nodes.designer import design_sounds, review_labels, route_after_label_review
 from nodes.generator import generate_clip
 from nodes.mixer import mix
+from nodes.plan_io import load_plan_node, route_after_probe, route_to_generation, write_plan_node
 from nodes.probe import probe
 from nodes.review import review_scripts, route_after_review
 from nodes.scriptwriter import fan_out_scenes, write_overview, write_scene_script
@@ -39,11 +41,13 @@ def build_graph() -> StateGraph:
     builder.add_node("designer", design_sounds)
     builder.add_node("synthesizer", choose_labels)
     builder.add_node("design_review", review_labels)
+    builder.add_node("write_plan", write_plan_node)
+    builder.add_node("load_plan", load_plan_node)
     builder.add_node("generate_clip", generate_clip, input_schema=ClipTask)
     builder.add_node("mixer", mix)
 
     builder.add_edge(START, "probe")
-    builder.add_edge("probe", "storyboarder")
+    builder.add_conditional_edges("probe", route_after_probe, ["load_plan", "storyboarder"])
     builder.add_edge("storyboarder", "scriptwriter")
     builder.add_conditional_edges("scriptwriter", fan_out_scenes, ["write_scene_script"])
     builder.add_edge("write_scene_script", "review")
@@ -53,8 +57,10 @@ def build_graph() -> StateGraph:
     builder.add_edge("designer", "synthesizer")
     builder.add_edge("synthesizer", "design_review")
     builder.add_conditional_edges(
-        "design_review", route_after_label_review, ["synthesizer", "generate_clip", "mixer"]
+        "design_review", route_after_label_review, ["synthesizer", "write_plan"]
     )
+    for node in ("write_plan", "load_plan"):
+        builder.add_conditional_edges(node, route_to_generation, ["generate_clip", "mixer", END])
     builder.add_edge("generate_clip", "mixer")
     builder.add_edge("mixer", END)
     return builder

@@ -32,14 +32,11 @@ def _context(args: argparse.Namespace):
     return Context(**values)
 
 
-def cmd_dub(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
+    """Run the graph with a progress line per node; print and return the summary."""
     from graph.runner import describe_update, run_pipeline
+    from tools.accounting import format_usage, summarize_usage
 
-    inputs: dict[str, Any] = {"video": args.video}
-    if args.output:
-        inputs["output"] = args.output
-    if args.prompt:
-        inputs["prompt"] = args.prompt
     counts: Counter = Counter()
 
     def progress(node: str, update: dict[str, Any], elapsed: float) -> None:
@@ -48,30 +45,67 @@ def cmd_dub(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     if not args.quiet:
-        _print_err(f"lvas: dubbing {args.video}")
+        _print_err(f"lvas: {doing}")
     final = run_pipeline(inputs, _context(args), progress=progress)
     artifacts = final.get("artifacts", {})
+    run_dir = Path(final["run_dir"])
+    usage = summarize_usage(final.get("llm_usage", []))
     summary = {
-        "output": artifacts.get("output"),
-        "run_dir": final.get("run_dir"),
-        "soundtrack": str(Path(final["run_dir"]) / artifacts["soundtrack"]),
-        "plan": str(Path(final["run_dir"]) / artifacts["plan"]),
+        "output": artifacts.get("output") or artifacts.get("plan_output"),
+        "run_dir": str(run_dir),
+        "soundtrack": str(run_dir / artifacts["soundtrack"]) if "soundtrack" in artifacts
+        else None,
+        "plan": str(run_dir / artifacts["plan"]) if "plan" in artifacts else None,
         "scenes": len(final.get("scenes", [])),
         "sounds": len(final.get("clips", {})),
         "loudness_lufs": artifacts.get("loudness_lufs"),
+        "llm_usage": usage["total"],
         "warnings": final.get("warnings", []),
         "timings": final.get("timings", {}),
         "seconds": round(time.perf_counter() - started, 2),
     }
     if args.json:
         print(json.dumps(summary, indent=2))
-    else:
-        for warning in summary["warnings"]:
-            _print_err(f"warning: {warning}")
-        print(summary["output"])
-        _print_err(f"lvas: {summary['scenes']} scene(s), {summary['sounds']} sound(s), "
-                   f"{summary['loudness_lufs']} LUFS, {summary['seconds']} s; "
-                   f"plan and soundtrack in {summary['run_dir']}")
+        return summary
+    for warning in summary["warnings"]:
+        _print_err(f"warning: {warning}")
+    if usage["total"]["calls"]:
+        _print_err("lvas: model calls")
+        for line in format_usage(usage):
+            _print_err(line)
+    print(summary["output"])
+    _print_err(f"lvas: {summary['scenes']} scene(s), {summary['sounds']} sound(s) rendered, "
+               f"{summary['seconds']} s; run directory {summary['run_dir']}")
+    return summary
+
+
+def cmd_dub(args: argparse.Namespace) -> int:
+    inputs: dict[str, Any] = {"video": args.video}
+    if args.output:
+        inputs["output"] = args.output
+    if args.prompt:
+        inputs["prompt"] = args.prompt
+    _run(args, inputs, f"dubbing {args.video}")
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    inputs: dict[str, Any] = {"video": args.video, "plan_only": True,
+                              "plan_output": args.output}
+    if args.prompt:
+        inputs["prompt"] = args.prompt
+    _run(args, inputs, f"planning {args.video}")
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from tools.plan import load_plan
+
+    load_plan(args.plan)  # a clear error before anything starts
+    inputs: dict[str, Any] = {"plan": args.plan, "output": args.output}
+    if args.video:
+        inputs["video"] = args.video
+    _run(args, inputs, f"rendering {args.plan}")
     return EXIT_OK
 
 
@@ -199,6 +233,24 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_run_options(dub)
     dub.set_defaults(func=cmd_dub)
+
+    plan = sub.add_parser("plan", help="storyboard, script, design and labels, without audio")
+    plan.add_argument("video", help="input video file")
+    plan.add_argument("-o", "--output", required=True, help="the plan file to write (.json)")
+    plan.add_argument("--overwrite", action="store_true", help="replace an existing plan")
+    add_run_options(plan)
+    plan.set_defaults(func=cmd_plan)
+
+    render = sub.add_parser("render", help="render a (possibly edited) plan into a video")
+    render.add_argument("plan", help="plan file from 'lvas plan'")
+    render.add_argument("-o", "--output", required=True, help="output video")
+    render.add_argument("--video", help="the video, if it moved since the plan was made")
+    render.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    render.add_argument("--work-dir", help="run directory (default: <output>.lvas next to it)")
+    render.add_argument("--seed", type=int, default=0, help="seed for every random choice")
+    render.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    render.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    render.set_defaults(func=cmd_render, prompt=None)
 
     demo = sub.add_parser("demo", help="make a short demo video locally and dub it")
     demo.add_argument("--dir", default="lvas-demo", help="folder for the demo (default: lvas-demo)")

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+from tools.paths import default_cache_dir
 from tools.storyboard import StoryboardSettings
 
-ChatBackend = Literal["auto", "offline"]
+if TYPE_CHECKING:
+    from tools.chat import ChatSettings
+
+ChatBackend = Literal["auto", "offline", "openai"]
+StructuredMethod = Literal["auto", "json_schema", "json_mode", "function_calling"]
 GeneratorBackend = Literal["auto", "procedural"]
 Detector = Literal["content", "adaptive", "histogram"]
 
@@ -30,9 +36,48 @@ class Context:
     chat_backend: ChatBackend = field(
         default="auto",
         metadata={
-            "description": "Who writes scripts and sound designs. 'auto' picks the best "
-            "available; 'offline' is the built-in planner that needs no model."
+            "description": "Who writes scripts and sound designs. 'auto' uses the chat model "
+            "when llm_model is set and the offline planner otherwise; 'openai' requires the "
+            "model (any OpenAI-compatible endpoint); 'offline' never calls a model."
         },
+    )
+    llm_model: str = field(
+        default_factory=lambda: _env("LVAS_LLM_MODEL", ""),
+        metadata={"description": "Chat/vision model name (LVAS_LLM_MODEL), e.g. gpt-4o-mini or "
+                  "a local model served by vLLM, Ollama or llama.cpp; 'gguf:/path.gguf' loads "
+                  "one in-process."},
+    )
+    llm_base_url: str = field(
+        default_factory=lambda: _env("LVAS_LLM_BASE_URL", ""),
+        metadata={"description": "OpenAI-compatible endpoint (LVAS_LLM_BASE_URL); empty: "
+                  "OpenAI's API. The key comes from OPENAI_API_KEY."},
+    )
+    llm_temperature: float = field(
+        default=0.2, metadata={"description": "Sampling temperature of the chat model."}
+    )
+    llm_max_tokens: int = field(
+        default=2048, metadata={"description": "Output-token limit per model call."}
+    )
+    llm_timeout: float = field(
+        default=60.0, metadata={"description": "Seconds before a model call is retried."}
+    )
+    llm_method: StructuredMethod = field(
+        default="auto",
+        metadata={"description": "Structured-output method: JSON schema, JSON mode with the "
+                  "schema in the prompt, or function calling; 'auto' falls back when a "
+                  "server rejects one."},
+    )
+    llm_max_concurrency: int = field(
+        default=4, metadata={"description": "Model calls in flight at once."}
+    )
+    max_images_per_call: int = field(
+        default=4, metadata={"description": "Keyframes sent to a vision model per call."}
+    )
+    pause_after_script: bool = field(
+        default=False,
+        metadata={"description": "Stop after the script (Studio/server runs) so a person can "
+                  "approve or edit the scene scripts before sound design; resume with the "
+                  "edited scripts (or nothing) to go on."},
     )
     generator_backend: GeneratorBackend = field(
         default="auto",
@@ -142,6 +187,25 @@ class Context:
             min_shot_seconds=self.min_shot_seconds,
             min_scene_seconds=self.min_scene_seconds,
             max_scene_seconds=self.max_scene_seconds,
+        )
+
+    def chat_settings(self) -> ChatSettings | None:
+        """The chat model of this run, or None when none is configured (offline planner)."""
+        if self.chat_backend == "offline" or not self.llm_model:
+            return None
+        from tools.chat import ChatSettings
+
+        cache = Path(self.index_dir).expanduser() if self.index_dir else default_cache_dir()
+        return ChatSettings(
+            model=self.llm_model,
+            base_url=self.llm_base_url or None,
+            temperature=self.llm_temperature,
+            max_tokens=self.llm_max_tokens,
+            timeout=self.llm_timeout,
+            method=self.llm_method,
+            max_concurrency=self.llm_max_concurrency,
+            cache_dir=str(cache / "llm"),
+            max_images=self.max_images_per_call,
         )
 
     @classmethod

@@ -21,6 +21,8 @@ NODE_TITLES = {
     "designer": "Designer",
     "synthesizer": "Synthesizer (labels)",
     "design_review": "Designer review",
+    "write_plan": "plan",
+    "load_plan": "plan (loaded)",
     "generate_clip": "generate",
     "mixer": "mixer",
 }
@@ -75,6 +77,9 @@ def describe_update(node: str, update: dict[str, Any], counts: Counter) -> str:
         detail = f"round {update.get('label_round')}: {rejected} label(s) sent back"
     elif node in ("write_scene_script", "generate_clip"):
         detail = f"#{counts[node]}"
+    elif node == "write_plan":
+        art = update.get("artifacts", {})
+        detail = art.get("plan_output") or art.get("plan", "")
     elif node == "mixer":
         art = update.get("artifacts", {})
         detail = f"{art.get('loudness_lufs')} LUFS -> {art.get('output')}"

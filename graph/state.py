@@ -167,17 +167,26 @@ class Clip(TypedDict):
 class Artifacts(TypedDict, total=False):
     soundtrack: str
     plan: str
+    plan_output: str
     output: str
     loudness_lufs: float
     peak_db: float
 
 
 class InputState(TypedDict, total=False):
-    """What a caller provides: the video and the user's options."""
+    """What a caller provides: the video and the user's options.
+
+    ``plan`` renders an existing plan file instead of planning (the video may then be left
+    out: the plan records it); ``plan_only`` stops once the plan is written, also to
+    ``plan_output`` when given.
+    """
 
     video: str
     prompt: str
     output: str
+    plan: str
+    plan_only: bool
+    plan_output: str
 
 
 class LVASState(InputState, total=False):
@@ -202,6 +211,7 @@ class LVASState(InputState, total=False):
     artifacts: Artifacts
     warnings: Annotated[list[str], operator.add]
     timings: Annotated[dict[str, float], add_timings]
+    llm_usage: Annotated[list[dict[str, Any]], operator.add]
 
 
 class OutputState(TypedDict, total=False):
@@ -219,6 +229,7 @@ class OutputState(TypedDict, total=False):
     artifacts: Artifacts
     warnings: list[str]
     timings: dict[str, float]
+    llm_usage: list[dict[str, Any]]
 
 
 class SceneTask(TypedDict):

@@ -2,90 +2,130 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
-from langgraph.types import Send
+from langgraph.types import Send, interrupt
 
 from graph.context import Context, context_of
 from graph.state import ClipTask, LVASState
-from nodes.common import in_run, timed
+from nodes.common import (
+    in_run,
+    log_update,
+    new_log,
+    planner_for,
+    timed,
+    with_absolute_keyframes,
+)
 from tools.analysis import motion_onsets
-from tools.planners import get_planner
 
 EVENTS_PER_SECOND = 0.5
+
+
+def _approved_scripts(state: LVASState, ctx: Context) -> dict[str, Any]:
+    """Pause for a person's approval when asked; their edits replace the scripts."""
+    scripts = dict(state.get("scripts", {}))
+    if not ctx.pause_after_script:
+        return {}
+    edits = interrupt({
+        "question": "Approve or edit the scene scripts, then resume (with edited scripts, "
+                    "keyed by scene id, or nothing to approve them as they are).",
+        "scenes": state.get("scenes", []),
+        "scripts": scripts,
+    })
+    if isinstance(edits, dict):
+        edited = edits.get("scripts", edits)
+        return {k: {**scripts.get(k, {}), **v} for k, v in edited.items()
+                if k in scripts and isinstance(v, dict)}
+    return {}
 
 
 @timed("designer")
 def design_sounds(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Beds and events for every scene, events placed on the picture's motion onsets."""
     ctx = context_of(runtime)
-    planner = get_planner(ctx.chat_backend)
+    edited = _approved_scripts(state, ctx)
+    scripts = {**state.get("scripts", {}), **edited}
+    planner = planner_for(ctx)
+    log = new_log()
     storyboard = state["storyboard"]
     envelope = str(in_run(state["run_dir"], storyboard["motion_envelope"]))
-    designs: dict[str, Any] = {}
-    for scene in state.get("scenes", []):
+
+    def design(scene: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         length = scene["end"] - scene["start"]
-        onsets = motion_onsets(
-            envelope,
-            storyboard["envelope_rate"],
-            scene["start"],
-            scene["end"],
-            max_count=max(1, int(length * EVENTS_PER_SECOND)),
+        onsets = motion_onsets(envelope, storyboard["envelope_rate"], scene["start"],
+                               scene["end"], max_count=max(1, int(length * EVENTS_PER_SECOND)))
+        return scene["id"], planner.design_scene(
+            with_absolute_keyframes(scene, state["run_dir"]), scripts.get(scene["id"], {}),
+            state.get("prompt"), onsets, ctx.seed, log,
         )
-        script = state.get("scripts", {}).get(scene["id"], {})
-        designs[scene["id"]] = planner.design_scene(
-            scene, script, state.get("prompt"), onsets, ctx.seed
-        )
-    return {"designs": designs, "label_round": 0, "label_final": False}
+
+    with ThreadPoolExecutor(max_workers=max(1, ctx.llm_max_concurrency)) as pool:
+        designs = dict(pool.map(design, state.get("scenes", [])))
+    update: dict[str, Any] = {"designs": designs, "label_round": 0, "label_final": False,
+                              **log_update(log)}
+    if edited:
+        update["scripts"] = edited
+    return update
 
 
 @timed("design_review")
 def review_labels(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Judge each label choice; a rejected label is excluded and retrieval runs again."""
+    """Judge the label choices of each scene; a rejected label is excluded, its query may be
+    rewritten, and retrieval runs again until all are final or the cap is reached."""
     ctx = context_of(runtime)
-    planner = get_planner(ctx.chat_backend)
+    planner = planner_for(ctx)
+    log = new_log()
     round_number = state.get("label_round", 0) + 1
     designs = {key: {**d, "sounds": [dict(s) for s in d["sounds"]]}
                for key, d in state.get("designs", {}).items()}
     choices = state.get("label_choices", {})
+    finals = {r["sound_id"] for r in state.get("label_reviews", []) if r["final"]}
+
+    def review(design: dict[str, Any]) -> dict[str, tuple[bool, str, str | None]]:
+        pending = {s["id"]: choices[s["id"]] for s in design["sounds"]
+                   if s["id"] in choices and s["id"] not in finals}
+        return planner.review_labels(design, pending, state.get("prompt"), log) if pending else {}
+
+    with ThreadPoolExecutor(max_workers=max(1, ctx.llm_max_concurrency)) as pool:
+        verdicts = [v for result in pool.map(review, designs.values()) for v in result.items()]
+    by_id = {s["id"]: s for d in designs.values() for s in d["sounds"]}
     reviews: list[dict[str, Any]] = []
-    all_final = True
-    for design in designs.values():
-        for sound in design["sounds"]:
-            choice = choices.get(sound["id"])
-            if choice is None:
-                continue
-            final, reason = planner.review_label(sound, choice, state.get("prompt"))
-            review: dict[str, Any] = {
-                "round": round_number, "sound_id": sound["id"], "label": choice["label"],
-                "final": final, "reason": reason,
-            }
-            if not final:
-                all_final = False
-                if choice["label"] and choice["label"] not in sound["excluded_labels"]:
-                    sound["excluded_labels"] = [*sound["excluded_labels"], choice["label"]]
-            reviews.append(review)
-    capped = round_number >= ctx.max_label_rounds
+    for sound_id, (final, reason, new_query) in verdicts:
+        sound = by_id[sound_id]
+        label = choices[sound_id]["label"]
+        review: dict[str, Any] = {"round": round_number, "sound_id": sound_id, "label": label,
+                                  "final": final, "reason": reason}
+        if not final:
+            if label and label not in sound["excluded_labels"]:
+                sound["excluded_labels"] = [*sound["excluded_labels"], label]
+            if new_query:
+                sound["query"] = new_query
+                review["new_query"] = new_query
+        reviews.append(review)
+    all_final = all(final for _, (final, _, _) in verdicts)
     return {
         "designs": designs,
         "label_reviews": reviews,
         "label_round": round_number,
-        "label_final": all_final or capped,
+        "label_final": all_final or round_number >= ctx.max_label_rounds,
+        **log_update(log),
     }
 
 
-def route_after_label_review(
-    state: LVASState,
-) -> list[Send] | Literal["synthesizer", "mixer"]:
-    """Retrieve again until the Designer is satisfied; then render every sound in parallel."""
-    if not state.get("label_final"):
-        return "synthesizer"
-    tasks = [
-        Send("generate_clip", ClipTask(sound=sound, choice=state["label_choices"][sound["id"]],
+def route_after_label_review(state: LVASState) -> Literal["synthesizer", "write_plan"]:
+    """Retrieve again until the Designer is satisfied (or the cap), then write the plan."""
+    return "write_plan" if state.get("label_final") else "synthesizer"
+
+
+def clip_tasks(state: LVASState) -> list[Send]:
+    """One Send per designed sound with a label, to render them in parallel."""
+    choices = state.get("label_choices", {})
+    return [
+        Send("generate_clip", ClipTask(sound=sound, choice=choices[sound["id"]],
                                        run_dir=state["run_dir"]))
         for design in state.get("designs", {}).values()
         for sound in design["sounds"]
-        if sound["id"] in state.get("label_choices", {})
+        if sound["id"] in choices and choices[sound["id"]].get("label")
     ]
-    return tasks or "mixer"

@@ -13,7 +13,6 @@ from nodes.common import in_run, timed
 from tools.mixing import MixTrack, mix_to_wav
 from tools.muxing import mux_soundtrack
 from tools.paths import relative_to_run
-from tools.plan import build_plan, write_plan
 
 
 @timed("mixer")
@@ -30,14 +29,13 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         sample_rate=ctx.sample_rate,
         loudness_target=ctx.loudness_target,
     )
-    plan_path = write_plan(run_dir / "plan.json", build_plan(dict(state), seed=ctx.seed))
     output = mux_soundtrack(
         state["video"], report.path, state["output_path"], overwrite=ctx.overwrite
     )
     return {
         "artifacts": {
+            **state.get("artifacts", {}),
             "soundtrack": relative_to_run(run_dir, report.path),
-            "plan": relative_to_run(run_dir, plan_path),
             "output": str(output),
             "loudness_lufs": round(float(report.integrated_lufs), 2),
             "peak_db": round(float(report.peak_db), 2),

@@ -1,4 +1,4 @@
-"""Probe: check the input video and fix where this run writes."""
+"""Probe: check the input video (or plan) and fix where this run writes."""
 
 from __future__ import annotations
 
@@ -14,24 +14,34 @@ from tools.errors import LVASInputError
 from tools.media import probe_video
 from tools.muxing import default_output_path
 from tools.paths import check_output_path
+from tools.plan import load_plan
 
 
 @timed("probe")
 def probe(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Fail fast on a bad video or output before any expensive work starts."""
+    """Fail fast on a bad video, plan or output before any expensive work starts."""
     ctx = context_of(runtime)
+    update: dict[str, Any] = {"review_round": 0, "label_round": 0}
     video = (state.get("video") or "").strip()
+    if state.get("plan"):
+        recorded = load_plan(state["plan"])["video"]
+        video = video or recorded
+        update["video"] = video
     if not video:
         raise LVASInputError("No input video given; pass the path of a video file.")
     info = probe_video(video)
-    output = state.get("output") or str(default_output_path(video, info))
-    out = check_output_path(output, video=video, overwrite=ctx.overwrite)
-    run_dir = Path(ctx.run_dir).expanduser() if ctx.run_dir else out.with_name(out.stem + ".lvas")
+    if state.get("plan_only"):
+        target = state.get("plan_output") or str(Path(video).with_suffix(".plan.json"))
+        if not target.endswith(".json"):
+            raise LVASInputError(f"Plan output {target} should end in .json.")
+        out = check_output_path(target, video=video, overwrite=ctx.overwrite)
+        update["plan_output"] = str(out.resolve())
+    else:
+        output = state.get("output") or str(default_output_path(video, info))
+        out = check_output_path(output, video=video, overwrite=ctx.overwrite)
+        update["output_path"] = str(out.resolve())
+    run_dir = Path(ctx.run_dir).expanduser() if ctx.run_dir else out.with_name(
+        out.name.removesuffix(".json").removesuffix(out.suffix) + ".lvas")
     run_dir.mkdir(parents=True, exist_ok=True)
-    return {
-        "video_info": info.to_dict(),
-        "output_path": str(out.resolve()),
-        "run_dir": str(run_dir.resolve()),
-        "review_round": 0,
-        "label_round": 0,
-    }
+    update.update(video_info=info.to_dict(), run_dir=str(run_dir.resolve()))
+    return update

@@ -14,16 +14,17 @@ from langgraph.types import Send
 
 from graph.context import Context, context_of
 from graph.state import LVASState
-from nodes.common import timed
+from nodes.common import log_update, new_log, planner_for, timed, with_absolute_keyframes
 from nodes.scriptwriter import scene_tasks
-from tools.planners import get_planner
 from tools.scenes import merge_scenes
 
 
 @timed("review")
 def review_scripts(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Merge continuous neighbours and correct captions; record every decision."""
-    planner = get_planner(context_of(runtime).chat_backend)
+    planner = planner_for(context_of(runtime))
+    log = new_log()
+    run_dir = state["run_dir"]
     round_number = state.get("review_round", 0) + 1
     scripts = dict(state.get("scripts", {}))
     script_updates: dict[str, Any] = {}
@@ -38,8 +39,9 @@ def review_scripts(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
         previous = scenes[-1] if scenes else None
         previous_script = scripts.get(previous["id"]) if previous else None
         action, reason, corrected = planner.review_pair(
-            previous, previous_script, scene, script, state.get("overview", ""),
-            state.get("prompt"),
+            with_absolute_keyframes(previous, run_dir) if previous else None, previous_script,
+            with_absolute_keyframes(scene, run_dir), script, state.get("overview", ""),
+            state.get("prompt"), log,
         )
         note: dict[str, Any] = {
             "round": round_number, "scene_id": scene["id"], "action": action, "reason": reason
@@ -65,6 +67,7 @@ def review_scripts(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
         "review_notes": notes,
         "review_round": round_number,
         "rescript": rescript,
+        **log_update(log),
     }
 
 

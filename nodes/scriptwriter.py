@@ -9,16 +9,16 @@ from langgraph.types import Send
 
 from graph.context import Context, context_of
 from graph.state import LVASState, SceneTask
-from nodes.common import timed
-from tools.planners import get_planner
+from nodes.common import log_update, new_log, planner_for, timed, with_absolute_keyframes
 
 
 @timed("scriptwriter")
 def write_overview(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Describe the whole video first, so each scene is written knowing the story."""
-    planner = get_planner(context_of(runtime).chat_backend)
-    overview = planner.describe_video(state.get("scenes", []), state.get("prompt"))
-    return {"overview": overview}
+    log = new_log()
+    scenes = [with_absolute_keyframes(s, state["run_dir"]) for s in state.get("scenes", [])]
+    overview = planner_for(context_of(runtime)).describe_video(scenes, state.get("prompt"), log)
+    return {"overview": overview, **log_update(log)}
 
 
 def scene_tasks(state: LVASState, scene_ids: list[str] | None = None) -> list[Send]:
@@ -48,5 +48,9 @@ def fan_out_scenes(state: LVASState) -> list[Send]:
 @timed("write_scene_script")
 def write_scene_script(task: SceneTask, runtime: Runtime[Context]) -> dict[str, Any]:
     """Script of one scene: background, entities, actions and a caption of what is visible."""
-    script = get_planner(context_of(runtime).chat_backend).describe_scene(task["scene"])
-    return {"scripts": {task["scene"]["id"]: script}}
+    log = new_log()
+    scene = with_absolute_keyframes(task["scene"], task["run_dir"])
+    script = planner_for(context_of(runtime)).describe_scene(
+        scene, task["overview"], task["prompt"], log
+    )
+    return {"scripts": {task["scene"]["id"]: script}, **log_update(log)}

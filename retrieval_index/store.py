@@ -21,6 +21,7 @@ from filelock import FileLock
 from retrieval_index.embeddings import PACKAGED, get_embedder
 from retrieval_index.knowledge import LabelRecord, data_fingerprint, load_knowledge_base
 from retrieval_index.retriever import LabelIndex
+from tools.paths import default_cache_dir
 
 COLLECTION = "lvas_sound_labels"
 _BUILD_PREFIX = f"{COLLECTION}__build_"
@@ -49,12 +50,6 @@ class IndexInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def default_cache_dir() -> Path:
-    """LVAS_CACHE_DIR if set, else ~/.cache/lvas."""
-    env = os.environ.get("LVAS_CACHE_DIR", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "lvas"
 
 
 def content_hash(model_id: str) -> str:

@@ -11,7 +11,7 @@ from graph import Context, compile_graph, graph
 
 ROLE_NODES = {
     "probe", "storyboarder", "scriptwriter", "write_scene_script", "review", "designer",
-    "synthesizer", "design_review", "generate_clip", "mixer",
+    "synthesizer", "design_review", "write_plan", "load_plan", "generate_clip", "mixer",
 }
 
 
@@ -38,7 +38,12 @@ def test_loops_are_conditional_edges():
     assert edges[("review", "designer")] is True
     # generate-retrieve-optimize: the Designer's review can send choices back to retrieval
     assert edges[("design_review", "synthesizer")] is True
-    assert edges[("design_review", "generate_clip")] is True
+    assert edges[("design_review", "write_plan")] is True
+    # the plan is written before rendering, and a given plan skips planning
+    assert edges[("write_plan", "generate_clip")] is True
+    assert edges[("write_plan", "__end__")] is True
+    assert edges[("probe", "load_plan")] is True
+    assert edges[("load_plan", "generate_clip")] is True
     # fan-outs with Send
     assert edges[("scriptwriter", "write_scene_script")] is True
     assert edges[("synthesizer", "design_review")] is False

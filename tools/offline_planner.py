@@ -279,3 +279,56 @@ def review_label(
     if float(choice.get("score", 0.0)) < MIN_LABEL_SCORE:
         return False, f"'{choice['label']}' fits the description poorly"
     return True, "fits the description"
+
+
+def choose_label(
+    sound: dict[str, Any], candidates: list[dict[str, Any]], prompt: str | None
+) -> dict[str, Any] | None:
+    """Best-scoring candidate the Designer has not refused, avoiding voices and music unless
+    the sound or the prompt asks for them; None when nothing was retrieved."""
+    usable = [c for c in candidates if c["label"] not in sound.get("excluded_labels", [])]
+    context = f"{sound.get('description', '')} {prompt or ''}"
+    voiced_ok, music_ok = wants_voices(context), wants_music(context)
+    preferred = [c for c in usable if (voiced_ok or not c.get("speech"))
+                 and (music_ok or not c.get("music"))]
+    pool = preferred or usable or candidates
+    return max(pool, key=lambda c: c["score"]) if pool else None
+
+
+class OfflinePlanner:
+    """The Planner protocol over the functions above: no model, no network, deterministic."""
+
+    name = "offline"
+
+    def describe_video(self, scenes: list[dict[str, Any]], prompt: str | None,
+                       log: Any = None) -> str:
+        return describe_video(scenes, prompt)
+
+    def describe_scene(self, scene: dict[str, Any], overview: str, prompt: str | None,
+                       log: Any = None) -> dict[str, Any]:
+        return describe_scene(scene)
+
+    def review_pair(self, previous: dict[str, Any] | None,
+                    previous_script: dict[str, Any] | None, scene: dict[str, Any],
+                    script: dict[str, Any], overview: str, prompt: str | None,
+                    log: Any = None) -> tuple[str, str, dict[str, Any] | None]:
+        return review_pair(previous, previous_script, scene, script, overview, prompt)
+
+    def design_scene(self, scene: dict[str, Any], script: dict[str, Any], prompt: str | None,
+                     onsets: list[float], seed: int, log: Any = None) -> dict[str, Any]:
+        return design_scene(scene, script, prompt, onsets, seed)
+
+    def select_labels(self, design: dict[str, Any], candidates: dict[str, list[dict[str, Any]]],
+                      prompt: str | None, log: Any = None) -> dict[str, dict[str, Any] | None]:
+        return {sound["id"]: choose_label(sound, candidates.get(sound["id"], []), prompt)
+                for sound in design["sounds"]}
+
+    def review_labels(self, design: dict[str, Any], choices: dict[str, dict[str, Any]],
+                      prompt: str | None,
+                      log: Any = None) -> dict[str, tuple[bool, str, str | None]]:
+        verdicts: dict[str, tuple[bool, str, str | None]] = {}
+        for sound in design["sounds"]:
+            if sound["id"] in choices:
+                final, reason = review_label(sound, choices[sound["id"]], prompt)
+                verdicts[sound["id"]] = (final, reason, None)
+        return verdicts

@@ -14,6 +14,12 @@ from typing import Any
 from tools.errors import LVASInputError
 
 
+def default_cache_dir() -> Path:
+    """LVAS_CACHE_DIR, else ~/.cache/lvas: label index, model replies, scene analyses."""
+    value = os.environ.get("LVAS_CACHE_DIR", "").strip()
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "lvas"
+
+
 def content_hash(*parts: Any, length: int = 16) -> str:
     """Stable short hash of JSON-able parts, used to name artifacts by what made them."""
     payload = json.dumps(parts, sort_keys=True, default=str).encode()

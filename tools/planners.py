@@ -1,58 +1,61 @@
-"""Planners behind one protocol: who writes scripts, reviews and sound designs.
+"""Planners behind one protocol: who writes scripts, reviews, sound designs and label picks.
 
 Nodes ask for a planner by the name in the run's context and never know which one serves
-them. ``auto`` picks the best available; the offline planner needs no model at all.
+them. ``auto`` picks a chat model when one is configured (LVAS_LLM_MODEL) and the offline
+planner otherwise; the offline planner needs no model at all.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tools import offline_planner
 from tools.errors import LVASInputError
+from tools.offline_planner import OfflinePlanner
+
+if TYPE_CHECKING:
+    from tools.chat import ChatSettings
+
+CHAT_BACKENDS = ("auto", "offline", "openai")
 
 
 class Planner(Protocol):
-    def describe_video(self, scenes: list[dict[str, Any]], prompt: str | None) -> str: ...
+    name: str
 
-    def describe_scene(self, scene: dict[str, Any]) -> dict[str, Any]: ...
+    def describe_video(self, scenes: list[dict[str, Any]], prompt: str | None,
+                       log: Any) -> str: ...
 
-    def review_pair(
-        self,
-        previous: dict[str, Any] | None,
-        previous_script: dict[str, Any] | None,
-        scene: dict[str, Any],
-        script: dict[str, Any],
-        overview: str,
-        prompt: str | None,
-    ) -> tuple[str, str, dict[str, Any] | None]: ...
+    def describe_scene(self, scene: dict[str, Any], overview: str, prompt: str | None,
+                       log: Any) -> dict[str, Any]: ...
 
-    def design_scene(
-        self,
-        scene: dict[str, Any],
-        script: dict[str, Any],
-        prompt: str | None,
-        onsets: list[float],
-        seed: int,
-    ) -> dict[str, Any]: ...
+    def review_pair(self, previous: dict[str, Any] | None,
+                    previous_script: dict[str, Any] | None, scene: dict[str, Any],
+                    script: dict[str, Any], overview: str, prompt: str | None,
+                    log: Any) -> tuple[str, str, dict[str, Any] | None]: ...
 
-    def review_label(
-        self, sound: dict[str, Any], choice: dict[str, Any], prompt: str | None
-    ) -> tuple[bool, str]: ...
+    def design_scene(self, scene: dict[str, Any], script: dict[str, Any], prompt: str | None,
+                     onsets: list[float], seed: int, log: Any) -> dict[str, Any]: ...
+
+    def select_labels(self, design: dict[str, Any], candidates: dict[str, list[dict[str, Any]]],
+                      prompt: str | None, log: Any) -> dict[str, dict[str, Any] | None]: ...
+
+    def review_labels(self, design: dict[str, Any], choices: dict[str, dict[str, Any]],
+                      prompt: str | None,
+                      log: Any) -> dict[str, tuple[bool, str, str | None]]: ...
 
 
-_PLANNERS: dict[str, ModuleType] = {"offline": offline_planner}
-_AUTO_ORDER = ("offline",)
-
-
-def get_planner(name: str = "auto") -> Planner:
-    """The planner called ``name``; ``auto`` gives the best one configured here."""
-    if name == "auto":
-        name = next(n for n in _AUTO_ORDER if n in _PLANNERS)
-    try:
-        return _PLANNERS[name]  # type: ignore[return-value]
-    except KeyError:
+def get_planner(name: str = "auto", *, chat: ChatSettings | None = None) -> Planner:
+    """The planner called ``name``; ``auto`` uses the chat model when ``chat`` is configured."""
+    if name not in CHAT_BACKENDS:
         raise LVASInputError(
-            f"Unknown chat backend {name!r}; choose one of: auto, {', '.join(_PLANNERS)}."
-        ) from None
+            f"Unknown chat backend {name!r}; choose one of: {', '.join(CHAT_BACKENDS)}."
+        )
+    if name == "offline" or (name == "auto" and chat is None):
+        return OfflinePlanner()
+    if chat is None:
+        raise LVASInputError(
+            "chat_backend 'openai' needs a model: set LVAS_LLM_MODEL (and LVAS_LLM_BASE_URL "
+            "for a local server such as vLLM, Ollama or llama.cpp)."
+        )
+    from tools.chat_planner import ChatPlanner
+
+    return ChatPlanner(chat)

@@ -1,0 +1,113 @@
+"""The plan between planning and rendering: written after the Designer's last review, and read
+back when a run renders a plan a person may have edited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from graph.context import Context, context_of
+from graph.state import LVASState
+from nodes.common import timed
+from nodes.designer import clip_tasks
+from retrieval_index import open_index
+from retrieval_index.knowledge import load_knowledge_base
+from tools.accounting import summarize_usage
+from tools.errors import LVASInputError
+from tools.paths import relative_to_run, write_json
+from tools.plan import build_plan, load_plan, write_plan
+
+PLAN_STATE_KEYS = ("scenes", "overview", "scripts", "designs", "label_choices")
+
+
+@timed("write_plan")
+def write_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Save the plan (and what its model calls cost) before any audio is rendered."""
+    ctx = context_of(runtime)
+    run_dir = Path(state["run_dir"])
+    plan = build_plan(dict(state), seed=ctx.seed)
+    path = write_plan(run_dir / "plan.json", plan)
+    if state.get("plan_output"):
+        write_plan(state["plan_output"], plan)
+    write_json(run_dir / "llm_usage.json", {
+        "summary": summarize_usage(state.get("llm_usage", [])),
+        "calls": state.get("llm_usage", []),
+    })
+    return {"artifacts": {"plan": relative_to_run(run_dir, path),
+                          **({"plan_output": state["plan_output"]}
+                             if state.get("plan_output") else {})}}
+
+
+@timed("load_plan")
+def load_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Fill the state from a plan file, re-deriving what a person's edits may have changed."""
+    ctx = context_of(runtime)
+    plan = load_plan(state["plan"])
+    duration = float(state["video_info"]["duration"])
+    if abs(float(plan["storyboard"]["duration"]) - duration) > 0.25:
+        raise LVASInputError(
+            f"Plan {state['plan']} was made for a {plan['storyboard']['duration']:.2f} s video, "
+            f"but {state['video']} lasts {duration:.2f} s; render it with its own video or "
+            "make a new plan."
+        )
+    choices = _resolve_labels(plan, ctx)
+    storyboard = {**plan["storyboard"], "duration": duration}
+    update: dict[str, Any] = {key: plan.get(key) for key in PLAN_STATE_KEYS}
+    update.update(storyboard=storyboard, label_choices=choices, label_final=True)
+    if plan.get("prompt") and not state.get("prompt"):
+        update["prompt"] = plan["prompt"]
+    return update
+
+
+def _resolve_labels(plan: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """Each sound's label as the knowledge base knows it; a sound with no label is retrieved
+    from its description, an unknown label is an error that suggests near ones. The family
+    (which recipe renders it) always follows the label, so editing the label is enough."""
+    records = {r.label.lower(): r for r in load_knowledge_base()}
+    index = None
+    choices: dict[str, Any] = {}
+    for design in plan.get("designs", {}).values():
+        for sound in design["sounds"]:
+            choice = dict(plan.get("label_choices", {}).get(sound["id"]) or {})
+            label = (choice.get("label") or "").strip()
+            if label and label.lower() not in records:
+                index = index or open_index(ctx.index_dir or None,
+                                            embedding_model=ctx.embedding_model)
+                near = ", ".join(f"'{h.label}'" for h in index.search(label, k=3))
+                raise LVASInputError(
+                    f"Sound {sound['id']}: label '{label}' is not in the label index; "
+                    f"nearest are {near} (see 'lvas labels search')."
+                )
+            if not label:
+                index = index or open_index(ctx.index_dir or None,
+                                            embedding_model=ctx.embedding_model)
+                # a person who removed the label speaks through the description
+                hits = index.search(sound["description"], k=1)
+                if not hits:
+                    continue
+                label = hits[0].label
+            record = records[label.lower()]
+            choices[sound["id"]] = {
+                **choice, "sound_id": sound["id"], "label": record.label,
+                "family": record.family, "source": record.source,
+                "speech": record.speech, "music": record.music,
+                "query": choice.get("query") or sound.get("query") or sound["description"],
+                "score": float(choice.get("score") or 0.0),
+                "candidates": choice.get("candidates", []), "round": choice.get("round", 0),
+            }
+    return choices
+
+
+def route_after_probe(state: LVASState) -> Literal["load_plan", "storyboarder"]:
+    """A run given a plan renders it; otherwise the Storyboarder starts planning."""
+    return "load_plan" if state.get("plan") else "storyboarder"
+
+
+def route_to_generation(state: LVASState) -> list[Send] | Literal["mixer", "__end__"]:
+    """Stop after the plan when only a plan was asked for; else render every sound."""
+    if state.get("plan_only"):
+        return "__end__"
+    return clip_tasks(state) or "mixer"
