@@ -29,6 +29,9 @@ def _context(args: argparse.Namespace):
     values: dict[str, Any] = {"seed": args.seed, "overwrite": args.overwrite}
     if args.work_dir:
         values["run_dir"] = str(Path(args.work_dir).expanduser())
+    for option in ("chat_backend", "llm_model", "llm_base_url"):
+        if getattr(args, option, None):
+            values[option] = getattr(args, option)
     return Context(**values)
 
 
@@ -226,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="seed for every random choice")
         p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+        p.add_argument("--chat-backend", choices=["auto", "offline", "openai"],
+                       help="who plans: a chat model or the offline planner (default: auto)")
+        p.add_argument("--llm-model", help="chat/vision model (default: LVAS_LLM_MODEL)")
+        p.add_argument("--llm-base-url",
+                       help="OpenAI-compatible endpoint (default: LVAS_LLM_BASE_URL)")
 
     dub = sub.add_parser("dub", help="dub a video with a generated soundtrack")
     dub.add_argument("video", help="input video file")

@@ -29,6 +29,19 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _env_number(name: str, default: float, kind: type = float) -> Any:
+    """A number from the environment, with a clear error instead of a traceback."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return kind(default)
+    try:
+        return kind(raw)
+    except ValueError:
+        from tools.errors import LVASInputError
+
+        raise LVASInputError(f"{name}={raw!r} is not a number; fix or unset it.") from None
+
+
 @dataclass(kw_only=True)
 class Context:
     """Backends, loop caps and rendering options for one run of the LVAS graph."""
@@ -53,16 +66,20 @@ class Context:
                   "OpenAI's API. The key comes from OPENAI_API_KEY."},
     )
     llm_temperature: float = field(
-        default=0.2, metadata={"description": "Sampling temperature of the chat model."}
+        default_factory=lambda: _env_number("LVAS_LLM_TEMPERATURE", 0.2),
+        metadata={"description": "Sampling temperature of the chat model."},
     )
     llm_max_tokens: int = field(
-        default=2048, metadata={"description": "Output-token limit per model call."}
+        default_factory=lambda: _env_number("LVAS_LLM_MAX_TOKENS", 2048, int),
+        metadata={"description": "Output-token limit per model call (sent as "
+                  "max_completion_tokens and max_tokens)."},
     )
     llm_timeout: float = field(
-        default=60.0, metadata={"description": "Seconds before a model call is retried."}
+        default_factory=lambda: _env_number("LVAS_LLM_TIMEOUT", 60.0),
+        metadata={"description": "Seconds before a model call is retried."},
     )
     llm_method: StructuredMethod = field(
-        default="auto",
+        default_factory=lambda: _env("LVAS_LLM_METHOD", "auto"),  # type: ignore[arg-type]
         metadata={"description": "Structured-output method: JSON schema, JSON mode with the "
                   "schema in the prompt, or function calling; 'auto' falls back when a "
                   "server rejects one."},

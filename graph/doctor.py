@@ -60,7 +60,7 @@ def check_llm(timeout: float = 3.0) -> dict[str, Any]:
     has_key = bool(os.environ.get("OPENAI_API_KEY"))
     if not base and not model:
         return _check("LLM endpoint", False,
-                      "not configured (LVAS_LLM_BASE_URL / LVAS_LLM_MODEL); offline planner used")
+                      "not configured (LVAS_LLM_MODEL, LVAS_LLM_BASE_URL); offline planner used")
     if not base:
         return _check("LLM endpoint", has_key,
                       f"model {model} on OpenAI's API; key {'set' if has_key else 'missing'}")
@@ -101,7 +101,8 @@ def run_checks(cache_dir: str | None = None) -> dict[str, Any]:
     from tools.generators import available_generators
 
     profile = {
-        "chat": "offline planner",
+        "chat": (f"chat model {os.environ['LVAS_LLM_MODEL']} (offline planner as fallback)"
+                 if os.environ.get("LVAS_LLM_MODEL") else "offline planner"),
         "generator": available_generators()[0],
         "embeddings": "packaged all-MiniLM-L6-v2",
     }
