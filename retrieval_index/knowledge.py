@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval_index.text import stem, stems, tokens
@@ -20,10 +20,15 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 VGGSOUND_CSV = "vggsound_stat.csv"
 AUDIOSET_CSV = "audioset_class_labels_indices_527.csv"
 ONTOLOGY_JSON = "audioset_ontology.json"
-DATA_FILES = (VGGSOUND_CSV, AUDIOSET_CSV, ONTOLOGY_JSON)
+SCENARIOS_YAML = "scenarios.yaml"
+CONTEXT_YAML = "context.yaml"
+LINKS_JSON = "vggsound_audioset_links.json"
+DATA_FILES = (VGGSOUND_CSV, AUDIOSET_CSV, ONTOLOGY_JSON, SCENARIOS_YAML, CONTEXT_YAML, LINKS_JSON)
+# Every file under data/ counts towards the fingerprint (see data_fingerprint), not only these.
+_FINGERPRINT_SUFFIXES = (".csv", ".json", ".yaml", ".yml", ".txt", ".md")
 
 # Bump when the meaning of records changes in a way the source hash below would not show.
-KNOWLEDGE_VERSION = "1"
+KNOWLEDGE_VERSION = "2"
 
 FAMILIES = (
     "rain", "water", "wind", "thunder", "fire", "engine", "traffic", "crowd", "speech", "birds",
@@ -48,15 +53,24 @@ class LabelRecord:
     speech: bool
     music: bool
     family: str
+    scenarios: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()  # VGGSound only: the closest AudioSet classes
+    aliases: tuple[str, ...] = ()  # everyday wordings of the same sound
+    context: str = ""  # how sounds of this family and category are usually heard
 
     @property
     def document(self) -> str:
         """Text to embed: the label first, then what it means and where it sits."""
         return record_document(self)
 
+    @property
+    def views(self) -> list[tuple[str, str]]:
+        """(kind, text) pairs, each embedded on its own; retrieval scores the best match."""
+        return record_views(self)
+
 
 def record_document(record: LabelRecord) -> str:
-    """Embedding text for ``record`` (label, description, ancestry, category)."""
+    """Embedding text for ``record`` (label, description, ancestry, category, scenarios)."""
     parts = [record.label.strip().rstrip(".") + "."]
     if record.description:
         parts.append(record.description.strip())
@@ -65,7 +79,37 @@ def record_document(record: LabelRecord) -> str:
         parts.append("Kind of: " + ", ".join(context) + ".")
     if record.category and record.category.lower() not in {a.lower() for a in context}:
         parts.append(f"Category: {record.category}.")
+    if record.scenarios:
+        titles = [SCENARIOS[s].title if s in SCENARIOS else s for s in record.scenarios]
+        parts.append("Heard in: " + ", ".join(titles) + ".")
     return " ".join(parts)
+
+
+def _first_sentence(text: str) -> str:
+    head = re.split(r"(?<=[.;])\s", text.strip(), maxsplit=1)[0]
+    return head.rstrip(".;")
+
+
+def record_views(record: LabelRecord) -> list[tuple[str, str]]:
+    """The texts a label is found by: its bare name (exact wording), its name with a short
+    gloss (the description's first sentence, or its aliases), and its name in context (family
+    and category phrases, scenarios). Short texts keep each view's meaning sharp for a small
+    sentence model; the long document alone blurs a label into its ancestors."""
+    name = record.label.strip().rstrip(".")
+    views = [("name", name)]
+    gloss = _first_sentence(record.description) if record.description else ""
+    if gloss:
+        views.append(("gloss", f"{name}: {gloss}"))
+    if record.aliases:
+        views.append(("alias", f"{name}: " + "; ".join(record.aliases)))
+    setting = [record.context] if record.context else []
+    if record.scenarios:
+        setting.append(
+            "heard in " + ", ".join(SCENARIOS[s].title for s in record.scenarios if s in SCENARIOS)
+        )
+    if setting:
+        views.append(("context", f"{name} ({'; '.join(setting)})"))
+    return views
 
 
 # --- family rules ------------------------------------------------------------------------------
@@ -463,6 +507,14 @@ def _load_user(path: Path) -> list[LabelRecord]:
         if not isinstance(item, dict) or not str(item.get("label", "")).strip():
             raise LVASInputError(f"Item {i} of {path} needs a non-empty 'label'")
         label = str(item["label"]).strip()
+        scenarios = tuple(str(x).strip() for x in item.get("scenarios") or ())
+        unknown = [x for x in scenarios if x not in SCENARIOS]
+        if unknown:
+            raise LVASInputError(
+                f"Item {i} of {path}: unknown scenario(s) {unknown}; known: {sorted(SCENARIOS)}"
+            )
+        aliases = item.get("aliases") or ()
+        aliases = (aliases,) if isinstance(aliases, str) else tuple(str(a) for a in aliases)
         category = str(item.get("category", "user")).strip() or "user"
         description = str(item.get("description", "") or "").strip()
         family = str(item.get("family") or classify_family(f"{label} {description}", (), category))
@@ -483,9 +535,109 @@ def _load_user(path: Path) -> list[LabelRecord]:
                 speech=bool(item.get("speech", classify_speech(label))),
                 music=bool(item.get("music", classify_music(label, (), category))),
                 family=family,
+                scenarios=scenarios,
+                aliases=aliases,
             )
         )
     return records
+
+
+# --- scenarios, context and links ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Scenario:
+    """A common kind of video scene and the labels typically heard in it."""
+
+    name: str
+    title: str
+    heard_as: str
+    labels: tuple[str, ...]
+
+
+def _read_yaml(path: Path) -> object:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def load_scenarios(data_dir: Path = DATA_DIR) -> dict[str, Scenario]:
+    """Scenario groups from ``scenarios.yaml``, by name (e.g. "forest", "rain_storm")."""
+    raw = _read_yaml(data_dir / SCENARIOS_YAML)
+    if not isinstance(raw, dict):
+        raise ValueError(f"{SCENARIOS_YAML} must map scenario names to groups")
+    return {
+        str(name): Scenario(
+            name=str(name),
+            title=str(body.get("title", name)),
+            heard_as=str(body.get("heard_as", "")),
+            labels=tuple(str(label).strip() for label in body.get("labels", [])),
+        )
+        for name, body in raw.items()
+    }
+
+
+SCENARIOS: dict[str, Scenario] = load_scenarios()
+
+
+def _load_context(data_dir: Path) -> dict[str, dict[str, str]]:
+    raw = _read_yaml(data_dir / CONTEXT_YAML) or {}
+    out: dict[str, dict[str, str]] = {}
+    for section in ("families", "categories", "aliases"):
+        out[section] = {str(k).strip().lower(): str(v).strip()
+                        for k, v in (raw.get(section) or {}).items()}
+    return out
+
+
+def load_links(data_dir: Path = DATA_DIR) -> dict[str, tuple[str, ...]]:
+    """VGGSound label (lower case) -> names of its closest AudioSet ontology classes."""
+    raw = json.loads((data_dir / LINKS_JSON).read_text(encoding="utf-8"))
+    return {k.strip().lower(): tuple(v) for k, v in raw["links"].items()}
+
+
+def _ontology_by_name(data_dir: Path) -> tuple[dict[str, dict], dict[str, dict], dict]:
+    with open(data_dir / ONTOLOGY_JSON, encoding="utf-8") as fh:
+        entries = json.load(fh)
+    ontology = {e["id"]: e for e in entries}
+    parents: dict[str, list[str]] = {}
+    for entry in entries:
+        for child in entry.get("child_ids", []):
+            parents.setdefault(child, []).append(entry["id"])
+    return {e["name"].lower(): e for e in entries}, ontology, parents
+
+
+def _enrich(records: list[LabelRecord], data_dir: Path) -> list[LabelRecord]:
+    """Add scenarios, aliases and context to every record, and give VGGSound labels the
+    description and ancestry of their linked AudioSet classes. Flags and families stay as the
+    label's own words decide them: a link informs the text, it does not relabel the sound."""
+    context = _load_context(data_dir)
+    links = load_links(data_dir)
+    by_name, ontology, parents = _ontology_by_name(data_dir)
+    in_scenario: dict[str, list[str]] = {}
+    for scenario in SCENARIOS.values():
+        for label in scenario.labels:
+            in_scenario.setdefault(label.lower(), []).append(scenario.name)
+    out = []
+    for rec in records:
+        key = rec.label.strip().lower()
+        changes: dict[str, object] = {
+            "scenarios": tuple(dict.fromkeys((*rec.scenarios, *in_scenario.get(key, ()))))
+        }
+        alias = context["aliases"].get(key, "")
+        aliases = (*rec.aliases, *(a.strip() for a in alias.split(",") if a.strip()))
+        changes["aliases"] = tuple(dict.fromkeys(aliases))
+        phrases = [context["families"].get(rec.family, "")]
+        phrases.append(context["categories"].get(rec.category.strip().lower(), ""))
+        changes["context"] = "; ".join(p for p in phrases if p)
+        if rec.source == "vggsound" and key in links:
+            linked = [by_name[n.lower()] for n in links[key] if n.lower() in by_name]
+            changes["links"] = tuple(e["name"] for e in linked)
+            descriptions = [str(e.get("description", "")).strip() for e in linked]
+            changes["description"] = " ".join(d for d in descriptions[:1] if d)
+            ancestry = [e["name"] for e in linked]
+            if linked:
+                ancestry += _ancestor_names(ontology, parents, linked[0]["id"])
+            changes["ancestors"] = tuple(dict.fromkeys(a for a in ancestry if a.lower() != key))
+        out.append(replace(rec, **changes))
+    return out
 
 
 def _unique_ids(records: list[LabelRecord]) -> list[LabelRecord]:
@@ -495,16 +647,16 @@ def _unique_ids(records: list[LabelRecord]) -> list[LabelRecord]:
         n = seen.get(rec.id, 0)
         seen[rec.id] = n + 1
         if n:
-            rec = LabelRecord(**{**rec.__dict__, "id": f"{rec.id}~{n + 1}"})
+            rec = replace(rec, id=f"{rec.id}~{n + 1}")
         out.append(rec)
     return out
 
 
 def load_knowledge_base(extra_labels_yaml: str | Path | None = None) -> list[LabelRecord]:
     """VGGSound's 309 and AudioSet's 527 labels, plus any user labels from a YAML list."""
-    records = _load_vggsound(DATA_DIR) + _load_audioset(DATA_DIR)
+    records = _enrich(_load_vggsound(DATA_DIR) + _load_audioset(DATA_DIR), DATA_DIR)
     if extra_labels_yaml is not None:
-        records += _load_user(Path(extra_labels_yaml))
+        records += _enrich(_load_user(Path(extra_labels_yaml)), DATA_DIR)
     return _unique_ids(records)
 
 
@@ -512,7 +664,10 @@ def data_fingerprint(extra_labels_yaml: str | Path | None = None) -> str:
     """sha256 over label data, these rules and any user labels: rebuild when it changes."""
     digest = hashlib.sha256()
     digest.update(f"knowledge-v{KNOWLEDGE_VERSION}\n".encode())
-    for name in DATA_FILES:
+    names = sorted(
+        {p.name for p in DATA_DIR.iterdir() if p.suffix in _FINGERPRINT_SUFFIXES} | set(DATA_FILES)
+    )
+    for name in names:
         digest.update(name.encode() + b"\0" + (DATA_DIR / name).read_bytes())
     for module in ("knowledge.py", "text.py"):
         digest.update((Path(__file__).resolve().parent / module).read_bytes())

@@ -1,7 +1,11 @@
-"""Hybrid label search: Chroma cosine similarity re-ranked with a lexical-overlap bonus.
+"""Hybrid label search: multi-view cosine similarity re-ranked with a lexical-overlap bonus.
 
-Dense similarity finds paraphrases ("downpour" -> Rain); the lexical bonus keeps exact label words
-from being out-ranked by near neighbours ("dog barking" -> "dog barking", not "dog howling").
+Each label is stored in Chroma as several short texts ("views": its name, a gloss, everyday
+aliases, its usual context). A query is scored against all views of a label at once, in memory:
+the best-matching view carries most of the score, the rest add a little, so "a hound baying in
+the distance" can meet "dog baying" through its alias while "dog barking" still wins on its
+name. Dense similarity finds paraphrases; the lexical bonus keeps exact label words from being
+out-ranked by near neighbours ("dog barking" -> "dog barking", not "dog howling").
 """
 
 from __future__ import annotations
@@ -11,17 +15,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from retrieval_index.embeddings import Embedder
-from retrieval_index.knowledge import LAYERS, SOURCES
+from retrieval_index.knowledge import LAYERS, SCENARIOS, SOURCES
 from retrieval_index.text import stems
 from tools.errors import LVASInputError
 
-LEXICAL_WEIGHT = 0.15  # share of query words found in the label, scaled into cosine units
+LEXICAL_WEIGHT = 0.05  # share of query words found in the label, scaled into cosine units
+ALIAS_LEXICAL_WEIGHT = 0.05  # share of query words found in the label's aliases
 EXACT_BONUS = 0.05  # the query is the label itself
+BEST_VIEW_WEIGHT = 0.6  # the best-matching view of a label ...
+VIEW_WEIGHTS = {"name": 1.0, "gloss": 1.0, "alias": 1.0, "context": 0.6}  # ... plus their mean
 _MIN_CANDIDATES = 40
 _OVERFETCH = 8
 _VECTOR_CACHE_SIZE = 4096
-
+_SNAPSHOTS_KEPT = 2
 
 @dataclass(frozen=True)
 class LabelHit:
@@ -49,40 +58,143 @@ def lexical_overlap(query: str, label: str) -> float:
     return len(wanted & set(stems(label))) / len(wanted)
 
 
-def _where(
-    layer: str | None, allow_speech: bool, allow_music: bool, source: str | None
-) -> dict[str, Any] | None:
+@dataclass
+class _Snapshot:
+    """Every view vector of a collection, grouped by label, held in memory for fast scoring."""
+
+    key: tuple[str, str]
+    ids: list[str]
+    metas: list[dict[str, Any]]
+    matrix: np.ndarray  # (views, dim), unit rows
+    view_label: np.ndarray  # (views,) index into ids
+    view_weight: np.ndarray  # (views,) weight of each view in a label's mean
+    weight_sum: np.ndarray  # (labels,)
+    label_stems: list[frozenset[str]]
+    label_norm: list[str]
+    alias_stems: list[frozenset[str]]
+    layer: np.ndarray
+    speech: np.ndarray
+    music: np.ndarray
+    source: np.ndarray
+    scenarios: list[frozenset[str]]
+
+
+_snapshots: dict[tuple[str, str], _Snapshot] = {}
+_snapshots_lock = threading.Lock()
+
+
+def _load_snapshot(collection: Any) -> _Snapshot:
+    meta = collection.metadata or {}
+    key = (str(collection.id), str(meta.get("content_hash", "")))
+    with _snapshots_lock:
+        snap = _snapshots.get(key)
+    if snap is not None:
+        return snap
+    got = collection.get(include=["embeddings", "metadatas"])
+    ids: list[str] = []
+    metas: list[dict[str, Any]] = []
+    where: dict[str, int] = {}
+    view_label, view_weight = [], []
+    for raw_id, m in zip(got["ids"], got["metadatas"], strict=True):
+        rid = str(m.get("record_id") or raw_id)
+        if rid not in where:
+            where[rid] = len(ids)
+            ids.append(rid)
+            metas.append(dict(m))
+        view_label.append(where[rid])
+        view_weight.append(VIEW_WEIGHTS.get(str(m.get("view", "name")), 1.0))
+    labels = np.asarray(view_label, dtype=np.int64)
+    weights = np.asarray(view_weight, dtype=np.float32)
+    snap = _Snapshot(
+        key=key,
+        ids=ids,
+        metas=metas,
+        matrix=np.asarray(got["embeddings"], dtype=np.float32),
+        view_label=labels,
+        view_weight=weights,
+        weight_sum=np.bincount(labels, weights=weights, minlength=len(ids)).astype(np.float32),
+        label_stems=[frozenset(stems(str(m["label"]))) for m in metas],
+        label_norm=[" ".join(stems(str(m["label"]))) for m in metas],
+        alias_stems=[frozenset(stems(str(m.get("aliases", "")))) for m in metas],
+        layer=np.asarray([str(m["layer"]) for m in metas]),
+        speech=np.asarray([bool(m["speech"]) for m in metas]),
+        music=np.asarray([bool(m["music"]) for m in metas]),
+        source=np.asarray([str(m["source"]) for m in metas]),
+        scenarios=[frozenset(filter(None, str(m.get("scenarios", "")).split(","))) for m in metas],
+    )
+    with _snapshots_lock:
+        if len(_snapshots) >= _SNAPSHOTS_KEPT:
+            _snapshots.clear()
+        _snapshots[key] = snap
+    return snap
+
+
+def _mask(
+    snap: _Snapshot,
+    layer: str | None,
+    allow_speech: bool,
+    allow_music: bool,
+    source: str | None,
+    scenario: str | None,
+) -> np.ndarray | None:
+    """Labels that pass the filters (None: all of them)."""
     if layer is not None and layer not in LAYERS:
         raise LVASInputError(f"layer must be one of {LAYERS} or None, not {layer!r}")
     if source is not None and source not in SOURCES:
         raise LVASInputError(f"source must be one of {SOURCES} or None, not {source!r}")
-    clauses: list[dict[str, Any]] = []
+    if scenario is not None and scenario not in SCENARIOS:
+        raise LVASInputError(
+            f"scenario must be one of {sorted(SCENARIOS)} or None, not {scenario!r}"
+        )
+    keep = np.ones(len(snap.ids), dtype=bool)
     if layer == "both":
-        clauses.append({"layer": "both"})
+        keep &= snap.layer == "both"
     elif layer is not None:  # a "both" label serves either layer
-        clauses.append({"layer": {"$in": [layer, "both"]}})
+        keep &= (snap.layer == layer) | (snap.layer == "both")
     if not allow_speech:
-        clauses.append({"speech": False})
+        keep &= ~snap.speech
     if not allow_music:
-        clauses.append({"music": False})
+        keep &= ~snap.music
     if source is not None:
-        clauses.append({"source": source})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        keep &= snap.source == source
+    if scenario is not None:
+        keep &= np.asarray([scenario in s for s in snap.scenarios], dtype=bool)
+    return None if keep.all() else keep
 
 
-def _rerank(query: str, ids: list[str], metas: list[dict], dists: list[float], k: int) -> list:
+def dense_scores(snap: _Snapshot, vector: np.ndarray) -> np.ndarray:
+    """Per-label similarity: the best view, blended with the weighted mean of all views."""
+    sims = snap.matrix @ vector
+    best = np.full(len(snap.ids), -1.0, dtype=np.float32)
+    np.maximum.at(best, snap.view_label, sims)
+    mean = np.bincount(snap.view_label, weights=sims * snap.view_weight, minlength=len(snap.ids))
+    mean = mean / np.maximum(snap.weight_sum, 1e-6)
+    return BEST_VIEW_WEIGHT * best + (1.0 - BEST_VIEW_WEIGHT) * mean.astype(np.float32)
+
+
+def _rank(snap: _Snapshot, query: str, vector: np.ndarray, keep: np.ndarray | None, k: int,
+          ) -> list[LabelHit]:
+    dense = dense_scores(snap, vector)
+    if keep is not None:
+        dense = np.where(keep, dense, -np.inf)
+    n = min(int(np.isfinite(dense).sum()), max(_MIN_CANDIDATES, k * _OVERFETCH))
+    if n <= 0:
+        return []
+    top = np.argpartition(-dense, n - 1)[:n]
+    wanted = set(stems(query, drop_stopwords=True))
     norm_query = " ".join(stems(query))
     hits = []
-    for id_, meta, dist in zip(ids, metas, dists, strict=True):
-        label = str(meta["label"])
-        score = 1.0 - float(dist) + LEXICAL_WEIGHT * lexical_overlap(query, label)
-        if norm_query and norm_query == " ".join(stems(label)):
+    for i in top.tolist():
+        meta = snap.metas[i]
+        score = float(dense[i])
+        if wanted:
+            score += LEXICAL_WEIGHT * len(wanted & snap.label_stems[i]) / len(wanted)
+            score += ALIAS_LEXICAL_WEIGHT * len(wanted & snap.alias_stems[i]) / len(wanted)
+        if norm_query and norm_query == snap.label_norm[i]:
             score += EXACT_BONUS
         hits.append(
             LabelHit(
-                label=label,
+                label=str(meta["label"]),
                 source=str(meta["source"]),
                 score=round(score, 6),
                 category=str(meta["category"]),
@@ -90,7 +202,7 @@ def _rerank(query: str, ids: list[str], metas: list[dict], dists: list[float], k
                 layer=str(meta["layer"]),
                 speech=bool(meta["speech"]),
                 music=bool(meta["music"]),
-                id=id_,
+                id=snap.ids[i],
             )
         )
     hits.sort(key=lambda h: (-h.score, h.label))
@@ -103,6 +215,7 @@ class LabelIndex:
     def __init__(self, collection_getter: Callable[[], Any], embedder: Embedder, info: Any):
         self._get_collection = collection_getter
         self._collection = collection_getter()
+        self._snapshot = _load_snapshot(self._collection)
         self.embedder = embedder
         self._vector_cache: dict[str, list[float]] = {}
         self._cache_lock = threading.Lock()
@@ -111,7 +224,7 @@ class LabelIndex:
     @property
     def count(self) -> int:
         """Number of labels in the collection."""
-        return int(self._call(lambda c: c.count()))
+        return int(self._call(lambda c: c.count() and len(self._snapshot.ids)))
 
     def __len__(self) -> int:
         return self.count
@@ -125,8 +238,10 @@ class LabelIndex:
         allow_speech: bool = True,
         allow_music: bool = True,
         source: str | None = None,
+        scenario: str | None = None,
     ) -> list[LabelHit]:
-        """Best ``k`` labels for ``query``, best first, after the filters."""
+        """Best ``k`` labels for ``query``, best first, after the filters; ``scenario`` keeps
+        only labels typical of that scenario (see ``knowledge.SCENARIOS``)."""
         return self.search_many(
             [query],
             k,
@@ -134,6 +249,7 @@ class LabelIndex:
             allow_speech=allow_speech,
             allow_music=allow_music,
             source=source,
+            scenario=scenario,
         )[0]
 
     def search_many(
@@ -145,8 +261,9 @@ class LabelIndex:
         allow_speech: bool = True,
         allow_music: bool = True,
         source: str | None = None,
+        scenario: str | None = None,
     ) -> list[list[LabelHit]]:
-        """``search`` for several queries, embedded in one batch and queried in one call."""
+        """``search`` for several queries, embedded in one batch."""
         if isinstance(queries, str):
             raise TypeError("search_many() takes a sequence of queries, not a single string")
         if k < 1:
@@ -154,18 +271,15 @@ class LabelIndex:
         queries = [str(q) for q in queries]
         if not queries:
             return []
-        where = _where(layer, allow_speech, allow_music, source)
+        snap = self._snapshot
+        keep = _mask(snap, layer, allow_speech, allow_music, source, scenario)
         results: list[list[LabelHit]] = [[] for _ in queries]
         live = [i for i, q in enumerate(queries) if q.strip()]  # a blank query finds nothing
         if not live:
             return results
         vectors = self._embed_queries([queries[i] for i in live])
-        n = min(self.count, max(_MIN_CANDIDATES, k * _OVERFETCH))
-        raw = self._query(vectors, n, where)
-        for row, i in enumerate(live):
-            results[i] = _rerank(
-                queries[i], raw["ids"][row], raw["metadatas"][row], raw["distances"][row], k
-            )
+        for vector, i in zip(vectors, live, strict=True):
+            results[i] = _rank(snap, queries[i], np.asarray(vector, dtype=np.float32), keep, k)
         return results
 
     def _embed_queries(self, texts: list[str]) -> list[list[float]]:
@@ -183,16 +297,6 @@ class LabelIndex:
                 self._vector_cache.update(fresh)
         return [known[t] for t in texts]
 
-    def _query(self, vectors: list[list[float]], n: int, where: dict | None) -> dict:
-        return self._call(
-            lambda c: c.query(
-                query_embeddings=vectors,
-                n_results=n,
-                where=where,
-                include=["metadatas", "distances"],
-            )
-        )
-
     def _call(self, fn: Callable[[Any], Any]) -> Any:
         try:
             return fn(self._collection)
@@ -202,4 +306,5 @@ class LabelIndex:
             if fresh is None:
                 raise
             self._collection = fresh
+            self._snapshot = _load_snapshot(fresh)
             return fn(fresh)

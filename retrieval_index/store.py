@@ -25,7 +25,7 @@ from tools.paths import default_cache_dir
 
 COLLECTION = "lvas_sound_labels"
 _BUILD_PREFIX = f"{COLLECTION}__build_"
-SCHEMA_VERSION = "1"  # bump when the stored metadata layout changes
+SCHEMA_VERSION = "2"  # bump when the stored metadata layout changes (2: several views a label)
 _BATCH = 256
 _LOCK_TIMEOUT_S = 600.0
 
@@ -91,8 +91,16 @@ def _is_current(collection: Any | None, wanted_hash: str) -> bool:
     return meta.get("content_hash") == wanted_hash and collection.count() == meta.get("count", -1)
 
 
-def _metadata(record: LabelRecord) -> dict[str, Any]:
+def _label_count(collection: Any) -> int:
+    """Labels in a collection (each label is stored as several views)."""
+    meta = collection.metadata or {}
+    return int(meta.get("labels", collection.count()))
+
+
+def _metadata(record: LabelRecord, view: str) -> dict[str, Any]:
     return {
+        "record_id": record.id,
+        "view": view,
         "label": record.label,
         "source": record.source,
         "category": record.category,
@@ -101,29 +109,39 @@ def _metadata(record: LabelRecord) -> dict[str, Any]:
         "speech": record.speech,
         "music": record.music,
         "family": record.family,
+        "scenarios": ",".join(record.scenarios),
+        "links": " | ".join(record.links),
+        "aliases": "; ".join(record.aliases),
     }
 
 
-def _embed_documents(
-    records: list[LabelRecord], wanted_hash: str, embedding_model: str
-) -> list[list[float]]:
-    """Document vectors, remembered per content hash so a forced rebuild in the same process
+def _entries(records: list[LabelRecord]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, text, metadata) of every view of every record, in a stable order."""
+    return [
+        (f"{r.id}#{view}", text, _metadata(r, view)) for r in records for view, text in r.views
+    ]
+
+
+def _embed_documents(texts: list[str], wanted_hash: str, embedding_model: str) -> list[list[float]]:
+    """View vectors, remembered per content hash so a forced rebuild in the same process
     (or a build into a second cache directory) does not embed identical text twice."""
     with _vectors_lock:
         cached = _vectors.get(wanted_hash)
-    if cached is not None and len(cached) == len(records):
+    if cached is not None and len(cached) == len(texts):
         return cached
-    vectors = get_embedder(embedding_model).embed([r.document for r in records])
+    vectors = get_embedder(embedding_model).embed(texts)
     with _vectors_lock:
-        _vectors.clear()  # keep one set: ~1.3 MB for the default knowledge base
+        _vectors.clear()  # keep one set: ~4 MB for the default knowledge base
         _vectors[wanted_hash] = vectors
     return vectors
 
 
 def _build_collection(client: Any, wanted_hash: str, model_id: str, embedding_model: str) -> int:
-    """Embed every record into a fresh collection and swap it in under the final name."""
+    """Embed every view of every record into a fresh collection and swap it in under the final
+    name; returns the number of labels."""
     records = load_knowledge_base()
-    vectors = _embed_documents(records, wanted_hash, embedding_model)
+    entries = _entries(records)
+    vectors = _embed_documents([text for _, text, _ in entries], wanted_hash, embedding_model)
     tmp_name = f"{_BUILD_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:8]}"
     tmp = client.create_collection(
         tmp_name,
@@ -131,19 +149,20 @@ def _build_collection(client: Any, wanted_hash: str, model_id: str, embedding_mo
         metadata={
             "content_hash": wanted_hash,
             "model_id": model_id,
-            "count": len(records),
+            "count": len(entries),
+            "labels": len(records),
             "built_at": time.time(),
         },
         embedding_function=None,
     )
     try:
-        for start in range(0, len(records), _BATCH):
-            chunk = records[start : start + _BATCH]
+        for start in range(0, len(entries), _BATCH):
+            chunk = entries[start : start + _BATCH]
             tmp.add(
-                ids=[r.id for r in chunk],
+                ids=[e[0] for e in chunk],
                 embeddings=vectors[start : start + _BATCH],
-                documents=[r.document for r in chunk],
-                metadatas=[_metadata(r) for r in chunk],
+                documents=[e[1] for e in chunk],
+                metadatas=[e[2] for e in chunk],
             )
         if _get_collection(client, COLLECTION) is not None:
             client.delete_collection(COLLECTION)
@@ -192,11 +211,11 @@ def _ensure(
     if not force:
         current = _get_collection(client, COLLECTION)
         if _is_current(current, wanted):
-            return client, info(current.count(), False), embedding_model
+            return client, info(_label_count(current), False), embedding_model
     with FileLock(str(root / "chroma.lock"), timeout=_LOCK_TIMEOUT_S):
         current = _get_collection(client, COLLECTION)
         if not force and _is_current(current, wanted):  # another process built it meanwhile
-            return client, info(current.count(), False), embedding_model
+            return client, info(_label_count(current), False), embedding_model
         _drop_stale_builds(client)
         count = _build_collection(client, wanted, embedder.model_id, embedding_model)
     return client, info(count, True), embedding_model
@@ -242,7 +261,7 @@ def index_status(
     if collection is None:
         return {"ready": False, "path": str(chroma_dir), "detail": f"no collection in {chroma_dir}"}
     current = _is_current(collection, content_hash(get_embedder(embedding_model).model_id))
-    count = collection.count()
+    count = _label_count(collection)
     state = "current" if current else "stale (rebuilt on next use)"
     return {"ready": current, "path": str(chroma_dir), "count": count,
             "detail": f"{count} labels, {state}, at {chroma_dir}"}
