@@ -223,12 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add_run_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--prompt", help="sound direction, e.g. 'rain on a tin roof, thunder'")
+    def add_output_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--work-dir", help="run directory (default: <output>.lvas next to it)")
         p.add_argument("--seed", type=int, default=0, help="seed for every random choice")
         p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+    def add_run_options(p: argparse.ArgumentParser) -> None:
+        add_output_options(p)
+        p.add_argument("--prompt", help="sound direction, e.g. 'rain on a tin roof, thunder'")
         p.add_argument("--chat-backend", choices=["auto", "offline", "openai"],
                        help="who plans: a chat model or the offline planner (default: auto)")
         p.add_argument("--llm-model", help="chat/vision model (default: LVAS_LLM_MODEL)")
@@ -254,10 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, help="output video")
     render.add_argument("--video", help="the video, if it moved since the plan was made")
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    render.add_argument("--work-dir", help="run directory (default: <output>.lvas next to it)")
-    render.add_argument("--seed", type=int, default=0, help="seed for every random choice")
-    render.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-    render.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_output_options(render)
     render.set_defaults(func=cmd_render, prompt=None)
 
     demo = sub.add_parser("demo", help="make a short demo video locally and dub it")
