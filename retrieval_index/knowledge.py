@@ -90,11 +90,20 @@ def _first_sentence(text: str) -> str:
     return head.rstrip(".;")
 
 
+TERM_VIEW = "term"  # view kinds "term1", "term2", ...: one alias each
+
+
+def view_kind(view: str) -> str:
+    """The kind of a stored view name ("term3" -> "term", "gloss" -> "gloss")."""
+    return view.rstrip("0123456789") or view
+
+
 def record_views(record: LabelRecord) -> list[tuple[str, str]]:
     """The texts a label is found by: its bare name (exact wording), its name with a short
-    gloss (the description's first sentence, or its aliases), and its name in context (family
-    and category phrases, scenarios). Short texts keep each view's meaning sharp for a small
-    sentence model; the long document alone blurs a label into its ancestors."""
+    gloss (the description's first sentence, or its aliases), its name in context (family
+    and category phrases, scenarios), and each of its aliases alone. Short texts keep each
+    view's meaning sharp for a small sentence model; the long document alone blurs a label
+    into its ancestors."""
     name = record.label.strip().rstrip(".")
     views = [("name", name)]
     gloss = _first_sentence(record.description) if record.description else ""
@@ -109,6 +118,10 @@ def record_views(record: LabelRecord) -> list[tuple[str, str]]:
         )
     if setting:
         views.append(("context", f"{name} ({'; '.join(setting)})"))
+    # Each everyday wording on its own as well: joined into one text, many aliases blur into an
+    # average that matches none of them well; alone, "hoover" meets "hoovering the rug" head-on.
+    terms = dict.fromkeys(a.strip() for a in record.aliases if a.strip())
+    views.extend((f"{TERM_VIEW}{i}", term) for i, term in enumerate(terms, start=1))
     return views
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from retrieval_index.embeddings import Embedder
-from retrieval_index.knowledge import LAYERS, SCENARIOS, SOURCES
+from retrieval_index.knowledge import LAYERS, SCENARIOS, SOURCES, TERM_VIEW, view_kind
 from retrieval_index.text import stems
 from tools.errors import LVASInputError
 
@@ -26,7 +26,9 @@ LEXICAL_WEIGHT = 0.05  # share of query words found in the label, scaled into co
 ALIAS_LEXICAL_WEIGHT = 0.05  # share of query words found in the label's aliases
 EXACT_BONUS = 0.05  # the query is the label itself
 BEST_VIEW_WEIGHT = 0.6  # the best-matching view of a label ...
-VIEW_WEIGHTS = {"name": 1.0, "gloss": 1.0, "alias": 1.0, "context": 0.6}  # ... plus their mean
+# ... plus their weighted mean. A lone alias ("term") may be the best view but stays out of the
+# mean, so a label with many aliases is not pulled towards whatever they have in common.
+VIEW_WEIGHTS = {"name": 1.0, "gloss": 1.0, "alias": 1.0, "context": 0.6, TERM_VIEW: 0.0}
 _MIN_CANDIDATES = 40
 _OVERFETCH = 8
 _VECTOR_CACHE_SIZE = 4096
@@ -102,7 +104,7 @@ def _load_snapshot(collection: Any) -> _Snapshot:
             ids.append(rid)
             metas.append(dict(m))
         view_label.append(where[rid])
-        view_weight.append(VIEW_WEIGHTS.get(str(m.get("view", "name")), 1.0))
+        view_weight.append(VIEW_WEIGHTS.get(view_kind(str(m.get("view", "name"))), 1.0))
     labels = np.asarray(view_label, dtype=np.int64)
     weights = np.asarray(view_weight, dtype=np.float32)
     snap = _Snapshot(

@@ -20,7 +20,7 @@ from retrieval_index import (
     open_index,
 )
 from retrieval_index.embeddings import get_embedder
-from retrieval_index.knowledge import FAMILIES, LAYERS, data_fingerprint
+from retrieval_index.knowledge import FAMILIES, LAYERS, data_fingerprint, view_kind
 from retrieval_index.retriever import lexical_overlap
 from retrieval_index.text import stem
 from tools.errors import LVASInputError
@@ -397,8 +397,11 @@ def test_views_and_context(by_label):
     dog = by_label[("vggsound", "dog barking")]
     kinds = dict(dog.views)
     assert kinds["name"] == "dog barking"
-    assert set(kinds) == {"name", "gloss", "alias", "context"}
+    assert {"name", "gloss", "alias", "context"} <= set(kinds)
     assert "woof" in kinds["alias"] and dog.context in kinds["context"]
+    terms = [text for kind, text in dog.views if view_kind(kind) == "term"]
+    assert terms == list(dog.aliases) and any("woof" in t for t in terms)  # each alone too
+    assert len({kind for kind, _ in dog.views}) == len(dog.views)  # kinds make unique ids
     rain = by_label[("audioset", "rain")]
     assert "drizzle" in rain.context  # family phrase
 
@@ -429,6 +432,7 @@ def test_user_labels_take_scenarios_and_aliases(tmp_path):
     user = [r for r in load_knowledge_base(path) if r.source == "user"][0]
     assert user.scenarios == ("beach_sea",) and user.aliases == ("car ferry motor",)
     assert dict(user.views)["alias"] == "Ferry engine throb: car ferry motor"
+    assert dict(user.views)["term1"] == "car ferry motor"
     path.write_text("- label: x\n  scenarios: [moon_base]\n", encoding="utf-8")
     with pytest.raises(LVASInputError, match="scenario"):
         load_knowledge_base(path)
@@ -476,3 +480,36 @@ def test_collection_stores_views_with_metadata(index, index_dir):
 def test_paraphrases_find_the_label(index, query, accepted):
     top3 = [h.label for h in index.search(query, k=3)]
     assert accepted & set(top3), top3
+
+
+def test_alias_keys_name_real_labels_once(by_label):
+    """Aliases are keyed by exact label name: a typo or a repeated key (YAML keeps only the last
+    one) would silently drop everyday wordings."""
+    import yaml
+
+    from retrieval_index.knowledge import CONTEXT_YAML, DATA_DIR
+
+    lines = (DATA_DIR / CONTEXT_YAML).read_text(encoding="utf-8").splitlines()
+    start = lines.index("aliases:")
+    keys = [
+        str(next(iter(yaml.safe_load(line.strip())))).lower()
+        for line in lines[start + 1 :]
+        if line.startswith("  ") and not line.strip().startswith("#")
+    ]
+    assert len(keys) == len(set(keys)) > 300
+    names = {label.lower() for _, label in by_label}
+    assert [k for k in keys if k not in names] == []
+    assert "lash" in by_label[("audioset", "whip")].aliases
+    assert "hoover" in by_label[("vggsound", "vacuum cleaner cleaning floors")].aliases
+
+
+def test_view_kind_and_lone_aliases_stay_out_of_the_mean():
+    from retrieval_index.retriever import VIEW_WEIGHTS
+
+    assert view_kind("term12") == "term" and view_kind("gloss") == "gloss"
+    assert VIEW_WEIGHTS[view_kind("term3")] == 0.0 and VIEW_WEIGHTS["name"] > 0
+
+
+def test_lone_alias_view_finds_everyday_word(index):
+    hits = index.search("the hoover running over the rug", 5)
+    assert "vacuum cleaner cleaning floors" in [h.label for h in hits]
