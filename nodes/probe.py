@@ -12,7 +12,7 @@ from graph.state import LVASState
 from nodes.common import timed
 from tools.errors import LVASInputError
 from tools.media import probe_video
-from tools.muxing import default_output_path
+from tools.muxing import check_output_container, default_output_path
 from tools.paths import check_output_path
 from tools.plan import load_plan
 
@@ -39,6 +39,7 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     else:
         output = state.get("output") or str(default_output_path(video, info))
         out = check_output_path(output, video=video, overwrite=ctx.overwrite)
+        check_output_container(out, info)
         update["output_path"] = str(out.resolve())
     run_dir = Path(ctx.run_dir).expanduser() if ctx.run_dir else out.with_name(
         out.name.removesuffix(".json").removesuffix(out.suffix) + ".lvas")

@@ -127,3 +127,11 @@ def test_index_build_reuses_a_current_index(label_cache_dir):
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["rebuilt"] is False and info["count"] > 800
+
+
+@pytest.mark.parametrize(("name", "words"), [("o.webm", "re-encoding"), ("o.xyz", "Use one of")])
+def test_output_container_is_checked_before_any_work(small_video, tmp_path, name, words):
+    result = _lvas("dub", str(small_video), "-o", str(tmp_path / name),
+                   "--work-dir", str(tmp_path / "run"))
+    _assert_clear_error(result, words)
+    assert not (tmp_path / "run" / "analysis").exists()

@@ -7,7 +7,7 @@ serves them. ``auto`` picks the best backend that can run on this machine.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -27,7 +27,6 @@ class GenerationRequest:
     negative_text: str = "music"
     video_span: tuple[float, float] | None = None
     intensity: float = 1.0
-    extra: dict[str, str] = field(default_factory=dict)
 
     def key(self) -> dict:
         """The fields that decide the audio, for naming the file by its inputs."""

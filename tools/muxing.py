@@ -15,7 +15,7 @@ from pathlib import Path
 from tools.errors import LVASInputError
 from tools.ffmpeg import run_ffmpeg
 from tools.media import VideoInfo, probe_video
-from tools.paths import atomic_path
+from tools.paths import atomic_path, check_output_path
 
 # Output extension -> (ffmpeg muxer, video codecs that can be stream-copied into it).
 _CONTAINERS: dict[str, tuple[str, frozenset[str] | None]] = {
@@ -83,25 +83,19 @@ def default_output_path(video_path: str | os.PathLike[str], info: VideoInfo) -> 
     return candidate
 
 
-def _check_output(out: Path, video: Path, overwrite: bool) -> None:
-    if out.suffix.lower() not in _CONTAINERS:
+def check_output_container(out: Path, info: VideoInfo) -> None:
+    """Refuse an output whose container is unknown or cannot hold the copied video."""
+    ext = out.suffix.lower()
+    if ext not in _CONTAINERS:
         raise LVASInputError(
             f"{out}: cannot write a '{out.suffix or '(no extension)'}' file. "
             f"Use one of: {', '.join(sorted(_CONTAINERS))}."
         )
-    if out.exists() and out.is_dir():
-        raise LVASInputError(f"{out} is a directory; give a file name for the output.")
-    if out.resolve() == video.resolve():
-        raise LVASInputError(f"{out} is the input video itself; choose another -o.")
-    if out.exists() and not overwrite:
-        raise LVASInputError(f"{out} already exists; pass --overwrite or choose another -o.")
-    parent = out.parent
-    if not parent.is_dir():
+    if not _can_hold(ext, info.video_codec):
         raise LVASInputError(
-            f"output folder {parent} does not exist; create it or choose another -o."
+            f"{out}: {info.video_codec} video cannot be copied into a {ext} file without "
+            f"re-encoding; choose {output_extension(info)} or .mkv for the output."
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise LVASInputError(f"output folder {parent} is not writable; choose another -o.")
 
 
 def mux_soundtrack(
@@ -117,17 +111,12 @@ def mux_soundtrack(
     and global metadata are kept. The file appears only when complete (temp name + rename).
     """
     video, wav, out = Path(video_path), Path(wav_path), Path(out_path)
-    _check_output(out, video, overwrite)
+    check_output_path(out, video=video, overwrite=overwrite)
     if not wav.is_file():
         raise LVASInputError(f"{wav}: soundtrack file not found.")
     info = probe_video(video)
-    ext = out.suffix.lower()
-    muxer = _CONTAINERS[ext][0]
-    if not _can_hold(ext, info.video_codec):
-        raise LVASInputError(
-            f"{out}: {info.video_codec} video cannot be copied into a {ext} file without "
-            f"re-encoding; choose {output_extension(info)} or .mkv for the output."
-        )
+    check_output_container(out, info)
+    muxer = _CONTAINERS[out.suffix.lower()][0]
     duration = f"{info.duration:.6f}"
     input_flags = ["-fflags", "+genpts"] if info.container in _NO_TIMESTAMP_FORMATS else []
     if info.container in {"h264", "hevc", "mpegvideo", "m4v"} and info.fps > 0:
