@@ -1,0 +1,93 @@
+"""Backends by name. Factories import their heavy modules only when called, so listing the
+registry or running offline never imports torch models, diffusers or MMAudio."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tools.errors import LVASInputError
+from tools.generators.base import AudioGenerator
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A registered backend: how to build it and how to tell whether it can run here."""
+
+    name: str
+    factory: str  # "module:callable", imported lazily
+    available: str  # "module:callable" returning (bool, reason)
+
+    def load(self) -> Callable[..., AudioGenerator]:
+        return _resolve(self.factory)
+
+    def check(self) -> tuple[bool, str]:
+        try:
+            return _resolve(self.available)()
+        except Exception as exc:  # noqa: BLE001 - a broken optional backend is "not available"
+            return False, f"check failed: {exc}"
+
+
+def _resolve(spec: str) -> Any:
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _always() -> tuple[bool, str]:
+    return True, "built in"
+
+
+_REGISTRY: dict[str, BackendEntry] = {}
+# ``auto`` takes the first available backend in this order: best quality first.
+AUTO_ORDER: list[str] = []
+
+
+def register(entry: BackendEntry, *, auto_rank: int | None = None) -> None:
+    """Add a backend; ``auto_rank`` places it in the ``auto`` order (None: never auto)."""
+    _REGISTRY[entry.name] = entry
+    if auto_rank is not None and entry.name not in AUTO_ORDER:
+        AUTO_ORDER.insert(min(auto_rank, len(AUTO_ORDER)), entry.name)
+
+
+register(
+    BackendEntry("procedural", "tools.generators.procedural:ProceduralGenerator",
+                 "tools.generators.registry:_always"),
+    auto_rank=0,
+)
+
+
+def backend_names() -> list[str]:
+    """Every registered backend, available here or not."""
+    return list(_REGISTRY)
+
+
+def backend_status() -> dict[str, tuple[bool, str]]:
+    """Whether each backend can run on this machine, and why not."""
+    return {name: entry.check() for name, entry in _REGISTRY.items()}
+
+
+def available_generators() -> list[str]:
+    """Backends that can run on this machine, best first (``auto`` takes the first)."""
+    return [name for name in AUTO_ORDER if _REGISTRY[name].check()[0]]
+
+
+def get_generator(
+    name: str = "auto", *, sample_rate: int = 48000, **options: Any
+) -> AudioGenerator:
+    """The generator called ``name``; ``auto`` gives the best one this machine can run."""
+    if name == "auto":
+        name = available_generators()[0]
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise LVASInputError(
+            f"Unknown generator backend {name!r}; choose one of: auto, {', '.join(_REGISTRY)}."
+        )
+    ok, reason = entry.check()
+    if not ok:
+        raise LVASInputError(
+            f"Generator backend {name!r} cannot run here: {reason}. "
+            "Run 'lvas doctor' to see what is available, or choose 'procedural'."
+        )
+    return entry.load()(sample_rate=sample_rate, **options)
