@@ -26,12 +26,18 @@ def _print_err(message: str) -> None:
 def _context(args: argparse.Namespace):
     from graph.context import Context
 
-    values: dict[str, Any] = {"seed": args.seed, "overwrite": args.overwrite}
+    values: dict[str, Any] = {"seed": args.seed, "overwrite": args.overwrite,
+                              "keep_original_audio": getattr(args, "keep_original_audio", False)}
     if args.work_dir:
         values["run_dir"] = str(Path(args.work_dir).expanduser())
-    for option in ("chat_backend", "llm_model", "llm_base_url"):
+    for option in ("chat_backend", "llm_model", "llm_base_url", "generator_backend",
+                   "generator_model", "generation_steps", "device"):
         if getattr(args, option, None):
             values[option] = getattr(args, option)
+    if getattr(args, "tts", None):
+        values["narration"] = args.tts
+    elif getattr(args, "narration", None):
+        values["narration"] = "auto"  # a narration file asks for a voice
     return Context(**values)
 
 
@@ -88,6 +94,8 @@ def cmd_dub(args: argparse.Namespace) -> int:
         inputs["output"] = args.output
     if args.prompt:
         inputs["prompt"] = args.prompt
+    if args.narration:
+        inputs["narration"] = args.narration
     _run(args, inputs, f"dubbing {args.video}")
     return EXIT_OK
 
@@ -97,6 +105,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
                               "plan_output": args.output}
     if args.prompt:
         inputs["prompt"] = args.prompt
+    if args.narration:
+        inputs["narration"] = args.narration
     _run(args, inputs, f"planning {args.video}")
     return EXIT_OK
 
@@ -104,10 +114,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from tools.plan import load_plan
 
-    load_plan(args.plan)  # a clear error before anything starts
+    plan = load_plan(args.plan)  # a clear error before anything starts
+    if plan.get("narration") and not args.tts:
+        args.tts = "auto"  # the plan's lines were written to be heard
     inputs: dict[str, Any] = {"plan": args.plan, "output": args.output}
     if args.video:
         inputs["video"] = args.video
+    if args.narration:
+        inputs["narration"] = args.narration
     _run(args, inputs, f"rendering {args.plan}")
     return EXIT_OK
 
@@ -228,6 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="seed for every random choice")
         p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+        p.add_argument("--narration", metavar="FILE",
+                       help="lines to voice: subtitles (.srt, .vtt) or 'START[-END] text' lines")
+        p.add_argument("--tts", choices=["off", "auto", "espeak", "vits"],
+                       help="voice for narration (default: auto with --narration, else off)")
+        p.add_argument("--generator", dest="generator_backend",
+                       choices=["auto", "procedural", "mmaudio", "stable-audio", "audioldm2"],
+                       help="audio backend (default: auto = MMAudio on a GPU, else procedural)")
+        p.add_argument("--generator-model", help="MMAudio variant or diffusers model id/folder")
+        p.add_argument("--steps", dest="generation_steps", type=int,
+                       help="sampling steps of model generators (default: the backend's)")
+        p.add_argument("--device", help="torch device for model generators (default: "
+                       "LVAS_DEVICE, else CUDA when present)")
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
         add_output_options(p)
@@ -242,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("video", help="input video file")
     dub.add_argument("-o", "--output", help="output video (default: <input>.dubbed.<ext>)")
     dub.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    dub.add_argument("--keep-original-audio", action="store_true",
+                     help="keep the input's own audio as a second track")
     add_run_options(dub)
     dub.set_defaults(func=cmd_dub)
 
@@ -257,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, help="output video")
     render.add_argument("--video", help="the video, if it moved since the plan was made")
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    render.add_argument("--keep-original-audio", action="store_true",
+                        help="keep the input's own audio as a second track")
     add_output_options(render)
     render.set_defaults(func=cmd_render, prompt=None)
 

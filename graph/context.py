@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 ChatBackend = Literal["auto", "offline", "openai"]
 StructuredMethod = Literal["auto", "json_schema", "json_mode", "function_calling"]
-GeneratorBackend = Literal["auto", "procedural"]
+GeneratorBackend = Literal["auto", "procedural", "mmaudio", "stable-audio", "audioldm2"]
+NarrationBackend = Literal["off", "auto", "espeak", "vits"]
 Detector = Literal["content", "adaptive", "histogram"]
 
 
@@ -99,9 +100,49 @@ class Context:
     generator_backend: GeneratorBackend = field(
         default="auto",
         metadata={
-            "description": "Who renders audio. 'auto' picks the best available; "
-            "'procedural' is the built-in offline synthesizer."
+            "description": "Who renders audio. 'auto' picks the best available (MMAudio on a "
+            "CUDA GPU when installed, else the procedural synthesizer); 'procedural' is the "
+            "built-in offline synthesizer; 'mmaudio' (video-to-audio and text-to-audio), "
+            "'stable-audio' and 'audioldm2' (diffusers text-to-audio) are model backends."
         },
+    )
+    generator_model: str = field(
+        default="",
+        metadata={"description": "Model of the generator backend: an MMAudio variant "
+                  "(small_16k, small_44k, medium_44k, large_44k, large_44k_v2; default "
+                  "large_44k_v2) or a diffusers model id or folder. Empty: the backend's default."},
+    )
+    generation_steps: int = field(
+        default=0,
+        metadata={"description": "Sampling steps of model generators; 0: the backend's default "
+                  "(MMAudio 25)."},
+    )
+    cfg_strength: float = field(
+        default=0.0,
+        metadata={"description": "Classifier-free guidance strength of model generators; 0: "
+                  "the backend's default (MMAudio 4.5)."},
+    )
+    negative_prompt: str = field(
+        default="music",
+        metadata={"description": "What model generators should avoid (the paper: 'music')."},
+    )
+    device: str = field(
+        default_factory=lambda: _env("LVAS_DEVICE", ""),
+        metadata={"description": "Torch device for model generators (LVAS_DEVICE), e.g. cuda, "
+                  "cuda:1, cpu. Empty: CUDA when present."},
+    )
+    generation_attempts: int = field(
+        default=3,
+        metadata={"description": "Renders per sound before giving up on audio that is silent, "
+                  "clipped, NaN or of the wrong length (each retry uses a new seed)."},
+    )
+    narration: NarrationBackend = field(
+        default="off",
+        metadata={"description": "Text-to-speech for the plan's narration and dialogue lines: "
+                  "'off' (the default: lines are kept in the plan but not voiced), 'auto' (the "
+                  "first available of the next two), 'espeak' "
+                  "(espeak-ng, when installed) or 'vits' (a transformers VITS model, "
+                  "LVAS_TTS_MODEL)."},
     )
     embedding_model: str = field(
         default="packaged",
@@ -174,8 +215,18 @@ class Context:
     window_seconds: float = field(
         default=8.0,
         metadata={"description": "Generation window of model-based generators in seconds "
-                  "(MMAudio's training length is 8 s); the procedural synthesizer renders any "
-                  "length in one pass."},
+                  "(MMAudio's training length is 8 s): longer sounds are rendered in "
+                  "overlapping windows joined with equal-power crossfades; the procedural "
+                  "synthesizer renders any length in one pass."},
+    )
+    window_overlap_seconds: float = field(
+        default=1.0,
+        metadata={"description": "Overlap (and crossfade length) between generation windows."},
+    )
+    carry_beds: bool = field(
+        default=True,
+        metadata={"description": "Render a bed that continues with the same label into the "
+                  "next scene as one continuous sound, instead of crossfading it at the cut."},
     )
     crossfade_seconds: float = field(
         default=0.5,
@@ -189,6 +240,11 @@ class Context:
         default=-23.0,
         metadata={"description": "Integrated loudness of the soundtrack in LUFS "
                   "(-23 EBU R128, -16 web, -14 streaming)."},
+    )
+    keep_original_audio: bool = field(
+        default=False,
+        metadata={"description": "Keep the input video's own audio as a second, non-default "
+                  "track after the new soundtrack."},
     )
     overwrite: bool = field(
         default=False,

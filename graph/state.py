@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from typing_extensions import TypedDict
 
 Layer = Literal["background", "foreground"]
+ClipLayer = Literal["background", "foreground", "speech"]
 
 
 def merge_by_key(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
@@ -158,10 +159,20 @@ class Clip(TypedDict):
     start: float
     duration: float
     sample_rate: int
-    layer: Layer
+    layer: ClipLayer
     family: str
     gain_db: float
     backend: str
+
+
+class NarrationLine(TypedDict):
+    """A line to be spoken (narration or dialogue), from a subtitle file or the plan."""
+
+    id: str
+    start: float
+    end: float
+    text: str
+    voice: str
 
 
 class Artifacts(TypedDict, total=False):
@@ -178,7 +189,8 @@ class InputState(TypedDict, total=False):
 
     ``plan`` renders an existing plan file instead of planning (the video may then be left
     out: the plan records it); ``plan_only`` stops once the plan is written, also to
-    ``plan_output`` when given.
+    ``plan_output`` when given; ``narration`` is a subtitle (.srt/.vtt) or timed-text file of
+    lines to voice (only when the context's ``narration`` is on).
     """
 
     video: str
@@ -187,6 +199,7 @@ class InputState(TypedDict, total=False):
     plan: str
     plan_only: bool
     plan_output: str
+    narration: str
 
 
 class LVASState(InputState, total=False):
@@ -207,6 +220,7 @@ class LVASState(InputState, total=False):
     label_round: int
     label_final: bool
     label_reviews: Annotated[list[LabelReview], operator.add]
+    narration_lines: list[NarrationLine]
     clips: Annotated[dict[str, Clip], merge_by_key]
     artifacts: Artifacts
     warnings: Annotated[list[str], operator.add]
@@ -225,6 +239,7 @@ class OutputState(TypedDict, total=False):
     scripts: dict[str, SceneScript]
     designs: dict[str, SceneDesign]
     label_choices: dict[str, LabelChoice]
+    narration_lines: list[NarrationLine]
     clips: dict[str, Clip]
     artifacts: Artifacts
     warnings: list[str]
@@ -248,3 +263,4 @@ class ClipTask(TypedDict):
     sound: Sound
     choice: LabelChoice
     run_dir: str
+    video: str

@@ -19,6 +19,7 @@ from nodes.common import (
     with_absolute_keyframes,
 )
 from tools.analysis import motion_onsets
+from tools.bed_carry import carry_beds
 
 EVENTS_PER_SECOND = 0.5
 
@@ -119,13 +120,29 @@ def route_after_label_review(state: LVASState) -> Literal["synthesizer", "write_
     return "write_plan" if state.get("label_final") else "synthesizer"
 
 
-def clip_tasks(state: LVASState) -> list[Send]:
-    """One Send per designed sound with a label, to render them in parallel."""
+def clip_tasks(state: LVASState, *, carry: bool = True) -> list[Send]:
+    """One Send per sound to render, and one per narration line, to render them in parallel
+    (the generator leaves narration silent unless the run voices it). With ``carry``, beds of
+    one label in consecutive scenes become one continuous sound."""
     choices = state.get("label_choices", {})
-    return [
+    video = state.get("video_info", {}).get("path") or state.get("video", "")
+    sounds = [sound for design in state.get("designs", {}).values()
+              for sound in design["sounds"]
+              if sound["id"] in choices and choices[sound["id"]].get("label")]
+    if carry:
+        sounds, _ = carry_beds(sounds, {s["id"]: choices[s["id"]]["label"] for s in sounds})
+    tasks = [
         Send("generate_clip", ClipTask(sound=sound, choice=choices[sound["id"]],
-                                       run_dir=state["run_dir"]))
-        for design in state.get("designs", {}).values()
-        for sound in design["sounds"]
-        if sound["id"] in choices and choices[sound["id"]].get("label")
+                                       run_dir=state["run_dir"], video=video))
+        for sound in sounds
     ]
+    for line in state.get("narration_lines", []):
+        sound = {"id": f"narration-{line['id']}", "scene_id": "", "layer": "speech",
+                 "description": line["text"], "query": "", "start": line["start"],
+                 "end": line["end"], "volume_db": 0.0, "onsets": [], "excluded_labels": []}
+        choice = {"sound_id": sound["id"], "query": "", "label": "narration", "source": "",
+                  "family": "speech", "score": 0.0, "speech": True, "music": False,
+                  "candidates": [], "round": 0, "voice": line.get("voice", "")}
+        tasks.append(Send("generate_clip", ClipTask(sound=sound, choice=choice,
+                                                    run_dir=state["run_dir"], video=video)))
+    return tasks

@@ -30,9 +30,16 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         loudness_target=ctx.loudness_target,
     )
     output = mux_soundtrack(
-        state["video"], report.path, state["output_path"], overwrite=ctx.overwrite
+        state["video"], report.path, state["output_path"], overwrite=ctx.overwrite,
+        keep_original_audio=ctx.keep_original_audio,
     )
+    warnings = []
+    if state.get("narration_lines") and ctx.narration == "off":
+        warnings.append(f"{len(state['narration_lines'])} narration line(s) were not voiced: "
+                        "narration is off (turn it on with --tts auto or the 'narration' "
+                        "setting).")
     return {
+        **({"warnings": warnings} if warnings else {}),
         "artifacts": {
             **state.get("artifacts", {}),
             "soundtrack": relative_to_run(run_dir, report.path),

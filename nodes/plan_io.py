@@ -57,6 +57,14 @@ def load_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
     storyboard = {**plan["storyboard"], "duration": duration}
     update: dict[str, Any] = {key: plan.get(key) for key in PLAN_STATE_KEYS}
     update.update(storyboard=storyboard, label_choices=choices, label_final=True)
+    if plan.get("narration") and not state.get("narration_lines"):
+        # a narration file given with the render replaces the plan's lines
+        update["narration_lines"] = [
+            {"id": line["id"], "start": float(line["start"]),
+             "end": min(float(line["end"]), duration), "text": line["text"],
+             "voice": line.get("voice", "")}
+            for line in plan["narration"]
+        ]
     if plan.get("prompt") and not state.get("prompt"):
         update["prompt"] = plan["prompt"]
     return update
@@ -106,8 +114,10 @@ def route_after_probe(state: LVASState) -> Literal["load_plan", "storyboarder"]:
     return "load_plan" if state.get("plan") else "storyboarder"
 
 
-def route_to_generation(state: LVASState) -> list[Send] | Literal["mixer", "__end__"]:
+def route_to_generation(
+    state: LVASState, runtime: Runtime[Context]
+) -> list[Send] | Literal["mixer", "__end__"]:
     """Stop after the plan when only a plan was asked for; else render every sound."""
     if state.get("plan_only"):
         return "__end__"
-    return clip_tasks(state) or "mixer"
+    return clip_tasks(state, carry=context_of(runtime).carry_beds) or "mixer"

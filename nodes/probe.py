@@ -13,6 +13,7 @@ from nodes.common import timed
 from tools.errors import LVASInputError
 from tools.media import probe_video
 from tools.muxing import check_output_container, default_output_path
+from tools.narration import read_narration
 from tools.paths import check_output_path
 from tools.plan import load_plan
 
@@ -45,4 +46,7 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         out.name.removesuffix(".json").removesuffix(out.suffix) + ".lvas")
     run_dir.mkdir(parents=True, exist_ok=True)
     update.update(video_info=info.to_dict(), run_dir=str(run_dir.resolve()))
+    if state.get("narration"):
+        lines = read_narration(state["narration"], duration=info.duration)
+        update["narration_lines"] = [line.to_dict() for line in lines]
     return update

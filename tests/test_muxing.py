@@ -207,3 +207,43 @@ def test_codec_that_does_not_fit_the_container(cut_video: Path, tmp_path: Path) 
 def test_output_must_not_be_the_input(cut_video: Path, tmp_path: Path) -> None:
     with pytest.raises(LVASInputError, match="input video"):
         mux_soundtrack(cut_video, _wav(tmp_path / "s.wav", 1.0), cut_video, overwrite=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "maker", "kwargs", "codecs"),
+    [
+        ("orig_mp4.mp4", "make_cut_video", {"durations": [2.0, 2.0], "with_audio": True},
+         ("aac", "aac")),
+        ("orig_webm.webm", "make_webm", {}, ("opus", "opus")),
+        ("orig_ps.mpg", "make_mpeg_ps", {}, ("opus", "mp2")),  # Matroska copies anything
+    ],
+)
+def test_original_audio_can_be_kept_as_a_second_track(
+    video_factory, tmp_path: Path, name: str, maker: str, kwargs: dict, codecs: tuple
+) -> None:
+    src = video_factory(name, maker, **kwargs)
+    info = probe_video(src)
+    out = tmp_path / f"kept{output_extension(info)}"
+    mux_soundtrack(src, _wav(tmp_path / "s.wav", info.duration), out, keep_original_audio=True)
+    assert _payload_sha(out) == _payload_sha(src)
+    with av.open(str(out)) as container:
+        streams = list(container.streams.audio)
+        assert [s.codec_context.codec.canonical_name for s in streams] == list(codecs)
+        titles = [s.metadata.get("title") or s.metadata.get("TITLE") or s.metadata.get("name")
+                  for s in streams]
+        assert [s.disposition.value & 1 for s in streams] == [1, 0]  # the soundtrack plays
+        assert titles == ["LVAS soundtrack", "Original audio"]
+    with av.open(str(src)) as container:
+        original = [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+    if codecs[1] != "opus" or maker == "make_webm":  # copied, not encoded again
+        with av.open(str(out)) as container:
+            kept = [bytes(p) for p in container.demux(container.streams.audio[1]) if p.size]
+        assert kept == original
+
+
+def test_keeping_audio_of_a_silent_video_gives_one_track(cut_video: Path, tmp_path: Path) -> None:
+    info = probe_video(cut_video)
+    out = tmp_path / "one.mp4"
+    mux_soundtrack(cut_video, _wav(tmp_path / "s.wav", info.duration), out,
+                   keep_original_audio=True)
+    assert _audio(out)[0] == 1

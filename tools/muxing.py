@@ -4,7 +4,9 @@ The container of the input is kept when it can hold the input's video codec; H.2
 from transport streams stay in MPEG-TS (keeping their Annex B bytes);
 anything else (MPEG program streams, FLV, WMV...) goes to Matroska, which holds nearly
 anything. The audio is encoded for the container: AAC for MP4/MOV, Opus for WebM/MKV and
-MP3 for AVI. The input's own audio tracks are dropped.
+MP3 for AVI. The input's own audio is dropped unless asked to be kept, as a second track
+after the soundtrack (copied when the container takes its codec, else encoded like the
+soundtrack), so players start with the new soundtrack and editors still have the original.
 """
 
 from __future__ import annotations
@@ -33,14 +35,34 @@ _CONTAINERS: dict[str, tuple[str, frozenset[str] | None]] = {
                                "mpeg2video"})),
 }
 
-_AUDIO_ARGS: dict[str, list[str]] = {
-    "mp4": ["-c:a", "aac", "-b:a", "192k"],
-    "mov": ["-c:a", "aac", "-b:a", "192k"],
-    "matroska": ["-c:a", "libopus", "-b:a", "160k", "-ar", "48000"],
-    "webm": ["-c:a", "libopus", "-b:a", "160k", "-ar", "48000"],
-    "avi": ["-c:a", "libmp3lame", "-b:a", "192k"],
-    "mpegts": ["-c:a", "aac", "-b:a", "192k"],
+# Muxer -> (audio encoder, bit rate, output rate or None to keep the source's).
+_AUDIO_CODECS: dict[str, tuple[str, str, str | None]] = {
+    "mp4": ("aac", "192k", None),
+    "mov": ("aac", "192k", None),
+    "matroska": ("libopus", "160k", "48000"),
+    "webm": ("libopus", "160k", "48000"),
+    "avi": ("libmp3lame", "192k", None),
+    "mpegts": ("aac", "192k", None),
 }
+
+# Muxer -> audio codecs an original track may be copied in as it is (None: any).
+_COPYABLE_AUDIO: dict[str, frozenset[str] | None] = {
+    "mp4": frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}),
+    "mov": frozenset({"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le"}),
+    "matroska": None,
+    "webm": frozenset({"opus", "vorbis"}),
+    "avi": frozenset({"mp3", "ac3", "pcm_s16le"}),
+    "mpegts": frozenset({"aac", "mp3", "ac3", "eac3", "mp2"}),
+}
+
+
+def _audio_args(muxer: str, index: int, *, copy: bool = False) -> list[str]:
+    """Codec options for output audio stream ``index``: the container's codec, or a copy."""
+    if copy:
+        return [f"-c:a:{index}", "copy"]
+    codec, bitrate, rate = _AUDIO_CODECS[muxer]
+    args = [f"-c:a:{index}", codec, f"-b:a:{index}", bitrate]
+    return args + ([f"-ar:a:{index}", rate] if rate else [])
 
 # Transport streams carry H.264/HEVC in Annex B framing: Matroska and MP4 would rewrite it into
 # length-prefixed NAL units, so these stay in MPEG-TS, which keeps the bytes as they are. (Raw
@@ -104,11 +126,14 @@ def mux_soundtrack(
     out_path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
+    keep_original_audio: bool = False,
 ) -> Path:
     """Write ``out_path``: the first video stream of ``video_path`` copied, plus ``wav_path``.
 
     The soundtrack is padded or trimmed to the video's duration; rotation (display matrix)
-    and global metadata are kept. The file appears only when complete (temp name + rename).
+    and global metadata are kept. With ``keep_original_audio`` the input's first audio track
+    follows as a second, non-default track. The file appears only when complete (temp name +
+    rename).
     """
     video, wav, out = Path(video_path), Path(wav_path), Path(out_path)
     check_output_path(out, video=video, overwrite=overwrite)
@@ -130,10 +155,19 @@ def mux_soundtrack(
         "-map", "1:a:0",
         "-map_metadata", "0",
         "-c:v", "copy",
-        *_AUDIO_ARGS[muxer],
-        "-af", f"apad=whole_dur={duration},atrim=duration={duration}",
-        "-f", muxer,
+        *_audio_args(muxer, 0),
+        "-filter:a:0", f"apad=whole_dur={duration},atrim=duration={duration}",
+        "-metadata:s:a:0", "title=LVAS soundtrack",
+        "-metadata:s:a:0", "handler_name=LVAS soundtrack",  # what MP4/MOV players show
+        "-disposition:a:0", "default",
     ]
+    if keep_original_audio and info.has_audio:
+        allowed = _COPYABLE_AUDIO[muxer]
+        copy = allowed is None or (info.audio_codec or "") in allowed
+        args += ["-map", "0:a:0", *_audio_args(muxer, 1, copy=copy),
+                 "-metadata:s:a:1", "title=Original audio",
+                 "-metadata:s:a:1", "handler_name=Original audio", "-disposition:a:1", "0"]
+    args += ["-f", muxer]
     if muxer in ("mp4", "mov"):
         args += ["-movflags", "+faststart"]
     with atomic_path(out) as tmp:

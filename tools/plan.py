@@ -76,6 +76,22 @@ class PlanStoryboard(_Loose):
     cuts: list[float] = []
 
 
+class PlanNarrationLine(_Loose):
+    id: str
+    start: float = Field(ge=0)
+    end: float
+    text: str = Field(min_length=1)
+    voice: str = Field(default="", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_.+/-]{0,63}$")
+
+    @model_validator(mode="after")
+    def _span(self) -> PlanNarrationLine:
+        if self.end <= self.start:
+            raise ValueError(
+                f"narration line {self.id}: end ({self.end}) must be after start ({self.start})"
+            )
+        return self
+
+
 class Plan(_Loose):
     lvas_plan_version: int
     video: str = Field(min_length=1)
@@ -88,6 +104,7 @@ class Plan(_Loose):
     scripts: dict[str, dict[str, Any]] = {}
     designs: dict[str, PlanDesign] = {}
     label_choices: dict[str, PlanChoice] = {}
+    narration: list[PlanNarrationLine] = []
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
@@ -114,6 +131,10 @@ class Plan(_Loose):
                 if sound.end > duration + 0.05:
                     raise ValueError(f"sound {sound.id} ends at {sound.end} s, after the video "
                                      f"({duration} s)")
+        for line in self.narration:
+            if line.start >= duration or line.end > duration + 0.05:
+                raise ValueError(f"narration line {line.id} ({line.start}-{line.end} s) runs "
+                                 f"past the video ({duration} s)")
         unknown = set(self.label_choices) - sound_ids
         if unknown:
             raise ValueError(f"label_choices for unknown sounds: {', '.join(sorted(unknown))}")
@@ -121,7 +142,7 @@ class Plan(_Loose):
 
 
 PLAN_KEYS = ("scenes", "overview", "scripts", "review_notes", "designs", "label_choices",
-             "label_reviews")
+             "label_reviews", "narration_lines")
 
 
 def build_plan(state: dict[str, Any], *, seed: int) -> dict[str, Any]:
@@ -145,6 +166,7 @@ def build_plan(state: dict[str, Any], *, seed: int) -> dict[str, Any]:
     }
     for key in PLAN_KEYS:
         plan[key] = state.get(key, {} if key in ("scripts", "designs", "label_choices") else [])
+    plan["narration"] = plan.pop("narration_lines")
     return plan
 
 

@@ -19,6 +19,7 @@ class GenerationRequest:
     ``video_path`` and ``video_span`` (seconds from the start of the video) let a video-to-audio
     backend see the picture; text-only backends ignore them. ``onsets`` are seconds from the
     start of the request where visual motion peaks, for backends that place events themselves.
+    ``voice`` picks a text-to-speech voice for narration (empty: the backend's default).
     """
 
     text: str
@@ -31,6 +32,7 @@ class GenerationRequest:
     video_span: tuple[float, float] | None = None
     onsets: tuple[float, ...] = ()
     intensity: float = 1.0
+    voice: str = ""
 
     def key(self) -> dict:
         """The fields that decide the audio, for naming the file by its inputs."""

@@ -56,6 +56,11 @@ register(
                  "tools.generators.registry:_always"),
     auto_rank=0,
 )
+# Text-to-speech voices narration only when a run asks for it: never picked by ``auto``.
+register(BackendEntry("espeak", "tools.generators.tts:EspeakTTS",
+                      "tools.generators.tts:espeak_available"))
+register(BackendEntry("vits", "tools.generators.tts:TransformersTTS",
+                      "tools.generators.tts:tts_available"))
 
 
 def backend_names() -> list[str]:
