@@ -1,0 +1,263 @@
+"""Benchmark: audio generation — procedural speed on one core, windowing overhead, peak memory.
+
+(a) The procedural synthesizer renders ``--seconds`` of every family, as a bed and as an event
+layer, into 48 kHz WAV files, pinned to one CPU with one thread per math library; speed is a
+multiple of real time (audio seconds per CPU second; wall shown beside it), per family and
+overall. Target: at least 50x real time for every family and layer.
+(b) The cost of long-scene windowing: a ``--window-minutes`` bed rendered by the procedural
+generator wrapped to claim ``window_seconds=8`` (1 s overlap), against the time spent inside the
+generator itself; the difference is the join (reading, crossfading, writing), shown as a share
+of the render time and as seconds per hour of audio, beside the one-pass render of the same bed.
+(c) Peak RSS of this process.
+
+    python benchmarks/bench_generation.py [--seconds 60] [--families rain,wind] [--repeats 2]
+        [--window-minutes 10] [--json]
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core. Thread pools size themselves when numpy/scipy are first imported, so these come
+# before any import that pulls them in.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools.generators.base import GenerationRequest  # noqa: E402
+from tools.generators.procedural import ProceduralGenerator  # noqa: E402
+from tools.generators.windowing import plan_windows, render_windowed  # noqa: E402
+from tools.procedural import RECIPE_FAMILIES  # noqa: E402
+
+SPEED_TARGET = 50.0
+SAMPLE_RATE = 48000
+WINDOW = 8.0
+OVERLAP = 1.0
+LAYERS = (("background", "bed"), ("foreground", "events"))
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    wall, cpu = _clock()
+    return wall - start[0], cpu - start[1]
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Say:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def __call__(self, text: str = "") -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+
+# --- (a) procedural speed ----------------------------------------------------------------------
+
+def synthesis_speed(families: Sequence[str], seconds: float, repeats: int, work: Path,
+                    say: _Say) -> dict[str, dict[str, dict[str, float]]]:
+    """Best-of-``repeats`` wall and CPU time of rendering each family and layer to a WAV file."""
+    gen = ProceduralGenerator(sample_rate=SAMPLE_RATE)
+    for family in families:  # warm-up: imports, filter design caches, page cache
+        gen.render(GenerationRequest(family, 0.5, 0, family=family), work / "warm.wav")
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    say(f"{'family':<10} {'bed x RT':>10} {'(wall)':>8} {'events x RT':>12} {'(wall)':>8}")
+    for family in families:
+        row: dict[str, dict[str, float]] = {}
+        for layer, short in LAYERS:
+            request = GenerationRequest(f"{family} {short}", seconds, seed=1, family=family,
+                                        layer=layer)
+            walls, cpus = [], []
+            for _ in range(repeats):
+                start = _clock()
+                gen.render(request, work / f"{family}-{short}.wav")
+                wall, cpu = _since(start)
+                walls.append(wall)
+                cpus.append(cpu)
+            row[short] = {"wall_s": min(walls), "cpu_s": min(cpus),
+                          "x_realtime": seconds / max(min(cpus), 1e-9),
+                          "x_realtime_wall": seconds / max(min(walls), 1e-9)}
+        results[family] = row
+        bed, ev = row["bed"], row["events"]
+        flag = "" if min(bed["x_realtime"], ev["x_realtime"]) >= SPEED_TARGET else "  < target"
+        say(f"{family:<10} {bed['x_realtime']:9.0f}x {bed['x_realtime_wall']:7.0f}x "
+            f"{ev['x_realtime']:11.0f}x {ev['x_realtime_wall']:7.0f}x{flag}")
+    return results
+
+
+# --- (b) windowing overhead --------------------------------------------------------------------
+
+class _TimedWindowed:
+    """The procedural generator claiming a model's window; counts time spent inside it."""
+
+    name = "procedural-windowed"
+    version = ProceduralGenerator.version
+
+    def __init__(self, inner: ProceduralGenerator, window: float) -> None:
+        self.inner = inner
+        self.capabilities = replace(inner.capabilities, window_seconds=window, max_batch=4)
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.rendered_seconds = 0.0
+
+    def render(self, request: GenerationRequest, out_path: Path) -> Path:
+        start = _clock()
+        try:
+            return self.inner.render(request, out_path)
+        finally:
+            wall, cpu = _since(start)
+            self.wall += wall
+            self.cpu += cpu
+            self.rendered_seconds += request.duration
+
+    def render_batch(self, requests, out_paths):
+        return [self.render(r, Path(p)) for r, p in zip(requests, out_paths, strict=True)]
+
+
+def windowing_overhead(family: str, minutes: float, work: Path, say: _Say) -> dict[str, float]:
+    """Time ``render_windowed`` adds on top of the generator's own time, for one long bed."""
+    duration = minutes * 60.0
+    request = GenerationRequest(f"{family} bed", duration, seed=3, family=family)
+    inner = ProceduralGenerator(sample_rate=SAMPLE_RATE)
+    start = _clock()
+    inner.render(request, work / "one-pass.wav")
+    one_wall, one_cpu = _since(start)
+    (work / "one-pass.wav").unlink()
+    gen = _TimedWindowed(inner, WINDOW)
+    start = _clock()
+    render_windowed(gen, request, work / "windowed.wav", overlap=OVERLAP)
+    total_wall, total_cpu = _since(start)
+    (work / "windowed.wav").unlink()
+    windows = len(plan_windows(duration, WINDOW, OVERLAP))
+    over_wall, over_cpu = total_wall - gen.wall, total_cpu - gen.cpu
+    hours = duration / 3600.0
+    stats = {
+        "family": family,
+        "duration_s": duration,
+        "windows": windows,
+        "rendered_s": gen.rendered_seconds,
+        "one_pass_wall_s": one_wall,
+        "one_pass_cpu_s": one_cpu,
+        "generator_wall_s": gen.wall,
+        "generator_cpu_s": gen.cpu,
+        "total_wall_s": total_wall,
+        "total_cpu_s": total_cpu,
+        "overhead_wall_s": over_wall,
+        "overhead_cpu_s": over_cpu,
+        "overhead_pct": 100.0 * over_cpu / max(gen.cpu, 1e-9),
+        "overhead_pct_wall": 100.0 * over_wall / max(gen.wall, 1e-9),
+        "overhead_s_per_audio_hour": over_cpu / hours,
+        "overhead_wall_s_per_audio_hour": over_wall / hours,
+    }
+    say(f"{family} bed, {minutes:g} min in {windows} windows of <= {WINDOW:g} s "
+        f"({OVERLAP:g} s overlap): {gen.rendered_seconds:.0f} s rendered "
+        f"(+{100 * (gen.rendered_seconds / duration - 1):.1f} % for the overlaps)")
+    say(f"  one pass (no windows)    wall {one_wall:7.2f} s   cpu {one_cpu:7.2f} s")
+    say(f"  windowed, total          wall {total_wall:7.2f} s   cpu {total_cpu:7.2f} s")
+    say(f"    inside the generator   wall {gen.wall:7.2f} s   cpu {gen.cpu:7.2f} s")
+    say(f"    join overhead          wall {over_wall:7.2f} s   cpu {over_cpu:7.2f} s   "
+        f"= {stats['overhead_pct']:.1f} % of render time, "
+        f"{stats['overhead_s_per_audio_hour']:.1f} s per audio hour (cpu)")
+    return stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="audio seconds per family and layer (default 60)")
+    parser.add_argument("--families", default=",".join(RECIPE_FAMILIES),
+                        help="comma-separated families (default: all 22)")
+    parser.add_argument("--repeats", type=int, default=2, help="best of N per measurement")
+    parser.add_argument("--window-minutes", type=float, default=10.0,
+                        help="length of the windowed bed in (b); 0 skips it")
+    parser.add_argument("--window-family", default="rain")
+    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    args = parser.parse_args()
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    unknown = sorted(set(families) - set(RECIPE_FAMILIES))
+    if unknown or not families:
+        parser.error(f"unknown families {unknown}; choose from {', '.join(RECIPE_FAMILIES)}")
+    if args.window_family not in RECIPE_FAMILIES:
+        parser.error(f"unknown --window-family {args.window_family!r}")
+    if args.seconds <= 0 or args.repeats < 1 or args.window_minutes < 0:
+        parser.error("--seconds must be > 0, --repeats >= 1, --window-minutes >= 0")
+    say = _Say(args.json)
+
+    work = Path(tempfile.mkdtemp(prefix="lvas-bench-gen-"))
+    try:
+        say(f"== (a) procedural synthesis on one core: {args.seconds:g} s per family and layer, "
+            f"{SAMPLE_RATE} Hz, best of {args.repeats} ==")
+        say("   (x RT = audio seconds per CPU second; wall-clock figure beside it)")
+        speed = synthesis_speed(families, args.seconds, args.repeats, work, say)
+        rss_a = _maxrss_mb()
+        window = None
+        if args.window_minutes > 0:
+            say("\n== (b) windowing overhead ==")
+            window = windowing_overhead(args.window_family, args.window_minutes, work, say)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rss = _maxrss_mb()
+
+    audio = args.seconds * len(families) * len(LAYERS)
+    cpu = sum(r[layer]["cpu_s"] for r in speed.values() for _, layer in LAYERS)
+    wall = sum(r[layer]["wall_s"] for r in speed.values() for _, layer in LAYERS)
+    per = {(f, layer): r[layer]["x_realtime"] for f, r in speed.items() for _, layer in LAYERS}
+    slowest = min(per, key=per.get)
+    overall = audio / max(cpu, 1e-9)
+    slow = sorted(f"{f}/{layer}" for (f, layer), x in per.items() if x < SPEED_TARGET)
+    summary = {
+        "threads": 1,
+        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "seconds": args.seconds,
+        "sample_rate": SAMPLE_RATE,
+        "overall_x_realtime": overall,
+        "overall_x_realtime_wall": audio / max(wall, 1e-9),
+        "slowest": {"family": slowest[0], "layer": slowest[1], "x_realtime": per[slowest]},
+        "below_target": slow,
+        "families": speed,
+        "windowing": window,
+        "peak_rss_mb": rss,
+        "peak_rss_after_speed_mb": rss_a,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    ok = "ok" if not slow else "MISSED"
+    print("\n== summary ==")
+    print(f"procedural speed, overall     {overall:.0f}x real time on one core "
+          f"(wall {summary['overall_x_realtime_wall']:.0f}x)")
+    print(f"procedural speed, slowest     {per[slowest]:.0f}x ({slowest[0]} {slowest[1]}) "
+          f"(target >= {SPEED_TARGET:.0f}x for every family)  {ok}"
+          + (f"  below: {', '.join(slow)}" if slow else ""))
+    if window:
+        print(f"windowing overhead            {window['overhead_pct']:.1f} % of render time, "
+              f"{window['overhead_s_per_audio_hour']:.1f} s per audio hour "
+              f"(wall {window['overhead_pct_wall']:.1f} %, "
+              f"{window['overhead_wall_s_per_audio_hour']:.1f} s/h); overlaps re-render "
+              f"{100 * (window['rendered_s'] / window['duration_s'] - 1):.1f} % more audio")
+    print(f"peak RSS                      {rss:.0f} MB (after (a): {rss_a:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
