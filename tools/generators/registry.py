@@ -18,14 +18,18 @@ class BackendEntry:
 
     name: str
     factory: str  # "module:callable", imported lazily
-    available: str  # "module:callable" returning (bool, reason)
+    available: str  # "module:callable" returning (bool, reason): can it run if asked for?
+    # "module:callable" for whether ``auto`` may pick it (a model backend asked for by name
+    # may run on the CPU, but ``auto`` takes it only where it is practical: on a GPU).
+    auto_available: str = ""
 
     def load(self) -> Callable[..., AudioGenerator]:
         return _resolve(self.factory)
 
-    def check(self) -> tuple[bool, str]:
+    def check(self, *, for_auto: bool = False) -> tuple[bool, str]:
+        spec = self.auto_available if for_auto and self.auto_available else self.available
         try:
-            return _resolve(self.available)()
+            return _resolve(spec)()
         except Exception as exc:  # noqa: BLE001 - a broken optional backend is "not available"
             return False, f"check failed: {exc}"
 
@@ -56,6 +60,18 @@ register(
                  "tools.generators.registry:_always"),
     auto_rank=0,
 )
+register(
+    BackendEntry("stable-audio", "tools.generators.diffusers_backend:stable_audio",
+                 "tools.generators.diffusers_backend:stable_audio_available",
+                 "tools.generators.diffusers_backend:stable_audio_auto_available"),
+    auto_rank=0,
+)
+register(
+    BackendEntry("audioldm2", "tools.generators.diffusers_backend:audioldm2",
+                 "tools.generators.diffusers_backend:audioldm2_available",
+                 "tools.generators.diffusers_backend:audioldm2_auto_available"),
+    auto_rank=1,
+)
 # Text-to-speech voices narration only when a run asks for it: never picked by ``auto``.
 register(BackendEntry("espeak", "tools.generators.tts:EspeakTTS",
                       "tools.generators.tts:espeak_available"))
@@ -75,7 +91,7 @@ def backend_status() -> dict[str, tuple[bool, str]]:
 
 def available_generators() -> list[str]:
     """Backends that can run on this machine, best first (``auto`` takes the first)."""
-    return [name for name in AUTO_ORDER if _REGISTRY[name].check()[0]]
+    return [name for name in AUTO_ORDER if _REGISTRY[name].check(for_auto=True)[0]]
 
 
 def get_generator(
