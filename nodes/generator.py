@@ -1,7 +1,14 @@
-"""Generation: render one designed sound into an audio clip (fanned out per sound)."""
+"""Generation: render one designed sound (or narration line) into an audio clip.
+
+Fanned out per sound with ``Send``. Long sounds go through the windowing layer for backends with
+a model window, every render is checked (silent, clipped, NaN, wrong length) and re-rendered
+with a new seed when bad, and clips are named by everything that shapes them so reruns reuse
+them.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +17,23 @@ from langgraph.runtime import Runtime
 from graph.context import Context, context_of
 from graph.state import ClipTask
 from nodes.common import timed
-from tools.generators import GenerationRequest, get_generator
+from tools.audio_io import wav_info
+from tools.generators import AudioGenerator, GenerationRequest, get_generator
+from tools.generators.options import generator_options, narration_backend
+from tools.generators.verify import render_verified
+from tools.generators.windowing import render_windowed
 from tools.paths import content_hash, file_sha256, relative_to_run
+
+
+def _generator_for(layer: str, ctx: Context) -> AudioGenerator | None:
+    """The backend for this layer; None when narration is not voiced in this run."""
+    if layer == "speech":
+        name = narration_backend(ctx.narration)
+        if name is None:
+            return None
+        return get_generator(name, sample_rate=ctx.sample_rate, **generator_options(ctx, name))
+    name = ctx.generator_backend
+    return get_generator(name, sample_rate=ctx.sample_rate, **generator_options(ctx, name))
 
 
 @timed("generate_clip")
@@ -19,39 +41,63 @@ def generate_clip(task: ClipTask, runtime: Runtime[Context]) -> dict[str, Any]:
     """Render a clip named by the hash of everything that shapes it, so reruns reuse it."""
     ctx = context_of(runtime)
     sound, choice = task["sound"], task["choice"]
-    generator = get_generator(ctx.generator_backend, sample_rate=ctx.sample_rate)
+    layer = sound["layer"]
+    generator = _generator_for(layer, ctx)
+    if generator is None:
+        return {}
     start = float(sound["start"])
     duration = max(float(sound["end"]) - start, 0.05)
-    layer = sound["layer"]
     if layer == "background":
         # Beds run past the scene on both sides so neighbouring beds can crossfade.
         pad = ctx.crossfade_seconds / 2.0
         start_padded = max(0.0, start - pad)
         duration += (start - start_padded) + pad
         start = start_padded
+    text = sound["description"] if layer == "speech" else (
+        choice.get("label") or sound["description"])
     request = GenerationRequest(
-        text=choice.get("label") or sound["description"],
+        text=text,
         family=choice.get("family") or "room_tone",
         duration=round(duration, 4),
         seed=int(content_hash(ctx.seed, sound["id"], length=8), 16),
         layer=layer,
+        negative_text=ctx.negative_prompt,
         onsets=tuple(round(t - start, 4) for t in sound.get("onsets", [])),
+        video_path=task.get("video") or None,
         video_span=(start, start + duration),
+        voice=str(choice.get("voice") or ""),
     )
-    name = content_hash(generator.name, generator.version, ctx.sample_rate, request.key())
+    caps = generator.capabilities
+    name = content_hash(generator.name, generator.version, caps.sample_rate,
+                        generator_options(ctx, generator.name), ctx.window_seconds,
+                        ctx.window_overlap_seconds, request.key())
     out = Path(task["run_dir"]) / "clips" / f"{request.family}-{name}.wav"
+    warnings: list[str] = []
     if not out.exists():
-        generator.render(request, out)
+        render = partial(render_windowed, window=ctx.window_seconds,
+                         overlap=ctx.window_overlap_seconds)
+        result = render_verified(generator, request, out, attempts=ctx.generation_attempts,
+                                 render=render)
+        if result.problems:
+            warnings.append(
+                f"{sound['id']} ({request.text}): {', '.join(result.problems)} in "
+                f"{result.attempts} render(s) with {generator.name}; "
+                + ("kept the last one." if not result.check.ok else "a new seed fixed it.")
+            )
+    info = wav_info(out)
     clip = {
         "sound_id": sound["id"],
         "path": relative_to_run(task["run_dir"], out),
         "sha256": file_sha256(out),
         "start": round(start, 4),
         "duration": round(duration, 4),
-        "sample_rate": ctx.sample_rate,
+        "sample_rate": info.sample_rate,
         "layer": layer,
         "family": request.family,
         "gain_db": float(sound["volume_db"]),
         "backend": generator.name,
     }
-    return {"clips": {sound["id"]: clip}}
+    update: dict[str, Any] = {"clips": {sound["id"]: clip}}
+    if warnings:
+        update["warnings"] = warnings
+    return update

@@ -1,0 +1,66 @@
+"""From a run's settings to one backend's constructor options.
+
+Each backend takes only the options it understands; keeping the mapping here means the run's
+context stays one flat form (what Studio shows) and no backend knows about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tools.errors import LVASInputError
+
+MODEL_BACKENDS = ("mmaudio", "stable-audio", "audioldm2")
+TTS_BACKENDS = ("espeak", "vits")
+
+
+def generator_options(ctx: Any, name: str) -> dict[str, Any]:
+    """Constructor options of backend ``name`` from the run context ``ctx``."""
+    if name == "mmaudio":
+        options: dict[str, Any] = {"window_seconds": ctx.window_seconds}
+        if ctx.generator_model:
+            options["variant"] = ctx.generator_model
+        if ctx.generation_steps:
+            options["steps"] = ctx.generation_steps
+        if ctx.cfg_strength:
+            options["cfg_strength"] = ctx.cfg_strength
+        if ctx.device:
+            options["device"] = ctx.device
+        return options
+    if name in ("stable-audio", "audioldm2"):
+        options = {}
+        if ctx.generator_model:
+            options["model"] = ctx.generator_model
+        if ctx.generation_steps:
+            options["steps"] = ctx.generation_steps
+        if ctx.cfg_strength:
+            options["guidance_scale"] = ctx.cfg_strength
+        if ctx.device:
+            options["device"] = ctx.device
+        return options
+    if name == "vits" and ctx.device:
+        return {"device": ctx.device}
+    return {}
+
+
+def narration_backend(setting: str) -> str | None:
+    """The text-to-speech backend for a run's ``narration`` setting (None: not voiced).
+
+    ``auto`` takes espeak-ng when it is installed, else a VITS model when one is configured.
+    """
+    if setting == "off":
+        return None
+    if setting != "auto":
+        if setting not in TTS_BACKENDS:
+            raise LVASInputError(f"Unknown narration backend {setting!r}; choose one of: off, "
+                                 f"auto, {', '.join(TTS_BACKENDS)}.")
+        return setting
+    from tools.generators.registry import backend_status
+
+    status = backend_status()
+    for name in TTS_BACKENDS:
+        if status.get(name, (False, ""))[0]:
+            return name
+    raise LVASInputError("Narration is on, but no text-to-speech backend is available: install "
+                         "espeak-ng (apt-get install espeak-ng, brew install espeak-ng) or set "
+                         "LVAS_TTS_MODEL to a VITS model, or turn narration off.")
