@@ -3,7 +3,7 @@
 probe -> storyboarder -> scriptwriter -(Send per scene)-> write_scene_script -> review
 review -(merged scenes, under the cap)-> write_scene_script | designer
 designer -> synthesizer -> design_review -(not final, under N_max)-> synthesizer
-design_review -(final)-> write_plan -(Send per sound)-> generate_clip -> mixer -> END
+design_review -(final)-> write_plan -(Send per sound)-> generate_clip -> mixer -> report -> END
 write_plan -(plan only)-> END;  probe -(given a plan)-> load_plan -(Send per sound)-> generate_clip
 """
 
@@ -20,6 +20,7 @@ from nodes.generator import generate_clip
 from nodes.mixer import mix
 from nodes.plan_io import load_plan_node, route_after_probe, route_to_generation, write_plan_node
 from nodes.probe import probe
+from nodes.report import report
 from nodes.review import review_scripts, route_after_review
 from nodes.scriptwriter import fan_out_scenes, write_overview, write_scene_script
 from nodes.storyboarder import storyboarder
@@ -45,6 +46,7 @@ def build_graph() -> StateGraph:
     builder.add_node("load_plan", load_plan_node)
     builder.add_node("generate_clip", generate_clip, input_schema=ClipTask)
     builder.add_node("mixer", mix)
+    builder.add_node("report", report)
 
     builder.add_edge(START, "probe")
     builder.add_conditional_edges("probe", route_after_probe, ["load_plan", "storyboarder"])
@@ -62,7 +64,8 @@ def build_graph() -> StateGraph:
     for node in ("write_plan", "load_plan"):
         builder.add_conditional_edges(node, route_to_generation, ["generate_clip", "mixer", END])
     builder.add_edge("generate_clip", "mixer")
-    builder.add_edge("mixer", END)
+    builder.add_edge("mixer", "report")
+    builder.add_edge("report", END)
     return builder
 
 

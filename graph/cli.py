@@ -65,6 +65,11 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
         "soundtrack": str(run_dir / artifacts["soundtrack"]) if "soundtrack" in artifacts
         else None,
         "plan": str(run_dir / artifacts["plan"]) if "plan" in artifacts else None,
+        "report": str(run_dir / artifacts["report"]) if "report" in artifacts else None,
+        "timeline": str(run_dir / artifacts["timeline"]) if "timeline" in artifacts else None,
+        "stems": {layer: str(run_dir / path)
+                  for layer, path in artifacts.get("stems", {}).items()},
+        "true_peak_db": artifacts.get("peak_db"),
         "scenes": len(final.get("scenes", [])),
         "sounds": len(final.get("clips", {})),
         "loudness_lufs": artifacts.get("loudness_lufs"),
@@ -85,6 +90,8 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
     print(summary["output"])
     _print_err(f"lvas: {summary['scenes']} scene(s), {summary['sounds']} sound(s) rendered, "
                f"{summary['seconds']} s; run directory {summary['run_dir']}")
+    if summary["report"]:
+        _print_err(f"lvas: report {summary['report']}; editor timeline {summary['timeline']}")
     return summary
 
 

@@ -75,13 +75,21 @@ def describe_update(node: str, update: dict[str, Any], counts: Counter) -> str:
         reviews = update.get("label_reviews", [])
         rejected = sum(1 for r in reviews if not r["final"])
         detail = f"round {update.get('label_round')}: {rejected} label(s) sent back"
-    elif node in ("write_scene_script", "generate_clip"):
+    elif node == "write_scene_script":
         detail = f"#{counts[node]}"
+    elif node == "generate_clip":
+        clip = next(iter(update.get("clips", {}).values()), None)
+        detail = f"#{counts[node]}" + (
+            f" {clip['sound_id']} ({clip['family']}, {clip['duration']:.1f} s, {clip['backend']})"
+            if clip else " (not voiced)")
     elif node == "write_plan":
         art = update.get("artifacts", {})
         detail = art.get("plan_output") or art.get("plan", "")
     elif node == "mixer":
         art = update.get("artifacts", {})
         detail = f"{art.get('loudness_lufs')} LUFS -> {art.get('output')}"
+    elif node == "report":
+        art = update.get("artifacts", {})
+        detail = f"{art.get('report', '')}, {art.get('timeline', '')}"
     timing = f" ({seconds:.2f} s)" if seconds is not None else ""
     return f"  {title}: {detail}{timing}".rstrip()

@@ -176,7 +176,12 @@ class NarrationLine(TypedDict):
 
 
 class Artifacts(TypedDict, total=False):
+    """Where a run's files are (relative to the run directory, but for the output video)."""
+
     soundtrack: str
+    stems: dict[str, str]
+    report: str
+    timeline: str
     plan: str
     plan_output: str
     output: str

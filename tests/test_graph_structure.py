@@ -11,7 +11,7 @@ from graph import Context, compile_graph, graph
 
 ROLE_NODES = {
     "probe", "storyboarder", "scriptwriter", "write_scene_script", "review", "designer",
-    "synthesizer", "design_review", "write_plan", "load_plan", "generate_clip", "mixer",
+    "synthesizer", "design_review", "write_plan", "load_plan", "generate_clip", "mixer", "report",
 }
 
 
@@ -48,7 +48,8 @@ def test_loops_are_conditional_edges():
     assert edges[("scriptwriter", "write_scene_script")] is True
     assert edges[("synthesizer", "design_review")] is False
     assert edges[("generate_clip", "mixer")] is False
-    assert edges[("mixer", "__end__")] is False
+    assert edges[("mixer", "report")] is False
+    assert edges[("report", "__end__")] is False
 
 
 def test_exported_graph_has_no_checkpointer_and_factory_adds_one():

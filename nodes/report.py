@@ -1,0 +1,93 @@
+"""Report: the HTML page and the editor timeline that explain and hand over a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.context import Context, context_of
+from graph.state import LVASState
+from nodes.common import timed
+from tools.accounting import summarize_usage
+from tools.paths import relative_to_run
+from tools.report import write_report
+from tools.timeline import write_otio
+
+
+def _sounds(state: LVASState) -> list[dict[str, Any]]:
+    """Designed sounds with their chosen labels, and narration lines as speech cues."""
+    choices = state.get("label_choices", {})
+    sounds = [
+        {**sound, "label": (choices.get(sound["id"]) or {}).get("label", "")}
+        for design in state.get("designs", {}).values()
+        for sound in design["sounds"]
+    ]
+    sounds += [
+        {"id": f"narration-{line['id']}", "scene_id": "", "layer": "speech",
+         "description": line["text"], "label": "narration", "start": line["start"],
+         "end": line["end"], "volume_db": 0.0}
+        for line in state.get("narration_lines", [])
+    ]
+    return sounds
+
+
+@timed("report")
+def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Write ``report.html`` and ``timeline.otio`` into the run directory."""
+    ctx = context_of(runtime)
+    run_dir = Path(state["run_dir"])
+    artifacts = dict(state.get("artifacts", {}))
+    storyboard = state.get("storyboard", {})
+    duration = float(storyboard.get("duration") or state["video_info"]["duration"])
+    scripts = state.get("scripts", {})
+    scenes = [{**scene, "caption": (scripts.get(scene["id"]) or {}).get("caption", "")}
+              for scene in state.get("scenes", [])]
+    clips = list(state.get("clips", {}).values())
+    stems = {layer: str(run_dir / path) for layer, path in artifacts.get("stems", {}).items()}
+    soundtrack = run_dir / artifacts["soundtrack"] if artifacts.get("soundtrack") else None
+    video = state.get("video_info", {}).get("path") or state.get("video", "")
+    sounds = _sounds(state)
+    timeline = write_otio(
+        run_dir / "timeline.otio",
+        name=Path(video).stem,
+        video=video,
+        video_info=state.get("video_info", {}),
+        scenes=scenes,
+        clips=clips,
+        stems=stems,
+        soundtrack=soundtrack,
+        run_dir=run_dir,
+        labels={s["id"]: s["label"] for s in sounds if s.get("label")},
+    )
+    artifacts["timeline"] = relative_to_run(run_dir, timeline)
+    links = {
+        "video": artifacts.get("output", ""),
+        "soundtrack": artifacts.get("soundtrack", ""),
+        "plan": artifacts.get("plan", ""),
+        "timeline": artifacts["timeline"],
+        **{f"stem: {layer}": path for layer, path in artifacts.get("stems", {}).items()},
+    }
+    page = write_report(
+        run_dir / "report.html",
+        title=f"LVAS soundtrack for {Path(video).name}",
+        video=video,
+        duration=duration,
+        scenes=scenes,
+        sounds=sounds,
+        clips=clips,
+        soundtrack=soundtrack,
+        warnings=list(state.get("warnings", [])),
+        timings=dict(state.get("timings", {})),
+        usage_summary=summarize_usage(state.get("llm_usage", [])),
+        loudness={
+            "integrated_lufs": artifacts.get("loudness_lufs"),
+            "true_peak_db": artifacts.get("peak_db"),
+            "target_lufs": ctx.loudness_target,
+        },
+        artifacts={k: v for k, v in links.items() if v},
+        plan_path=artifacts.get("plan"),
+    )
+    artifacts["report"] = relative_to_run(run_dir, page)
+    return {"artifacts": artifacts}
