@@ -112,7 +112,7 @@ def test_prompt_changes_the_soundtrack(tmp_path, label_cache_dir):
     from graph.runner import run_pipeline
 
     video = make_cut_video(tmp_path / "v.mp4", [3.0, 3.0])
-    spectra = {}
+    spectra, flatness, tonal = {}, {}, {}
     for name, prompt in (("rain", "heavy rain pouring down"), ("birds", "birds chirping")):
         ctx = Context(run_dir=str(tmp_path / name), index_dir=str(label_cache_dir), seed=2)
         final = run_pipeline({"video": str(video), "output": str(tmp_path / f"{name}.mp4"),
@@ -122,7 +122,22 @@ def test_prompt_changes_the_soundtrack(tmp_path, label_cache_dir):
         samples, rate = decode_audio(tmp_path / f"{name}.mp4")
         spectrum = np.abs(np.fft.rfft(samples[: rate * 4]))
         spectra[name] = spectrum / spectrum.sum()
+        power, freqs = _frame_spectra(samples, rate)
+        # Rain is broadband noise: a flat spectrum. Birdsong is tonal: narrow peaks well above
+        # the rest of the 1.5-8 kHz band in many frames.
+        flatness[name] = float(np.median(np.exp(np.log(power).mean(1)) / power.mean(1)))
+        band = power[:, (freqs > 1500) & (freqs < 8000)]
+        tonal[name] = float(np.mean(10 * np.log10(band.max(1) / np.median(band, 1)) > 25))
     assert np.abs(spectra["rain"] - spectra["birds"]).sum() > 0.2
+    assert flatness["rain"] > 3 * flatness["birds"], flatness
+    assert tonal["birds"] > 0.2 > tonal["rain"], tonal
+
+
+def _frame_spectra(samples: np.ndarray, rate: int, n: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectra of half-overlapping Hann frames of the mono downmix."""
+    mono = samples.mean(axis=1) if samples.ndim > 1 else samples
+    frames = np.lib.stride_tricks.sliding_window_view(mono, n)[:: n // 2] * np.hanning(n)
+    return np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-12, np.fft.rfftfreq(n, 1 / rate)
 
 
 def test_same_seed_gives_the_same_soundtrack(tmp_path, label_cache_dir):
