@@ -72,6 +72,11 @@ register(
                  "tools.generators.diffusers_backend:audioldm2_auto_available"),
     auto_rank=1,
 )
+register(
+    BackendEntry("mmaudio", "tools.generators.mmaudio_backend:MMAudioGenerator",
+                 "tools.generators.mmaudio_backend:mmaudio_available"),
+    auto_rank=0,
+)
 # Text-to-speech voices narration only when a run asks for it: never picked by ``auto``.
 register(BackendEntry("espeak", "tools.generators.tts:EspeakTTS",
                       "tools.generators.tts:espeak_available"))

@@ -1,0 +1,1 @@
+"""Stand-in for MMAudio (tests only): MMAudio's interface, tiny computations, call records."""
