@@ -157,7 +157,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"Python {report['python']}")
     for check in report["checks"]:
         mark = "ok " if check["ok"] else "-- "
-        print(f"  {mark}{check['name']:<16} {check['detail']}")
+        print(f"  {mark}{check['name']:<20} {check['detail']}")
     profile = report["auto_profile"]
     print("auto profile: " + ", ".join(f"{k}: {v}" for k, v in profile.items()))
     return EXIT_OK

@@ -54,6 +54,14 @@ def check_mmaudio() -> dict[str, Any]:
     return _check("MMAudio", found, detail)
 
 
+def check_generators() -> list[dict[str, Any]]:
+    """Every audio backend (and text-to-speech voice): can it run here, and why not."""
+    from tools.generators import backend_status
+
+    return [_check(f"backend {name}", ok, reason) for name, (ok, reason) in
+            backend_status().items()]
+
+
 def check_llm(timeout: float = 3.0) -> dict[str, Any]:
     base = os.environ.get("LVAS_LLM_BASE_URL", "").rstrip("/")
     model = os.environ.get("LVAS_LLM_MODEL", "")
@@ -96,8 +104,8 @@ def check_embeddings() -> dict[str, Any]:
 
 def run_checks(cache_dir: str | None = None) -> dict[str, Any]:
     """All checks, plus the profile that ``auto`` will pick from them."""
-    checks = [check_ffmpeg(), check_pyav(), check_gpu(), check_mmaudio(), check_llm(),
-              check_embeddings(), check_index(cache_dir)]
+    checks = [check_ffmpeg(), check_pyav(), check_gpu(), check_mmaudio(), *check_generators(),
+              check_llm(), check_embeddings(), check_index(cache_dir)]
     from tools.generators import available_generators
 
     profile = {
