@@ -18,7 +18,15 @@ from tools.loudness import (
     k_weighting_sos,
     sample_peak_db,
 )
-from tools.mixing import MixReport, MixTrack, mix_to_wav
+from tools.mixing import (
+    LAYERS,
+    LOUDNESS_PRESETS,
+    DuckingSettings,
+    MixReport,
+    MixTrack,
+    loudness_target_for,
+    mix_to_wav,
+)
 from tools.procedural import render_to_wav
 
 SR = 48000
@@ -212,3 +220,336 @@ def test_bad_mix_input_is_reported(tmp_path):
     with pytest.raises(LVASInputError):
         mix_to_wav([], 1.0, tmp_path / "m.wav", channels=6)
     assert not list(tmp_path.iterdir())
+
+
+# --- layers, ducking, presets, stems ---------------------------------------------------
+
+
+def _speech_like(seconds: float, seed: int, sr: int = SR) -> np.ndarray:
+    """Amplitude-modulated noise bursts: syllables at ~4 Hz, words with short pauses."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    syllables = np.maximum(np.sin(2 * np.pi * 4.0 * t), 0.0) ** 0.5
+    words = (np.sin(2 * np.pi * 0.7 * t) > -0.6).astype(float)
+    return 0.15 * rng.standard_normal(len(t)) * (0.15 + 0.85 * syllables * words)
+
+
+def _tone_event(seconds: float, freq: float, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return 0.5 * np.sin(2 * np.pi * freq * t) * np.exp(-4.0 * t) * np.minimum(t / 0.005, 1.0)
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory) -> list[MixTrack]:
+    """8 s of two noise beds crossfading, tone events at two rates, and a speech-like layer."""
+    folder = tmp_path_factory.mktemp("material")
+    beds = [_wav(folder, f"bed{i}.wav", _noise(5.0, 2, seed=i)) for i in (1, 2)]
+    ping = _wav(folder, "ping.wav", _tone_event(0.6, 1200.0))
+    thud = _wav(folder, "thud.wav", _tone_event(0.8, 150.0, 22050), 22050)
+    voice = _wav(folder, "voice.wav", _speech_like(2.5, seed=3))
+    return [
+        MixTrack(beds[0], 0.0, fade_out=1.0),
+        MixTrack(beds[1], 4.0, fade_in=1.0, fade_out=0.5),
+        *(MixTrack(ping, s, gain_db=-2.0, layer="foreground", pan=0.5) for s in (1.0, 4.5, 6.5)),
+        *(MixTrack(thud, s, layer="foreground") for s in (2.5, 7.0)),
+        MixTrack(voice, 2.0, layer="speech"),
+        MixTrack(voice, 5.5, gain_db=-3.0, layer="speech"),
+    ]
+
+
+def _read(path) -> np.ndarray:
+    return sf.read(path, dtype="float64", always_2d=True)[0]
+
+
+def _rms_db(x: np.ndarray) -> float:
+    return 10 * math.log10(np.mean(np.square(x)))
+
+
+@pytest.mark.parametrize("preset", list(LOUDNESS_PRESETS))
+def test_presets_reach_their_loudness_under_the_true_peak_ceiling(tmp_path, material, preset):
+    out = tmp_path / "mix.wav"
+    report = mix_to_wav(material, 8.0, out, loudness_target=preset, block_seconds=2.3)
+    y = _read(out)
+    target = LOUDNESS_PRESETS[preset]
+    assert abs(integrated_loudness(y, SR) - target) <= 0.5
+    meter = TruePeakMeter(2)
+    meter.add(y)
+    assert meter.peak_db() <= -1.0
+    assert report.peak_db <= -1.0 and abs(report.integrated_lufs - target) <= 0.5
+
+
+def test_loudness_target_for_names_and_numbers():
+    assert loudness_target_for("ebu-r128") == -23.0
+    assert loudness_target_for(" Web ") == -16.0
+    assert loudness_target_for("streaming") == -14.0
+    assert loudness_target_for(-18) == -18.0 and loudness_target_for("-20.5") == -20.5
+    with pytest.raises(LVASInputError, match="ebu-r128.*web.*streaming"):
+        loudness_target_for("podcast")
+    for bad in (5.0, float("nan"), "-inf", True, None):
+        with pytest.raises(LVASInputError):
+            loudness_target_for(bad)
+
+
+def test_stems_add_up_to_the_mix(tmp_path, material):
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    (stems / "stem_bogus.wav").write_bytes(b"kept: not ours")
+    out = tmp_path / "out" / "mix.wav"
+    # Loud enough that the limiter works: its gain must reach the stems too.
+    report = mix_to_wav(material, 8.0, out, loudness_target=-10.0, block_seconds=1.7,
+                        stems_dir=stems)
+    assert set(report.stems) == set(LAYERS)
+    assert sorted(p.name for p in stems.iterdir()) == [
+        "stem_background.wav", "stem_bogus.wav", "stem_foreground.wav", "stem_speech.wav"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["mix.wav"]  # stages removed
+    y = _read(out)
+    parts = {layer: _read(path) for layer, path in report.stems.items()}
+    for layer, part in parts.items():
+        assert sf.info(report.stems[layer]).subtype == "FLOAT"
+        assert part.shape == y.shape
+        assert report.stem_peak_db[layer] == pytest.approx(20 * np.log10(np.abs(part).max()))
+    total = sum(parts.values())
+    assert np.abs(total - y).max() < 1e-3
+    assert np.abs(total - y).max() < 1e-5  # in fact only PCM_24 rounding apart
+    assert report.gain_applied_db > 0 and report.peak_db == pytest.approx(-1.05, abs=0.05)
+    # A later mix without speech removes the stale speech stem so the set still sums up.
+    mix_to_wav(material[:2], 3.0, out, stems_dir=stems)
+    assert sorted(p.name for p in stems.iterdir()) == ["stem_background.wav", "stem_bogus.wav"]
+    np.testing.assert_allclose(_read(stems / "stem_background.wav"), _read(out), atol=1e-6)
+
+
+def _bed_and_voice(tmp_path, bed: np.ndarray) -> list[MixTrack]:
+    voice = _wav(tmp_path, "voice.wav", _speech_like(2.0, seed=5))
+    return [MixTrack(_wav(tmp_path, "bed.wav", bed), 0.0), MixTrack(voice, 3.0, layer="speech")]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_beds_duck_under_speech(tmp_path, enabled):
+    bed = 0.05 * np.random.default_rng(4).standard_normal((8 * SR, 2))
+    tracks = _bed_and_voice(tmp_path, bed)
+    report = mix_to_wav(tracks, 8.0, tmp_path / "mix.wav", stems_dir=tmp_path / "stems",
+                        ducking=DuckingSettings(enabled=enabled))
+    b = _read(report.stems["background"])
+    during = _rms_db(b[int(3.3 * SR) : int(4.9 * SR)])
+    before, after = _rms_db(b[1 * SR : int(2.8 * SR)]), _rms_db(b[6 * SR : 8 * SR])
+    if enabled:
+        assert before - during >= 6.0 and after - during >= 6.0
+        assert report.ducking_db == pytest.approx(-9.0, abs=0.1)
+    else:
+        assert abs(before - during) < 0.3 and report.ducking_db == 0.0
+
+
+def test_duck_is_continuous_and_starts_before_the_word(tmp_path):
+    bed = np.full((8 * SR, 1), 0.05)  # a constant bed: its stem is the gain curve itself
+    report = mix_to_wav(_bed_and_voice(tmp_path, bed), 8.0, tmp_path / "mix.wav", channels=1,
+                        stems_dir=tmp_path / "stems", block_seconds=0.77)
+    gain = _read(report.stems["background"])[:, 0]
+    gain /= gain[SR]
+    gain_db = 20 * np.log10(gain)
+    assert np.abs(np.diff(gain)).max() < 2e-3  # no step: a click would jump by ~0.6
+    assert gain_db.min() == pytest.approx(-9.0, abs=0.2)
+    assert gain_db[int(2.9 * SR)] > -0.5  # still open 100 ms ahead of the word
+    assert gain_db[3 * SR] < -4.5  # mostly down when the word starts (look-ahead)
+    assert gain_db[int(5.0 * SR) + int(0.5 * SR)] > -3.0  # released within ~0.5 s
+    assert abs(gain_db[7 * SR]) < 0.1
+
+
+def test_beds_make_room_for_strong_foreground_events(tmp_path):
+    rng = np.random.default_rng(6)
+    bed = _wav(tmp_path, "bed.wav", 0.05 * rng.standard_normal((6 * SR, 2)))
+    event = _wav(tmp_path, "event.wav", 0.05 * rng.standard_normal(SR))
+    tracks = [MixTrack(bed, 0.0), MixTrack(event, 1.0, layer="foreground"),
+              MixTrack(event, 3.5, gain_db=20.0, layer="foreground")]
+    report = mix_to_wav(tracks, 6.0, tmp_path / "mix.wav", stems_dir=tmp_path / "stems")
+    b = _read(report.stems["background"])
+    quiet = _rms_db(b[int(0.2 * SR) : int(0.9 * SR)])
+    same_level = quiet - _rms_db(b[int(1.3 * SR) : int(1.9 * SR)])
+    much_louder = quiet - _rms_db(b[int(3.8 * SR) : int(4.4 * SR)])
+    assert 3.0 <= same_level <= 4.3  # as deep as the 4 dB cap allows
+    assert much_louder < 0.3  # the event already stands out: the bed stays
+
+
+def test_bed_crossfade_has_no_click_and_keeps_the_level(tmp_path):
+    t = np.arange(5 * SR) / SR
+    low = _wav(tmp_path, "low.wav", 0.2 * np.sin(2 * np.pi * 220 * t))
+    high = _wav(tmp_path, "high.wav", 0.2 * np.sin(2 * np.pi * 330 * t + 1.0))
+    voice = _wav(tmp_path, "voice.wav", _speech_like(1.5, seed=7))
+    # Speech right after the crossfade: the beds go through the ducker's look-ahead delay.
+    tracks = [MixTrack(low, 0.0, fade_out=1.0, pan=-0.2), MixTrack(high, 4.0, fade_in=1.0),
+              MixTrack(voice, 5.3, layer="speech")]
+    report = mix_to_wav(tracks, 8.0, tmp_path / "mix.wav", stems_dir=tmp_path / "stems",
+                        block_seconds=0.5)
+    b = _read(report.stems["background"])
+    jumps = np.abs(np.diff(b, axis=0)).max(axis=1)
+    boundary = jumps[int(3.9 * SR) : int(5.1 * SR)].max()
+    inside = max(jumps[1 * SR : 3 * SR].max(), jumps[int(5.1 * SR) : int(5.2 * SR)].max())
+    # Equal-power sum of two sines: its slope can reach sqrt(220^2 + 330^2) / 330 = 1.2 times
+    # the faster bed's; a click (a step) would be many times that.
+    assert boundary <= 1.3 * inside
+    steady = _rms_db(b[1 * SR : 3 * SR])
+    for mid in (4.25, 4.5, 4.75):  # uncorrelated beds: equal power keeps the level
+        assert abs(_rms_db(b[int(mid * SR) - 2400 : int(mid * SR) + 2400]) - steady) < 0.5
+    assert _rms_db(b[int(5.6 * SR) : int(6.6 * SR)]) - steady < -6.0  # then the duck
+
+
+def test_mono_mix_with_stems(tmp_path, material):
+    report = mix_to_wav(material, 8.0, tmp_path / "mix.wav", channels=1,
+                        loudness_target="web", stems_dir=tmp_path / "stems", subtype="PCM_16")
+    y = _read(report.path)
+    assert y.shape == (8 * SR, 1) and report.channels == 1
+    assert abs(integrated_loudness(y, SR) - (-16.0)) <= 0.5
+    total = sum(_read(p) for p in report.stems.values())
+    assert total.shape == y.shape and np.abs(total - y).max() < 1e-3  # PCM_16 rounding
+
+
+def test_16k_and_44k_sources_mix_into_48k(tmp_path):
+    def tone(freq, sr, seconds=1.0):
+        t = np.arange(int(seconds * sr)) / sr
+        return 0.3 * np.sin(2 * np.pi * freq * t)
+
+    a = _wav(tmp_path, "a16.wav", tone(1000.0, 16000), 16000)
+    b = _wav(tmp_path, "b44.wav", np.stack([tone(3000.0, 44100)] * 2, axis=1), 44100)
+    tracks = [MixTrack(a, 0.5), MixTrack(b, 2.0, layer="foreground")]
+    out = tmp_path / "mix.wav"
+    mix_to_wav(tracks, 4.0, out, block_seconds=0.33)
+    y = _read(out)
+    assert sf.info(out).samplerate == SR and len(y) == 4 * SR
+    loud = np.flatnonzero(np.abs(y[:, 0]) > 1e-3)
+    assert abs(loud[0] / SR - 0.5) < 0.002 and abs(loud[-1] / SR - 3.0) < 0.002
+    for (lo, hi), freq in (((0.6, 1.4), 1000.0), ((2.1, 2.9), 3000.0)):
+        seg = y[int(lo * SR) : int(hi * SR), 0]
+        spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+        assert np.fft.rfftfreq(len(seg), 1 / SR)[spectrum.argmax()] == pytest.approx(freq, abs=2)
+    assert np.abs(y[int(1.6 * SR) : int(1.9 * SR)]).max() < 1e-4  # nothing between them
+
+
+def test_bad_layer_ducking_and_stems_folder_are_reported(tmp_path):
+    path = _wav(tmp_path, "x.wav", np.zeros(SR))
+    with pytest.raises(LVASInputError, match="layer"):
+        mix_to_wav([MixTrack(path, 0.0, layer="music")], 1.0, tmp_path / "m.wav")
+    with pytest.raises(LVASInputError, match="depth"):
+        mix_to_wav([], 1.0, tmp_path / "m.wav", ducking=DuckingSettings(speech_depth_db=6.0))
+    with pytest.raises(LVASInputError, match="attack"):
+        mix_to_wav([], 1.0, tmp_path / "m.wav", ducking=DuckingSettings(attack=0.0))
+    with pytest.raises(LVASInputError, match="preset"):
+        mix_to_wav([], 1.0, tmp_path / "m.wav", loudness_target="loud")
+    with pytest.raises(LVASInputError, match="Stems folder"):
+        mix_to_wav([], 1.0, tmp_path / "m.wav", stems_dir=path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]
+
+
+def test_heavy_limiting_still_reaches_the_target(material, tmp_path):
+    # At -8 LUFS the limiter takes most of a loudness unit away; a second pass asks it back.
+    report = mix_to_wav(material, 8.0, tmp_path / "mix.wav", loudness_target=-8.0)
+    y = _read(report.path)
+    assert abs(integrated_loudness(y, SR) - (-8.0)) <= 0.5
+    meter = TruePeakMeter(2)
+    meter.add(y)
+    assert meter.peak_db() <= -1.0
+
+
+@pytest.mark.parametrize(("subtype", "channels", "frames", "rf64"), [
+    ("PCM_24", 1, 4801, False),  # odd data size: a pad byte ends the chunk
+    ("PCM_16", 2, 4800, False),
+    ("FLOAT", 2, 4800, True),
+])
+def test_wav_writer_output_reads_back_in_libsndfile_and_ffmpeg(tmp_path, subtype, channels,
+                                                                frames, rf64):
+    from tools.ffmpeg import run_ffmpeg
+    from tools.wav_stream import WavWriter, WriteBehind
+
+    x = np.random.default_rng(9).uniform(-0.99, 0.99, (frames, channels))
+    x[:3] = [[1.0] * channels, [-1.0] * channels, [0.0] * channels]
+    path = tmp_path / "w.wav"
+    with WriteBehind() as behind, WavWriter(path, SR, channels, subtype, frames, behind,
+                                            rf64=rf64) as w:
+        for i in range(0, frames, 1000):
+            w.write(x[i : i + 1000])
+    info = sf.info(path)
+    assert (info.frames, info.channels, info.samplerate, info.subtype) == (
+        frames, channels, SR, subtype)
+    assert info.format == ("RF64" if rf64 else "WAV")
+    y = _read(path)
+    step = {"PCM_16": 2.0**-15, "PCM_24": 2.0**-23, "FLOAT": 1e-7}[subtype]
+    assert np.abs(y - x).max() <= step  # full scale saturates one step below +1
+    raw = tmp_path / "w.f32"
+    run_ffmpeg(["-y", "-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le", str(raw)])
+    decoded = np.fromfile(raw, dtype="<f4").reshape(-1, channels)
+    np.testing.assert_allclose(decoded, y, atol=1e-7)
+
+
+def test_wav_header_switches_to_rf64_past_4_gib():
+    from tools.wav_stream import _wav_header
+
+    small = _wav_header(1000, SR, 2, "PCM_24")
+    assert small[:4] == b"RIFF" and small[8:12] == b"WAVE"
+    big = _wav_header(600_000_000, SR, 2, "FLOAT")  # 4.8 GB of samples
+    assert big[:4] == b"RF64" and big[12:16] == b"ds64"
+    riff, data, frames = np.frombuffer(big[20:44], dtype="<u8")
+    assert data == 600_000_000 * 8 and frames == 600_000_000 and riff == len(big) - 8 + data
+
+
+@pytest.mark.parametrize("where", ["tools.mix_sources:TrackReader.read",  # pass 1
+                                   "tools.limiter:Limiter.gain"])  # pass 2
+def test_a_failing_mix_leaves_no_files_behind(tmp_path, material, monkeypatch, where):
+    import importlib
+
+    module, attr = where.split(":")
+    cls, name = attr.split(".")
+    owner = getattr(importlib.import_module(module), cls)
+    original = getattr(owner, name)
+    calls = 0
+
+    def failing(self, *args):
+        nonlocal calls
+        calls += 1
+        if calls > 3:
+            raise OSError("disk went away")
+        return original(self, *args)
+
+    monkeypatch.setattr(owner, name, failing)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="disk went away"):
+        mix_to_wav(material, 8.0, out / "mix.wav", stems_dir=out / "stems", block_seconds=1.0)
+    assert [p.name for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_screened_true_peak_matches_the_plain_meter():
+    from tools.limiter import ScreenedPeaks
+
+    rng = np.random.default_rng(11)
+    t = np.arange(6 * SR) / SR
+    # Quiet noise and loud intersample-peaking bursts: inside a block, across a block edge,
+    # ending exactly at one (the next block's first peaks hang on the frames before it) and
+    # starting exactly at one after a quiet block (its history must have been kept up).
+    x = 0.02 * rng.standard_normal((len(t), 2))
+    edge = 7001
+    for lo, hi in ((33600, 36000), (14 * edge - 1200, 14 * edge + 1200),
+                   (20 * edge - 2400, 20 * edge), (30 * edge, 30 * edge + 2400)):
+        # At 12 kHz and this phase the samples only reach 0.45, under the 0.5 threshold.
+        x[lo:hi] += 0.64 * np.sin(2 * np.pi * 12000 * t[lo:hi] + np.pi / 4)[:, None]
+    plain, screened = TruePeakMeter(2), ScreenedPeaks(2)
+    threshold = 0.5
+    limiter_plain, limiter_screened = TruePeakMeter(2), ScreenedPeaks(2)
+    for i in range(0, len(x), edge):
+        block = x[i : i + edge]
+        plain.add(block)
+        screened.envelope(block)
+        a = limiter_plain.envelope(block, only_above=threshold)
+        b = limiter_screened.envelope(block, only_above=threshold)
+        np.testing.assert_array_equal(a > threshold, b > threshold)
+        np.testing.assert_allclose(b[b > threshold], a[b > threshold])
+    assert screened.peak_db() == plain.peak_db()
+    assert plain.peak_db() > 20 * np.log10(0.6)  # the intersample peaks were found
+
+
+def test_block_length_does_not_change_the_result(tmp_path, material):
+    # Ducker, delay lines, limiter and resamplers all carry their state across blocks.
+    a = mix_to_wav(material, 8.0, tmp_path / "a.wav", block_seconds=0.013,
+                   stems_dir=tmp_path / "a", loudness_target=-12.0)
+    b = mix_to_wav(material, 8.0, tmp_path / "b.wav", block_seconds=10.0,
+                   stems_dir=tmp_path / "b", loudness_target=-12.0)
+    assert a.ducking_db < -3.0  # the ducker did work
+    np.testing.assert_allclose(_read(a.path), _read(b.path), atol=1e-6)
+    for layer in LAYERS:
+        np.testing.assert_allclose(_read(a.stems[layer]), _read(b.stems[layer]), atol=1e-6)

@@ -166,6 +166,12 @@ class TruePeakMeter:
         """How many input samples the interpolated signal lags the input."""
         return self.TAPS_PER_PHASE // 2
 
+    @property
+    def bound(self) -> float:
+        """Worst-case gain of the interpolator: no oversampled sample exceeds the input's
+        sample peak times this, so callers can skip stretches that cannot reach a threshold."""
+        return self._bound
+
     def envelope(self, block: np.ndarray, only_above: float = 0.0) -> np.ndarray:
         """Per-frame peak over the oversampled channels (lagging by ``delay`` frames).
 
