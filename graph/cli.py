@@ -34,6 +34,14 @@ def _context(args: argparse.Namespace):
                    "generator_model", "generation_steps", "device"):
         if getattr(args, option, None):
             values[option] = getattr(args, option)
+    if getattr(args, "loudness", None) is not None:
+        from tools.mixing import loudness_target_for
+
+        values["loudness_target"] = loudness_target_for(args.loudness)
+    if getattr(args, "mono", False):
+        values["channels"] = "mono"
+    if getattr(args, "no_ducking", False):
+        values["duck_beds"] = False
     if getattr(args, "tts", None):
         values["narration"] = args.tts
     elif getattr(args, "narration", None):
@@ -253,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="lines to voice: subtitles (.srt, .vtt) or 'START[-END] text' lines")
         p.add_argument("--tts", choices=["off", "auto", "espeak", "vits"],
                        help="voice for narration (default: auto with --narration, else off)")
+        p.add_argument("--loudness", metavar="PRESET|LUFS",
+                       help="loudness target: ebu-r128 (-23, default), web (-16), "
+                       "streaming (-14) or a number in LUFS")
+        p.add_argument("--mono", action="store_true", help="a mono soundtrack")
+        p.add_argument("--no-ducking", action="store_true",
+                       help="do not lower beds under narration and strong events")
         p.add_argument("--generator", dest="generator_backend",
                        choices=["auto", "procedural", "mmaudio", "stable-audio", "audioldm2"],
                        help="audio backend (default: auto = MMAudio on a GPU, else procedural)")

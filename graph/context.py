@@ -241,6 +241,25 @@ class Context:
         metadata={"description": "Integrated loudness of the soundtrack in LUFS "
                   "(-23 EBU R128, -16 web, -14 streaming)."},
     )
+    true_peak_ceiling: float = field(
+        default=-1.5,
+        metadata={"description": "True-peak ceiling of the soundtrack in dBTP. The default "
+                  "keeps 0.5 dB in hand for the AAC/Opus encoder, whose output can overshoot "
+                  "the WAV's peaks, so the delivered video also stays at or below -1 dBTP."},
+    )
+    channels: Literal["stereo", "mono"] = field(
+        default="stereo",
+        metadata={"description": "Soundtrack channels."},
+    )
+    duck_beds: bool = field(
+        default=True,
+        metadata={"description": "Lower the background beds under narration (and a little "
+                  "under strong foreground events) so they stay intelligible."},
+    )
+    duck_depth_db: float = field(
+        default=-9.0,
+        metadata={"description": "How far beds go down under narration, in dB."},
+    )
     keep_original_audio: bool = field(
         default=False,
         metadata={"description": "Keep the input video's own audio as a second, non-default "

@@ -1,7 +1,8 @@
-"""Mixer: lay the clips on a timeline, master the soundtrack, and mux it into the video."""
+"""Mixer: lay the clips on a timeline, master the soundtrack, write stems, mux the video."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +11,16 @@ from langgraph.runtime import Runtime
 from graph.context import Context, context_of
 from graph.state import LVASState
 from nodes.common import in_run, timed
-from tools.mixing import MixTrack, mix_to_wav
+from tools.delivery import DeliveredLevels, measure_delivered_audio
+from tools.mixing import DuckingSettings, MixTrack, mix_to_wav
 from tools.muxing import mux_soundtrack
 from tools.paths import relative_to_run
 
 
 @timed("mixer")
 def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Mix beds and events, write the soundtrack and the plan, and deliver the video."""
+    """Mix beds, events and narration into a mastered 48 kHz soundtrack with one stem per
+    layer, then deliver the video with its picture copied."""
     ctx = context_of(runtime)
     run_dir = Path(state["run_dir"])
     duration = float(state["storyboard"]["duration"])
@@ -27,13 +30,14 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         duration,
         run_dir / "soundtrack.wav",
         sample_rate=ctx.sample_rate,
+        channels=1 if ctx.channels == "mono" else 2,
         loudness_target=ctx.loudness_target,
+        peak_ceiling_db=ctx.true_peak_ceiling,
+        ducking=DuckingSettings(enabled=ctx.duck_beds, speech_depth_db=ctx.duck_depth_db),
+        stems_dir=run_dir / "stems",
     )
-    output = mux_soundtrack(
-        state["video"], report.path, state["output_path"], overwrite=ctx.overwrite,
-        keep_original_audio=ctx.keep_original_audio,
-    )
-    warnings = []
+    warnings: list[str] = []
+    output, delivered, trim = _deliver(state, ctx, report.path, warnings)
     if state.get("narration_lines") and ctx.narration == "off":
         warnings.append(f"{len(state['narration_lines'])} narration line(s) were not voiced: "
                         "narration is off (turn it on with --tts auto or the 'narration' "
@@ -43,15 +47,54 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         "artifacts": {
             **state.get("artifacts", {}),
             "soundtrack": relative_to_run(run_dir, report.path),
+            "stems": {layer: relative_to_run(run_dir, path)
+                      for layer, path in sorted(report.stems.items())},
             "output": str(output),
             "loudness_lufs": round(float(report.integrated_lufs), 2),
             "peak_db": round(float(report.peak_db), 2),
-        }
+            "delivered_lufs": _rounded(delivered.integrated_lufs),
+            "delivered_peak_db": _rounded(delivered.true_peak_db),
+            "delivery_trim_db": round(trim, 2),
+        },
     }
 
 
+DELIVERY_PEAK_LIMIT_DB = -1.0  # the encoded soundtrack's true peak must not exceed this
+_TRIM_MARGIN_DB = 0.15
+_DELIVERY_ROUNDS = 4
+
+
+def _deliver(state: LVASState, ctx: Context, wav: str,
+             warnings: list[str]) -> tuple[Path, DeliveredLevels, float]:
+    """Mux, then measure what the encoder delivered; while its true peak is over the limit,
+    mux again with the soundtrack trimmed by the excess (a fraction of a dB; the encoder's
+    overshoot is not linear, so it may take another round)."""
+    trim = 0.0
+    overwrite = ctx.overwrite
+    for _ in range(_DELIVERY_ROUNDS):
+        output = mux_soundtrack(state["video"], wav, state["output_path"], overwrite=overwrite,
+                                keep_original_audio=ctx.keep_original_audio, gain_db=trim)
+        delivered = measure_delivered_audio(output)
+        excess = delivered.true_peak_db - DELIVERY_PEAK_LIMIT_DB
+        if not (math.isfinite(excess) and excess > 0):
+            break
+        trim -= excess + _TRIM_MARGIN_DB
+        overwrite = True  # replacing our own output of a moment ago
+    if trim:
+        warnings.append(f"the audio encoder pushed the soundtrack's true peak over "
+                        f"{DELIVERY_PEAK_LIMIT_DB:g} dBTP; the delivered track was trimmed by "
+                        f"{-trim:.2f} dB to {delivered.true_peak_db:.2f} dBTP (soundtrack.wav is "
+                        "unchanged).")
+    return Path(output), delivered, trim
+
+
+def _rounded(value: float) -> float | None:
+    return round(float(value), 2) if math.isfinite(value) else None
+
+
 def _track(clip: dict[str, Any], run_dir: Path, ctx: Context) -> MixTrack:
-    """Beds fade over the crossfade length at both ends; events start and stop as rendered."""
+    """Beds fade over the crossfade length at both ends; events and narration start and stop
+    as rendered."""
     fade = ctx.crossfade_seconds if clip["layer"] == "background" else 0.0
     return MixTrack(
         path=str(in_run(str(run_dir), clip["path"])),

@@ -23,8 +23,9 @@ def video_packets_digest(path: str | Path) -> tuple[str, int]:
     return digest.hexdigest(), count
 
 
-def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """The first audio stream as mono float32 samples and its sample rate."""
+def decode_audio(path: str | Path, *, mono: bool = True) -> tuple[np.ndarray, int]:
+    """The first audio stream as float32 samples (mono: the channels' mean; else shaped
+    (frames, channels)) and its sample rate."""
     chunks = []
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
@@ -33,7 +34,9 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
             data = frame.to_ndarray().astype(np.float32)
             if data.ndim == 2 and not frame.format.is_planar:
                 data = data.reshape(-1, frame.layout.nb_channels).T
-            chunks.append(data.mean(axis=0) if data.ndim == 2 else data)
+            if data.ndim == 1:
+                data = data[None, :]
+            chunks.append(data.mean(axis=0) if mono else data.T)
     return np.concatenate(chunks), rate
 
 

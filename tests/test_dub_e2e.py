@@ -73,9 +73,57 @@ def test_run_dir_holds_soundtrack_and_plan(dubbed):
     assert summary["scenes"] == len(plan["scenes"])
 
 
+def _levels(samples: np.ndarray, rate: int) -> tuple[float, float]:
+    from tools.loudness import LoudnessMeter, TruePeakMeter
+
+    data = samples.astype(np.float64)
+    data = data if data.ndim == 2 else data[:, None]
+    loud, peak = LoudnessMeter(rate, data.shape[1]), TruePeakMeter(data.shape[1])
+    loud.add(data)
+    peak.add(data)
+    return loud.integrated(), peak.peak_db()
+
+
+def test_deliverables_meet_loudness_and_peak_rules(dubbed):
+    import soundfile as sf
+
+    _, out, run_dir, summary, _ = dubbed
+    master, rate = sf.read(run_dir / "soundtrack.wav")
+    assert rate == 48000 and master.shape[1] == 2
+    lufs, peak = _levels(master, rate)
+    assert abs(lufs + 23.0) <= 0.5 and peak <= -1.0
+    delivered, delivered_rate = decode_audio(out, mono=False)
+    lufs, peak = _levels(delivered, delivered_rate)
+    assert abs(lufs + 23.0) <= 1.0 and peak <= -1.0  # as encoded (AAC), not only the WAV
+    assert summary["true_peak_db"] <= -1.0
+
+
+def test_stems_sum_to_the_soundtrack(dubbed):
+    import soundfile as sf
+
+    _, _, run_dir, summary, _ = dubbed
+    assert set(summary["stems"]) >= {"background", "foreground"}
+    master, _ = sf.read(run_dir / "soundtrack.wav")
+    total = sum(sf.read(path)[0] for path in summary["stems"].values())
+    assert np.max(np.abs(total - master)) < 1e-3
+
+
+def test_report_and_editor_timeline_are_delivered(dubbed):
+    import opentimelineio as otio
+
+    _, _, run_dir, summary, _ = dubbed
+    plan = json.loads((run_dir / "plan.json").read_text())
+    timeline = otio.adapters.read_from_file(summary["timeline"])
+    names = [track.name for track in timeline.tracks]
+    assert names[:2] == ["Video", "Mix"] and "Stem: background" in names
+    assert [m.name for m in timeline.tracks.markers] == [s["id"] for s in plan["scenes"]]
+    page = Path(summary["report"]).read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") >= 2 and "Warnings" in page
+
+
 def test_progress_is_reported_per_node(dubbed):
     stderr = dubbed[4].stderr
-    for title in ("Storyboarder", "Scriptwriter", "Designer", "Synthesizer", "mixer"):
+    for title in ("Storyboarder", "Scriptwriter", "Designer", "Synthesizer", "mixer", "report"):
         assert title in stderr
 
 

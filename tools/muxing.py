@@ -127,13 +127,14 @@ def mux_soundtrack(
     *,
     overwrite: bool = False,
     keep_original_audio: bool = False,
+    gain_db: float = 0.0,
 ) -> Path:
     """Write ``out_path``: the first video stream of ``video_path`` copied, plus ``wav_path``.
 
     The soundtrack is padded or trimmed to the video's duration; rotation (display matrix)
     and global metadata are kept. With ``keep_original_audio`` the input's first audio track
-    follows as a second, non-default track. The file appears only when complete (temp name +
-    rename).
+    follows as a second, non-default track; ``gain_db`` trims the soundtrack on its way into
+    the encoder. The file appears only when complete (temp name + rename).
     """
     video, wav, out = Path(video_path), Path(wav_path), Path(out_path)
     check_output_path(out, video=video, overwrite=overwrite)
@@ -156,7 +157,9 @@ def mux_soundtrack(
         "-map_metadata", "0",
         "-c:v", "copy",
         *_audio_args(muxer, 0),
-        "-filter:a:0", f"apad=whole_dur={duration},atrim=duration={duration}",
+        "-filter:a:0",
+        (f"volume={gain_db:.3f}dB," if gain_db else "")
+        + f"apad=whole_dur={duration},atrim=duration={duration}",
         "-metadata:s:a:0", "title=LVAS soundtrack",
         "-metadata:s:a:0", "handler_name=LVAS soundtrack",  # what MP4/MOV players show
         "-disposition:a:0", "default",
