@@ -22,6 +22,7 @@ AUDIOSET_CSV = "audioset_class_labels_indices_527.csv"
 ONTOLOGY_JSON = "audioset_ontology.json"
 SCENARIOS_YAML = "scenarios.yaml"
 CONTEXT_YAML = "context.yaml"
+SITUATIONS_YAML = "situations.yaml"  # optional: scenes per label, see record_views
 LINKS_JSON = "vggsound_audioset_links.json"
 DATA_FILES = (VGGSOUND_CSV, AUDIOSET_CSV, ONTOLOGY_JSON, SCENARIOS_YAML, CONTEXT_YAML, LINKS_JSON)
 # Every file under data/ counts towards the fingerprint (see data_fingerprint), not only these.
@@ -57,6 +58,7 @@ class LabelRecord:
     links: tuple[str, ...] = ()  # VGGSound only: the closest AudioSet classes
     aliases: tuple[str, ...] = ()  # everyday wordings of the same sound
     context: str = ""  # how sounds of this family and category are usually heard
+    situations: tuple[str, ...] = ()  # scenes where this sound is what one hears
 
     @property
     def document(self) -> str:
@@ -91,6 +93,7 @@ def _first_sentence(text: str) -> str:
 
 
 TERM_VIEW = "term"  # view kinds "term1", "term2", ...: one alias each
+SITUATION_VIEW = "situation"  # "situation1", ...: one scene where the sound is heard
 
 
 def view_kind(view: str) -> str:
@@ -122,6 +125,10 @@ def record_views(record: LabelRecord) -> list[tuple[str, str]]:
     # average that matches none of them well; alone, "hoover" meets "hoovering the rug" head-on.
     terms = dict.fromkeys(a.strip() for a in record.aliases if a.strip())
     views.extend((f"{TERM_VIEW}{i}", term) for i, term in enumerate(terms, start=1))
+    # Scenes where the sound is heard ("sneakers on a polished gym floor" for Squeak) carry the
+    # world knowledge a small sentence model lacks; each is matched on its own, like an alias.
+    situations = dict.fromkeys(s.strip() for s in record.situations if s.strip())
+    views.extend((f"{SITUATION_VIEW}{i}", s) for i, s in enumerate(situations, start=1))
     return views
 
 
@@ -591,6 +598,14 @@ def load_scenarios(data_dir: Path = DATA_DIR) -> dict[str, Scenario]:
 SCENARIOS: dict[str, Scenario] = load_scenarios()
 
 
+def _load_situations(data_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Label (lower case) -> scenes where it is heard, from ``situations.yaml`` if present."""
+    path = data_dir / SITUATIONS_YAML
+    raw = _read_yaml(path) if path.exists() else None
+    return {str(k).strip().lower(): tuple(str(p).strip() for p in (v or []) if str(p).strip())
+            for k, v in (raw or {}).items()}
+
+
 def _load_context(data_dir: Path) -> dict[str, dict[str, str]]:
     raw = _read_yaml(data_dir / CONTEXT_YAML) or {}
     out: dict[str, dict[str, str]] = {}
@@ -622,6 +637,7 @@ def _enrich(records: list[LabelRecord], data_dir: Path) -> list[LabelRecord]:
     description and ancestry of their linked AudioSet classes. Flags and families stay as the
     label's own words decide them: a link informs the text, it does not relabel the sound."""
     context = _load_context(data_dir)
+    situations = _load_situations(data_dir)
     links = load_links(data_dir)
     by_name, ontology, parents = _ontology_by_name(data_dir)
     in_scenario: dict[str, list[str]] = {}
@@ -637,6 +653,7 @@ def _enrich(records: list[LabelRecord], data_dir: Path) -> list[LabelRecord]:
         alias = context["aliases"].get(key, "")
         aliases = (*rec.aliases, *(a.strip() for a in alias.split(",") if a.strip()))
         changes["aliases"] = tuple(dict.fromkeys(aliases))
+        changes["situations"] = tuple(dict.fromkeys((*rec.situations, *situations.get(key, ()))))
         phrases = [context["families"].get(rec.family, "")]
         phrases.append(context["categories"].get(rec.category.strip().lower(), ""))
         changes["context"] = "; ".join(p for p in phrases if p)

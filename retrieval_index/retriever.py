@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from retrieval_index.embeddings import Embedder
-from retrieval_index.knowledge import LAYERS, SCENARIOS, SOURCES, TERM_VIEW, view_kind
+from retrieval_index.knowledge import (
+    LAYERS,
+    SCENARIOS,
+    SITUATION_VIEW,
+    SOURCES,
+    TERM_VIEW,
+    view_kind,
+)
 from retrieval_index.text import stems
 from tools.errors import LVASInputError
 
@@ -28,7 +35,8 @@ EXACT_BONUS = 0.05  # the query is the label itself
 BEST_VIEW_WEIGHT = 0.6  # the best-matching view of a label ...
 # ... plus their weighted mean. A lone alias ("term") may be the best view but stays out of the
 # mean, so a label with many aliases is not pulled towards whatever they have in common.
-VIEW_WEIGHTS = {"name": 1.0, "gloss": 1.0, "alias": 1.0, "context": 0.6, TERM_VIEW: 0.0}
+VIEW_WEIGHTS = {"name": 1.0, "gloss": 1.0, "alias": 1.0, "context": 0.6, TERM_VIEW: 0.0,
+                SITUATION_VIEW: 0.0}
 _MIN_CANDIDATES = 40
 _OVERFETCH = 8
 _VECTOR_CACHE_SIZE = 4096

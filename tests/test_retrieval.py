@@ -513,3 +513,26 @@ def test_view_kind_and_lone_aliases_stay_out_of_the_mean():
 def test_lone_alias_view_finds_everyday_word(index):
     hits = index.search("the hoover running over the rug", 5)
     assert "vacuum cleaner cleaning floors" in [h.label for h in hits]
+
+
+def test_every_label_has_scenes_where_it_is_heard(by_label):
+    """situations.yaml gives each label six scenes, keyed by exact label name; each becomes a
+    view of its own and stays out of the label's mean like a lone alias."""
+    import yaml
+
+    from retrieval_index.knowledge import DATA_DIR, SITUATIONS_YAML, record_views
+    from retrieval_index.retriever import VIEW_WEIGHTS
+
+    raw = yaml.safe_load((DATA_DIR / SITUATIONS_YAML).read_text(encoding="utf-8"))
+    names = {label.lower() for _, label in by_label}
+    assert {k.lower() for k in raw} == names
+    assert all(len(v) == 6 and all(4 <= len(p.split()) <= 14 for p in v) for v in raw.values())
+    squeak = by_label[("audioset", "squeak")]
+    views = dict(record_views(squeak))
+    assert views["situation1"] == squeak.situations[0]
+    assert VIEW_WEIGHTS[view_kind("situation4")] == 0.0
+
+
+def test_scene_views_find_a_sound_from_its_setting(index):
+    top = [h.label for h in index.search("rain hammering a corrugated iron roof", 3)]
+    assert {"Rain on surface", "raining", "Rain"} & set(top), top
