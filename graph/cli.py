@@ -63,10 +63,11 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
     started = time.perf_counter()
     if not args.quiet:
         _print_err(f"lvas: {doing}")
-    final = run_pipeline(inputs, _context(args), progress=progress)
+    ctx = _context(args)
+    final = run_pipeline(inputs, ctx, progress=progress)
     artifacts = final.get("artifacts", {})
     run_dir = Path(final["run_dir"])
-    usage = summarize_usage(final.get("llm_usage", []))
+    usage = summarize_usage(final.get("llm_usage", []), **ctx.usage_prices())
     summary = {
         "output": artifacts.get("output") or artifacts.get("plan_output"),
         "run_dir": str(run_dir),

@@ -88,6 +88,16 @@ class Context:
     llm_max_concurrency: int = field(
         default=4, metadata={"description": "Model calls in flight at once."}
     )
+    llm_price_in: float = field(
+        default_factory=lambda: _env_number("LVAS_LLM_PRICE_IN", 0.0),
+        metadata={"description": "Price of input tokens in dollars per million "
+                  "(LVAS_LLM_PRICE_IN), for the cost figures of a run; 0: no cost shown."},
+    )
+    llm_price_out: float = field(
+        default_factory=lambda: _env_number("LVAS_LLM_PRICE_OUT", 0.0),
+        metadata={"description": "Price of output tokens in dollars per million "
+                  "(LVAS_LLM_PRICE_OUT)."},
+    )
     max_images_per_call: int = field(
         default=4, metadata={"description": "Keyframes sent to a vision model per call."}
     )
@@ -280,6 +290,10 @@ class Context:
             min_scene_seconds=self.min_scene_seconds,
             max_scene_seconds=self.max_scene_seconds,
         )
+
+    def usage_prices(self) -> dict[str, float]:
+        """Token prices for ``tools.accounting.summarize_usage``."""
+        return {"price_in": self.llm_price_in, "price_out": self.llm_price_out}
 
     def chat_settings(self) -> ChatSettings | None:
         """The chat model of this run, or None when none is configured (offline planner)."""

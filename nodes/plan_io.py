@@ -33,7 +33,7 @@ def write_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, An
     if state.get("plan_output"):
         write_plan(state["plan_output"], plan)
     write_json(run_dir / "llm_usage.json", {
-        "summary": summarize_usage(state.get("llm_usage", [])),
+        "summary": summarize_usage(state.get("llm_usage", []), **ctx.usage_prices()),
         "calls": state.get("llm_usage", []),
     })
     return {"artifacts": {"plan": relative_to_run(run_dir, path),

@@ -80,7 +80,7 @@ def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         soundtrack=soundtrack,
         warnings=list(state.get("warnings", [])),
         timings=dict(state.get("timings", {})),
-        usage_summary=summarize_usage(state.get("llm_usage", [])),
+        usage_summary=summarize_usage(state.get("llm_usage", []), **ctx.usage_prices()),
         loudness={
             "integrated_lufs": artifacts.get("loudness_lufs"),
             "true_peak_db": artifacts.get("peak_db"),
