@@ -163,6 +163,8 @@ class Clip(TypedDict):
     family: str
     gain_db: float
     backend: str
+    attempts: NotRequired[int]  # renders it took (a silent/clipped/NaN take is rendered again)
+    clap_score: NotRequired[float]  # audio-text similarity, when a CLAP model is configured
 
 
 class NarrationLine(TypedDict):

@@ -8,7 +8,9 @@ them.
 
 from __future__ import annotations
 
-from functools import partial
+import json
+import math
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,9 @@ from nodes.common import timed
 from tools.audio_io import wav_info
 from tools.generators import AudioGenerator, GenerationRequest, get_generator
 from tools.generators.options import generator_options, narration_backend
-from tools.generators.verify import render_verified
+from tools.generators.verify import ClapScorer, render_verified
 from tools.generators.windowing import render_windowed
-from tools.paths import content_hash, file_sha256, relative_to_run
+from tools.paths import content_hash, file_sha256, relative_to_run, write_json
 
 
 def _generator_for(layer: str, ctx: Context) -> AudioGenerator | None:
@@ -34,6 +36,16 @@ def _generator_for(layer: str, ctx: Context) -> AudioGenerator | None:
         return get_generator(name, sample_rate=ctx.sample_rate, **generator_options(ctx, name))
     name = ctx.generator_backend
     return get_generator(name, sample_rate=ctx.sample_rate, **generator_options(ctx, name))
+
+
+def _finite(value: float) -> float | None:
+    return round(float(value), 3) if math.isfinite(value) else None
+
+
+@cache
+def _clap_scorer() -> ClapScorer:
+    """One CLAP scorer per process (available only when LVAS_CLAP_MODEL names a model)."""
+    return ClapScorer()
 
 
 @timed("generate_clip")
@@ -72,18 +84,25 @@ def generate_clip(task: ClipTask, runtime: Runtime[Context]) -> dict[str, Any]:
                         generator_options(ctx, generator.name), ctx.window_seconds,
                         ctx.window_overlap_seconds, request.key())
     out = Path(task["run_dir"]) / "clips" / f"{request.family}-{name}.wav"
+    sidecar = out.with_suffix(".json")
     warnings: list[str] = []
-    if not out.exists():
+    if not out.exists() or not sidecar.exists():
         render = partial(render_windowed, window=ctx.window_seconds,
                          overlap=ctx.window_overlap_seconds)
+        clap = _clap_scorer()
         result = render_verified(generator, request, out, attempts=ctx.generation_attempts,
-                                 render=render)
+                                 render=render, clap=clap if clap.available else None)
         if result.problems:
             warnings.append(
                 f"{sound['id']} ({request.text}): {', '.join(result.problems)} in "
                 f"{result.attempts} render(s) with {generator.name}; "
                 + ("kept the last one." if not result.check.ok else "a new seed fixed it.")
             )
+        write_json(sidecar, {"attempts": result.attempts, "seeds": list(result.seeds),
+                             "problems": list(result.problems), "clap_score": result.clap_score,
+                             "rms_db": _finite(result.check.rms_db),
+                             "peak": _finite(result.check.peak)})
+    verification = json.loads(sidecar.read_text(encoding="utf-8"))
     info = wav_info(out)
     clip = {
         "sound_id": sound["id"],
@@ -96,7 +115,10 @@ def generate_clip(task: ClipTask, runtime: Runtime[Context]) -> dict[str, Any]:
         "family": request.family,
         "gain_db": float(sound["volume_db"]),
         "backend": generator.name,
+        "attempts": int(verification.get("attempts", 1)),
     }
+    if verification.get("clap_score") is not None:
+        clip["clap_score"] = round(float(verification["clap_score"]), 4)
     update: dict[str, Any] = {"clips": {sound["id"]: clip}}
     if warnings:
         update["warnings"] = warnings

@@ -14,6 +14,7 @@ import soundfile as sf
 from graph.context import Context
 from graph.runner import run_pipeline
 from tests.test_tts import _write_fake
+from tests.test_verify_audio import tiny_clap  # noqa: F401 - a fixture used below
 from tests.videos import make_cut_video
 from tools.generators import registry
 from tools.generators.base import GeneratorCapabilities
@@ -128,3 +129,25 @@ def test_narration_off_keeps_lines_silent_and_says_so(tmp_path, label_cache_dir)
     assert not [c for c in final["clips"].values() if c["layer"] == "speech"]
     assert any("not voiced" in w for w in final["warnings"])
     assert Path(final["output_path"]).exists()
+
+
+def test_clips_record_checks_and_clap_similarity(tmp_path, label_cache_dir, monkeypatch,
+                                                 tiny_clap):  # noqa: F811
+    import json
+
+    from nodes.generator import _clap_scorer
+
+    monkeypatch.setenv("LVAS_CLAP_MODEL", str(tiny_clap))
+    _clap_scorer.cache_clear()
+    try:
+        video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0])
+        ctx = Context(run_dir=str(tmp_path / "run"), index_dir=str(label_cache_dir), seed=4)
+        final = run_pipeline({"video": str(video), "output": str(tmp_path / "out.mp4")}, ctx)
+    finally:
+        _clap_scorer.cache_clear()
+    clips = list(final["clips"].values())
+    assert clips and all(-1.0 <= c["clap_score"] <= 1.0 and c["attempts"] == 1 for c in clips)
+    for clip in clips:
+        sidecar = json.loads((tmp_path / "run" / clip["path"]).with_suffix(".json").read_text())
+        assert sidecar["problems"] == [] and sidecar["clap_score"] == pytest.approx(
+            clip["clap_score"], abs=1e-4)
