@@ -14,33 +14,26 @@ MODEL_BACKENDS = ("mmaudio", "stable-audio", "audioldm2")
 TTS_BACKENDS = ("espeak", "vits")
 
 
+# Backend -> (context field -> constructor argument); an empty (falsy) field is left to the
+# backend's own default.
+_OPTION_NAMES: dict[str, dict[str, str]] = {
+    "mmaudio": {"generator_model": "variant", "generation_steps": "steps",
+                "cfg_strength": "cfg_strength", "device": "device"},
+    "stable-audio": {"generator_model": "model", "generation_steps": "steps",
+                     "cfg_strength": "guidance_scale", "device": "device"},
+    "audioldm2": {"generator_model": "model", "generation_steps": "steps",
+                  "cfg_strength": "guidance_scale", "device": "device"},
+    "vits": {"device": "device"},
+}
+
+
 def generator_options(ctx: Any, name: str) -> dict[str, Any]:
     """Constructor options of backend ``name`` from the run context ``ctx``."""
+    options = {arg: getattr(ctx, field) for field, arg in _OPTION_NAMES.get(name, {}).items()
+               if getattr(ctx, field)}
     if name == "mmaudio":
-        options: dict[str, Any] = {"window_seconds": ctx.window_seconds}
-        if ctx.generator_model:
-            options["variant"] = ctx.generator_model
-        if ctx.generation_steps:
-            options["steps"] = ctx.generation_steps
-        if ctx.cfg_strength:
-            options["cfg_strength"] = ctx.cfg_strength
-        if ctx.device:
-            options["device"] = ctx.device
-        return options
-    if name in ("stable-audio", "audioldm2"):
-        options = {}
-        if ctx.generator_model:
-            options["model"] = ctx.generator_model
-        if ctx.generation_steps:
-            options["steps"] = ctx.generation_steps
-        if ctx.cfg_strength:
-            options["guidance_scale"] = ctx.cfg_strength
-        if ctx.device:
-            options["device"] = ctx.device
-        return options
-    if name == "vits" and ctx.device:
-        return {"device": ctx.device}
-    return {}
+        options["window_seconds"] = ctx.window_seconds
+    return options
 
 
 def narration_backend(setting: str) -> str | None:
