@@ -12,6 +12,7 @@ from graph.context import Context, context_of
 from graph.state import LVASState
 from nodes.common import in_run, timed
 from tools.delivery import DeliveredLevels, measure_delivered_audio
+from tools.generators.options import NO_VOICE_HINT
 from tools.mixing import DuckingSettings, MixTrack, mix_to_wav
 from tools.muxing import mux_soundtrack
 from tools.paths import relative_to_run
@@ -38,10 +39,13 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     )
     warnings: list[str] = []
     output, delivered, trim = _deliver(state, ctx, report.path, warnings)
-    if state.get("narration_lines") and ctx.narration == "off":
-        warnings.append(f"{len(state['narration_lines'])} narration line(s) were not voiced: "
-                        "narration is off (turn it on with --tts auto or the 'narration' "
-                        "setting).")
+    voiced = sum(1 for clip in state.get("clips", {}).values() if clip["layer"] == "speech")
+    silent = len(state.get("narration_lines", [])) - voiced
+    if silent > 0:
+        why = ("narration is off (turn it on with --tts auto or the 'narration' setting)"
+               if ctx.narration == "off" else f"no text-to-speech voice is available here: "
+               f"{NO_VOICE_HINT}")
+        warnings.append(f"{silent} narration line(s) were not voiced: {why}.")
     return {
         **({"warnings": warnings} if warnings else {}),
         "artifacts": {

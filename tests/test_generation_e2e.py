@@ -151,3 +151,18 @@ def test_clips_record_checks_and_clap_similarity(tmp_path, label_cache_dir, monk
         sidecar = json.loads((tmp_path / "run" / clip["path"]).with_suffix(".json").read_text())
         assert sidecar["problems"] == [] and sidecar["clap_score"] == pytest.approx(
             clip["clap_score"], abs=1e-4)
+
+
+def test_narration_without_any_voice_goes_on_and_says_how_to_get_one(tmp_path, label_cache_dir,
+                                                                     monkeypatch):
+    monkeypatch.setattr(registry, "backend_status",
+                        lambda: {"espeak": (False, "not installed"), "vits": (False, "none")})
+    video = make_cut_video(tmp_path / "v.mp4", [3.0])
+    lines = tmp_path / "lines.txt"
+    lines.write_text("0.5-2.0 Hello.\n", encoding="utf-8")
+    ctx = Context(run_dir=str(tmp_path / "run"), index_dir=str(label_cache_dir), seed=3,
+                  narration="auto")
+    final = run_pipeline({"video": str(video), "output": str(tmp_path / "out.mp4"),
+                          "narration": str(lines)}, ctx)
+    assert Path(final["output_path"]).exists()
+    assert any("not voiced" in w and "espeak-ng" in w for w in final["warnings"])

@@ -32,8 +32,7 @@ def test_narration_backend_choice(monkeypatch):
     assert narration_backend("auto") == "vits"
     monkeypatch.setattr(registry, "backend_status",
                         lambda: {"espeak": (False, "missing"), "vits": (False, "missing")})
-    with pytest.raises(LVASInputError, match="apt-get install espeak-ng"):
-        narration_backend("auto")
+    assert narration_backend("auto") is None  # the run goes on; the mixer says why
 
 
 def test_auto_never_picks_a_model_backend_without_a_gpu(monkeypatch):

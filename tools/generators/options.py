@@ -39,7 +39,9 @@ def generator_options(ctx: Any, name: str) -> dict[str, Any]:
 def narration_backend(setting: str) -> str | None:
     """The text-to-speech backend for a run's ``narration`` setting (None: not voiced).
 
-    ``auto`` takes espeak-ng when it is installed, else a VITS model when one is configured.
+    ``auto`` takes espeak-ng when it is installed, else a VITS model when one is configured,
+    else None (the run goes on and its warnings say how to get a voice); a backend named
+    explicitly must be there.
     """
     if setting == "off":
         return None
@@ -54,6 +56,8 @@ def narration_backend(setting: str) -> str | None:
     for name in TTS_BACKENDS:
         if status.get(name, (False, ""))[0]:
             return name
-    raise LVASInputError("Narration is on, but no text-to-speech backend is available: install "
-                         "espeak-ng (apt-get install espeak-ng, brew install espeak-ng) or set "
-                         "LVAS_TTS_MODEL to a VITS model, or turn narration off.")
+    return None
+
+
+NO_VOICE_HINT = ("install espeak-ng (apt-get install espeak-ng, brew install espeak-ng) or set "
+                 "LVAS_TTS_MODEL to a local VITS model")
