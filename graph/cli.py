@@ -51,7 +51,7 @@ def _context(args: argparse.Namespace):
 
 def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
     """Run the graph with a progress line per node; print and return the summary."""
-    from graph.runner import describe_update, run_pipeline
+    from graph.runner import describe_update
     from tools.accounting import format_usage, summarize_usage
 
     counts: Counter = Counter()
@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
     if not args.quiet:
         _print_err(f"lvas: {doing}")
     ctx = _context(args)
-    final = run_pipeline(inputs, ctx, progress=progress)
+    final = _run_resumable(args, inputs, ctx, progress)
     artifacts = final.get("artifacts", {})
     run_dir = Path(final["run_dir"])
     usage = summarize_usage(final.get("llm_usage", []), **ctx.usage_prices())
@@ -102,6 +102,31 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
     if summary["report"]:
         _print_err(f"lvas: report {summary['report']}; editor timeline {summary['timeline']}")
     return summary
+
+
+def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
+                   progress: Any) -> dict[str, Any]:
+    """Run with every step checkpointed; with ``--resume``, go on from where the same command
+    stopped (a fresh run otherwise, replacing that command's old checkpoints)."""
+    from graph.builder import compile_graph
+    from graph.resume import open_checkpointer, thread_id_for, unfinished
+    from graph.runner import run_pipeline
+    from tools.paths import default_cache_dir
+
+    cache_dir = Path(ctx.index_dir).expanduser() if ctx.index_dir else default_cache_dir()
+    thread = thread_id_for(inputs, ctx)
+    config = {"configurable": {"thread_id": thread}}
+    with open_checkpointer(cache_dir) as saver:
+        graph = compile_graph(checkpointer=saver)
+        if getattr(args, "resume", False):
+            if unfinished(graph, config):
+                if not args.quiet:
+                    _print_err("lvas: resuming the run this command started before")
+                return run_pipeline(None, ctx, graph=graph, config=config, progress=progress)
+            if not args.quiet:
+                _print_err("lvas: no unfinished run of this command to resume; starting afresh")
+        saver.delete_thread(thread)
+        return run_pipeline(inputs, ctx, graph=graph, config=config, progress=progress)
 
 
 def cmd_dub(args: argparse.Namespace) -> int:
@@ -258,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="seed for every random choice")
         p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+        p.add_argument("--resume", action="store_true",
+                       help="go on from where the same command was stopped (killed, crashed)")
         p.add_argument("--narration", metavar="FILE",
                        help="lines to voice: subtitles (.srt, .vtt) or 'START[-END] text' lines")
         p.add_argument("--tts", choices=["off", "auto", "espeak", "vits"],

@@ -1,0 +1,65 @@
+"""A killed run goes on with --resume: finished steps and finished renders are not redone."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.cli import main
+from tests.videos import make_cut_video
+from tools.generators.procedural import ProceduralGenerator
+
+
+class Crash(RuntimeError):
+    """Stands in for the process being killed in the middle of the renders."""
+
+
+@pytest.fixture
+def counted_renders(monkeypatch):
+    calls: list[str] = []
+    real = ProceduralGenerator.render
+
+    def render(self, request, out_path):
+        calls.append(request.family)
+        if len(calls) == 3 and not getattr(render, "healed", False):
+            raise Crash("killed")
+        return real(self, request, out_path)
+
+    monkeypatch.setattr(ProceduralGenerator, "render", render)
+    return calls, render
+
+
+def test_resume_goes_on_where_the_run_stopped(tmp_path, label_cache_dir, monkeypatch,
+                                              counted_renders, capsys):
+    calls, render = counted_renders
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(label_cache_dir))
+    monkeypatch.setenv("LVAS_DEBUG", "")
+    video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0, 2.0])
+    args = ["dub", str(video), "-o", str(tmp_path / "out.mp4"), "--work-dir",
+            str(tmp_path / "run"), "--seed", "2"]
+    assert main(args) == 1  # an internal error: the run stopped during generation
+    assert not (tmp_path / "out.mp4").exists()
+    rendered_before = len(calls)
+    capsys.readouterr()
+
+    render.healed = True
+    assert main([*args, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming" in err
+    assert "Storyboarder" not in err and "Synthesizer" not in err  # planning is not redone
+    assert (tmp_path / "out.mp4").exists()
+    clips = list((tmp_path / "run" / "clips").glob("*.wav"))
+    # every sound rendered once in all: what finished before the crash (all but the crashed
+    # render) was kept, and the resumed run rendered only the rest
+    renders_after = len(calls) - rendered_before
+    assert renders_after >= 1
+    assert (rendered_before - 1) + renders_after == len(clips)
+
+
+def test_resume_with_nothing_to_resume_starts_afresh(tmp_path, label_cache_dir, monkeypatch,
+                                                    capsys):
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(label_cache_dir))
+    video = make_cut_video(tmp_path / "v.mp4", [2.0])
+    args = ["dub", str(video), "-o", str(tmp_path / "out.mp4"), "--work-dir",
+            str(tmp_path / "run"), "--resume"]
+    assert main(args) == 0
+    assert "starting afresh" in capsys.readouterr().err
