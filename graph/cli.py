@@ -118,15 +118,19 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
     config = {"configurable": {"thread_id": thread}}
     with open_checkpointer(cache_dir) as saver:
         graph = compile_graph(checkpointer=saver)
+        start: dict[str, Any] | None = inputs
         if getattr(args, "resume", False):
             if unfinished(graph, config):
                 if not args.quiet:
                     _print_err("lvas: resuming the run this command started before")
-                return run_pipeline(None, ctx, graph=graph, config=config, progress=progress)
-            if not args.quiet:
+                start = None
+            elif not args.quiet:
                 _print_err("lvas: no unfinished run of this command to resume; starting afresh")
-        saver.delete_thread(thread)
-        return run_pipeline(inputs, ctx, graph=graph, config=config, progress=progress)
+        if start is not None:
+            saver.delete_thread(thread)
+        final = run_pipeline(start, ctx, graph=graph, config=config, progress=progress)
+        saver.delete_thread(thread)  # a finished run needs no checkpoints: keep the file small
+        return final
 
 
 def cmd_dub(args: argparse.Namespace) -> int:
