@@ -11,6 +11,7 @@ from graph.context import Context, context_of
 from graph.state import LVASState
 from nodes.common import timed
 from tools.errors import LVASInputError
+from tools.generators.registry import check_backend
 from tools.media import probe_video
 from tools.muxing import check_output_container, default_output_path
 from tools.narration import read_narration
@@ -23,6 +24,10 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Fail fast on a bad video, plan or output before any expensive work starts."""
     ctx = context_of(runtime)
     update: dict[str, Any] = {"review_round": 0, "label_round": 0}
+    if not state.get("plan_only"):
+        check_backend(ctx.generator_backend)
+        if ctx.narration not in ("off", "auto"):
+            check_backend(ctx.narration)
     video = (state.get("video") or "").strip()
     if state.get("plan"):
         recorded = load_plan(state["plan"])["video"]

@@ -45,3 +45,17 @@ def test_auto_never_picks_a_model_backend_without_a_gpu(monkeypatch):
     assert registry.get_generator("auto").name == "procedural"
     with pytest.raises(LVASInputError, match="Unknown generator backend"):
         registry.get_generator("wavenet")
+
+
+def test_a_backend_that_cannot_run_is_refused_before_any_work(tmp_path, capsys):
+    from graph.cli import main
+    from tests.videos import make_cut_video
+
+    if registry.backend_status()["mmaudio"][0]:
+        pytest.skip("MMAudio can run here")
+    video = make_cut_video(tmp_path / "v.mp4", [1.0])
+    code = main(["dub", str(video), "-o", str(tmp_path / "o.mp4"), "--generator", "mmaudio",
+                 "--work-dir", str(tmp_path / "run")])
+    assert code == 2
+    assert "cannot run here" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "o.mp4").exists()

@@ -99,12 +99,10 @@ def available_generators() -> list[str]:
     return [name for name in AUTO_ORDER if _REGISTRY[name].check(for_auto=True)[0]]
 
 
-def get_generator(
-    name: str = "auto", *, sample_rate: int = 48000, **options: Any
-) -> AudioGenerator:
-    """The generator called ``name``; ``auto`` gives the best one this machine can run."""
+def check_backend(name: str) -> None:
+    """Refuse, before any work, a backend that is unknown or cannot run on this machine."""
     if name == "auto":
-        name = available_generators()[0]
+        return
     entry = _REGISTRY.get(name)
     if entry is None:
         raise LVASInputError(
@@ -116,4 +114,13 @@ def get_generator(
             f"Generator backend {name!r} cannot run here: {reason}. "
             "Run 'lvas doctor' to see what is available, or choose 'procedural'."
         )
-    return entry.load()(sample_rate=sample_rate, **options)
+
+
+def get_generator(
+    name: str = "auto", *, sample_rate: int = 48000, **options: Any
+) -> AudioGenerator:
+    """The generator called ``name``; ``auto`` gives the best one this machine can run."""
+    if name == "auto":
+        name = available_generators()[0]
+    check_backend(name)
+    return _REGISTRY[name].load()(sample_rate=sample_rate, **options)
