@@ -84,6 +84,9 @@ def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         loudness={
             "integrated_lufs": artifacts.get("loudness_lufs"),
             "true_peak_db": artifacts.get("peak_db"),
+            "delivered_lufs": artifacts.get("delivered_lufs"),
+            "delivered_peak_db": artifacts.get("delivered_peak_db"),
+            "delivery_trim_db": artifacts.get("delivery_trim_db"),
             "target_lufs": ctx.loudness_target,
         },
         artifacts={k: v for k, v in links.items() if v},

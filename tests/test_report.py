@@ -180,7 +180,8 @@ def test_report_is_self_contained_escaped_and_complete(tmp_path: Path) -> None:
     assert usage_total[:2] == ["total", "3"] and usage_total[-1] == "0.0125"
 
     loudness = next(t for t in page.tables if t[0][1][0] == "measure")
-    assert ["integrated loudness", "-23.1", "LUFS"] in [cells for _, cells in loudness]
+    assert ["integrated loudness (soundtrack.wav)", "-23.10", "LUFS"] in [
+        cells for _, cells in loudness]
 
     sounds = next(t for t in page.tables if t[0][1][:2] == ["scene", "layer"])
     assert len(sounds) == 4  # header + three cues

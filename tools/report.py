@@ -560,14 +560,17 @@ def _usage_section(summary: Mapping[str, Any] | None) -> str:
 def _loudness_section(loudness: Mapping[str, Any] | None) -> str:
     if not loudness:
         return "<p>Not measured.</p>"
-    names = {"integrated_lufs": ("integrated loudness", "LUFS"),
-             "true_peak_db": ("true peak", "dBTP"),
+    names = {"integrated_lufs": ("integrated loudness (soundtrack.wav)", "LUFS"),
+             "true_peak_db": ("true peak (soundtrack.wav)", "dBTP"),
+             "delivered_lufs": ("integrated loudness (as encoded in the video)", "LUFS"),
+             "delivered_peak_db": ("true peak (as encoded in the video)", "dBTP"),
+             "delivery_trim_db": ("trim applied to the encoded track", "dB"),
              "target_lufs": ("target", "LUFS")}
     rows = []
     for key in [*names, *(k for k in loudness if k not in names)]:
         if key in loudness:
             label, unit = names.get(key, (key, ""))
-            rows.append([_e(label), _num(loudness[key], "{:.1f}"), _e(unit)])
+            rows.append([_e(label), _num(loudness[key], "{:.2f}"), _e(unit)])
     return _table(["measure", "value", "unit"], rows, numeric={1})
 
 
