@@ -166,3 +166,22 @@ def test_narration_without_any_voice_goes_on_and_says_how_to_get_one(tmp_path, l
                           "narration": str(lines)}, ctx)
     assert Path(final["output_path"]).exists()
     assert any("not voiced" in w and "espeak-ng" in w for w in final["warnings"])
+
+
+def test_plan_with_narration_renders_its_lines(tmp_path, label_cache_dir, monkeypatch):
+    from graph.cli import main
+
+    bin_dir = tmp_path / "bin"
+    _write_fake(bin_dir / "espeak-ng")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.delenv("LVAS_ESPEAK", raising=False)
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(label_cache_dir))
+    video = make_cut_video(tmp_path / "v.mp4", [3.0, 3.0])
+    lines = tmp_path / "lines.srt"
+    lines.write_text(SRT, encoding="utf-8")
+    plan = tmp_path / "v.plan.json"
+    assert main(["plan", str(video), "-o", str(plan), "--narration", str(lines), "-q"]) == 0
+    assert main(["render", str(plan), "-o", str(tmp_path / "out.mp4"), "-q",
+                 "--work-dir", str(tmp_path / "run")]) == 0  # the plan's lines ask for a voice
+    speech = list((tmp_path / "run" / "stems").glob("stem_speech.wav"))
+    assert speech and sf.info(speech[0]).frames > 0

@@ -85,6 +85,12 @@ def test_render_without_labels_retrieves_them(planned, tmp_path):
          "unknown sounds"),
         (lambda p: next(iter(p["label_choices"].values())).update(label="Thundr"),
          "not in the label index"),
+        (lambda p: p.update(narration=[{"id": "l1", "start": 1.0, "end": 99.0, "text": "Hi"}]),
+         "runs past the video"),
+        (lambda p: p.update(narration=[{"id": "l1", "start": 1.0, "end": 2.0, "text": "Hi",
+                                        "voice": "-w /tmp/x"}]), "voice"),
+        (lambda p: p.update(narration=[{"id": "l1", "start": 1.0, "end": 2.0, "text": ""}]),
+         "text"),
     ],
 )
 def test_invalid_plans_get_clear_errors(planned, tmp_path, capsys, edit, words):
