@@ -25,6 +25,7 @@ import numpy as np
 from tools.audio_io import write_wav
 from tools.errors import LVASInputError
 from tools.generators.base import GenerationRequest, GeneratorCapabilities
+from tools.generators.batching import group_indices, run_in_batches
 
 VERSION = "1"
 
@@ -304,27 +305,17 @@ class DiffusersTextToAudio:
                     f"{max(too_long):.2f} s is longer than this Stable Audio model renders "
                     f"({longest:.2f} s); split requests into windows first."
                 )
-        groups: dict[tuple[float, bool], list[int]] = {}
-        for i, request in enumerate(requests):
-            key = (float(request.duration), bool(request.negative_text.strip()))
-            groups.setdefault(key, []).append(i)
-        for indices in groups.values():
-            pending = list(indices)
-            while pending:
-                chunk = pending[: self._batch_limit]
-                try:
-                    audios = self._call(pipe, [requests[i] for i in chunk])
-                except Exception as exc:
-                    if not _is_out_of_memory(exc) or len(chunk) == 1:
-                        raise
-                    _free_device_memory()
-                    self._batch_limit = max(1, len(chunk) // 2)
-                    continue
-                rate = _pipeline_rate(self.kind, pipe)
-                for i, audio in zip(chunk, audios, strict=True):
-                    frames = round(requests[i].duration * rate)
-                    write_wav(out_paths[i], _fit(audio, frames), rate, subtype="FLOAT")
-                pending = pending[len(chunk):]
+        groups = group_indices(
+            requests, lambda r: (float(r.duration), bool(r.negative_text.strip())))
+
+        def render_chunk(_: object, chunk: list[int]) -> None:
+            audios = self._call(pipe, [requests[i] for i in chunk])
+            rate = _pipeline_rate(self.kind, pipe)
+            for i, audio in zip(chunk, audios, strict=True):
+                frames = round(requests[i].duration * rate)
+                write_wav(out_paths[i], _fit(audio, frames), rate, subtype="FLOAT")
+
+        self._batch_limit = run_in_batches(groups, self._batch_limit, render_chunk)
         return [Path(p) for p in out_paths]
 
     def _call(self, pipe: Any, requests: list[GenerationRequest]) -> list[np.ndarray]:
@@ -443,18 +434,3 @@ def _fit(audio: np.ndarray, frames: int) -> np.ndarray:
     out[:n] = data[:n]
     return out
 
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    import torch
-
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-def _free_device_memory() -> None:
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

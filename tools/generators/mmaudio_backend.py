@@ -37,6 +37,7 @@ import numpy as np
 from tools.audio_io import write_wav
 from tools.errors import LVASInputError
 from tools.generators.base import GenerationRequest, GeneratorCapabilities
+from tools.generators.batching import group_indices, run_in_batches
 from tools.paths import default_cache_dir
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; torch is imported lazily
@@ -449,15 +450,6 @@ def _generator(device: Any, seed: int) -> torch.Generator:
     return rng
 
 
-def _is_oom(exc: BaseException) -> bool:
-    import torch
-
-    oom = getattr(torch.cuda, "OutOfMemoryError", None) or getattr(torch, "OutOfMemoryError", None)
-    if oom is not None and isinstance(exc, oom):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
 def _model_seconds(duration: float) -> float:
     return max(float(duration), MIN_MODEL_SECONDS)
 
@@ -552,33 +544,24 @@ class MMAudioGenerator:
             raise ValueError("render_batch needs one output path per request")
         for request in requests:
             self._check_request(request)
-        groups: dict[tuple[float, bool], list[int]] = {}
-        for i, request in enumerate(requests):
-            key = (round(_model_seconds(request.duration), 6), request.video_path is not None)
-            groups.setdefault(key, []).append(i)
+        groups = group_indices(requests, lambda r: (
+            round(_model_seconds(r.duration), 6), r.video_path is not None))
         models = self.models()
-        for (seconds, _), indices in groups.items():
-            pos = 0
-            while pos < len(indices):
-                chunk = indices[pos:pos + self._batch_limit]
-                try:
-                    audio = self._generate(models, [requests[i] for i in chunk], seconds)
-                except Exception as exc:
-                    if not _is_oom(exc):
-                        raise
-                    self._free_memory()
-                    if len(chunk) == 1:
-                        raise MMAudioOutOfMemoryError(
-                            f"MMAudio ({self.variant}, {self.dtype}) ran out of memory on "
-                            f"{self.device} rendering one {seconds:g} s request. Use a "
-                            "smaller variant (small_44k or small_16k), shorter windows, "
-                            "bf16, or free the GPU; or choose the 'procedural' backend."
-                        ) from exc
-                    self._batch_limit = max(1, len(chunk) // 2)
-                    continue
-                for row, i in enumerate(chunk):
-                    self._write(audio[row], requests[i].duration, Path(out_paths[i]))
-                pos += len(chunk)
+
+        def render_chunk(group: tuple[float, bool], chunk: list[int]) -> None:
+            audio = self._generate(models, [requests[i] for i in chunk], group[0])
+            for row, i in enumerate(chunk):
+                self._write(audio[row], requests[i].duration, Path(out_paths[i]))
+
+        def too_big(group: tuple[float, bool], _: BaseException) -> Exception:
+            return MMAudioOutOfMemoryError(
+                f"MMAudio ({self.variant}, {self.dtype}) ran out of memory on {self.device} "
+                f"rendering one {group[0]:g} s request. Use a smaller variant (small_44k or "
+                "small_16k), shorter windows, bf16, or free the GPU; or choose the "
+                "'procedural' backend.")
+
+        self._batch_limit = run_in_batches(groups, self._batch_limit, render_chunk,
+                                           on_single_oom=too_big)
         return [Path(p) for p in out_paths]
 
     @staticmethod
@@ -591,12 +574,6 @@ class MMAudioGenerator:
             raise LVASInputError(
                 "A video-to-audio request needs video_span=(start, end) with its video_path."
             )
-
-    def _free_memory(self) -> None:
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
 
     def _generate(
         self, models: MMAudioModels, batch: list[GenerationRequest], seconds: float
