@@ -20,6 +20,7 @@ from nodes.common import (
 )
 from tools.analysis import motion_onsets
 from tools.bed_carry import carry_beds
+from tools.narration import line_as_sound
 
 EVENTS_PER_SECOND = 0.5
 
@@ -137,9 +138,7 @@ def clip_tasks(state: LVASState, *, carry: bool = True) -> list[Send]:
         for sound in sounds
     ]
     for line in state.get("narration_lines", []):
-        sound = {"id": f"narration-{line['id']}", "scene_id": "", "layer": "speech",
-                 "description": line["text"], "query": "", "start": line["start"],
-                 "end": line["end"], "volume_db": 0.0, "onsets": [], "excluded_labels": []}
+        sound = line_as_sound(line)
         choice = {"sound_id": sound["id"], "query": "", "label": "narration", "source": "",
                   "family": "speech", "score": 0.0, "speech": True, "music": False,
                   "candidates": [], "round": 0, "voice": line.get("voice", "")}

@@ -11,6 +11,7 @@ from graph.context import Context, context_of
 from graph.state import LVASState
 from nodes.common import timed
 from tools.accounting import summarize_usage
+from tools.narration import line_as_sound
 from tools.paths import relative_to_run
 from tools.report import write_report
 from tools.timeline import write_otio
@@ -24,12 +25,8 @@ def _sounds(state: LVASState) -> list[dict[str, Any]]:
         for design in state.get("designs", {}).values()
         for sound in design["sounds"]
     ]
-    sounds += [
-        {"id": f"narration-{line['id']}", "scene_id": "", "layer": "speech",
-         "description": line["text"], "label": "narration", "start": line["start"],
-         "end": line["end"], "volume_db": 0.0}
-        for line in state.get("narration_lines", [])
-    ]
+    sounds += [{**line_as_sound(line), "label": "narration"}
+               for line in state.get("narration_lines", [])]
     return sounds
 
 

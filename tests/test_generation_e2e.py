@@ -13,7 +13,7 @@ import soundfile as sf
 
 from graph.context import Context
 from graph.runner import run_pipeline
-from tests.test_tts import _write_fake
+from tests.fake_espeak import write_fake
 from tests.test_verify_audio import tiny_clap  # noqa: F401 - a fixture used below
 from tests.videos import make_cut_video
 from tools.generators import registry
@@ -93,7 +93,7 @@ The storm arrives at dusk.
 
 def test_narration_file_is_voiced_placed_and_delivered(tmp_path, label_cache_dir, monkeypatch):
     bin_dir = tmp_path / "bin"
-    _write_fake(bin_dir / "espeak-ng")
+    write_fake(bin_dir / "espeak-ng")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.delenv("LVAS_ESPEAK", raising=False)
     video = make_cut_video(tmp_path / "v.mp4", [3.0, 3.0])
@@ -172,7 +172,7 @@ def test_plan_with_narration_renders_its_lines(tmp_path, label_cache_dir, monkey
     from graph.cli import main
 
     bin_dir = tmp_path / "bin"
-    _write_fake(bin_dir / "espeak-ng")
+    write_fake(bin_dir / "espeak-ng")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.delenv("LVAS_ESPEAK", raising=False)
     monkeypatch.setenv("LVAS_CACHE_DIR", str(label_cache_dir))

@@ -10,79 +10,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.fake_espeak import write_fake
 from tools.errors import LVASInputError
 from tools.generators import AudioGenerator, GenerationRequest, tts
 from tools.generators.registry import BackendEntry
 from tools.generators.tts import EspeakTTS, espeak_available, fit_speech, trim_silence
 
 SR = tts.ESPEAK_SAMPLE_RATE
-
-FAKE_ESPEAK = r'''#!{python}
-"""A stand-in for espeak-ng: same options, a tone whose length follows text length and speed."""
-import json, math, os, struct, sys, time, wave
-
-args = sys.argv[1:]
-opts, text, stdin = {}, None, False
-i = 0
-while i < len(args):
-    a = args[i]
-    if a == "--stdin":
-        stdin = True
-    elif a == "--":
-        text = " ".join(args[i + 1:])
-        break
-    elif a in ("-v", "-s", "-p", "-w", "-b", "-a"):
-        opts[a] = args[i + 1]
-        i += 1
-    elif a == "-z":
-        pass
-    elif a.startswith("-"):
-        sys.stderr.write("unknown option " + a + "\n")
-        sys.exit(2)
-    else:
-        text = a
-    i += 1
-if stdin:
-    text = sys.stdin.buffer.read().decode("utf-8")
-log = os.environ.get("FAKE_ESPEAK_LOG")
-if log:
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"argv": sys.argv[1:], "text": text}) + "\n")
-voice = opts.get("-v", "en")
-if voice == "xx-fail":
-    sys.stderr.write("Error: The specified espeak-ng voice does not exist.\n")
-    sys.exit(1)
-if voice == "xx-slow":
-    time.sleep(30)
-speed = int(opts.get("-s", "175"))
-rate = 22050
-words = int(rate * 0.06 * len(text) * 175 / speed)
-edge = rate // 50
-frames = [0.0] * edge + [0.5 * math.sin(2 * math.pi * 220 * n / rate) for n in range(words)]
-frames += [0.0] * edge
-with wave.open(opts["-w"], "wb") as out:
-    out.setnchannels(1)
-    out.setsampwidth(2)
-    out.setframerate(rate)
-    out.writeframes(b"".join(struct.pack("<h", int(x * 32767)) for x in frames))
-'''
-
-
-def _write_fake(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(FAKE_ESPEAK.replace("{python}", sys.executable), encoding="utf-8")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
-
 
 class FakeEspeak:
     def __init__(self, log: Path) -> None:
@@ -102,7 +43,7 @@ class FakeEspeak:
 @pytest.fixture
 def fake_espeak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeEspeak:
     bin_dir = tmp_path / "bin"
-    _write_fake(bin_dir / "espeak-ng")
+    write_fake(bin_dir / "espeak-ng")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.delenv("LVAS_ESPEAK", raising=False)
     log = tmp_path / "espeak-calls.jsonl"
@@ -221,7 +162,7 @@ def test_request_voice_overrides_backend_voice(fake_espeak: FakeEspeak, tmp_path
 
 def test_render_batch_and_lvas_espeak_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                            ) -> None:
-    fake = _write_fake(tmp_path / "tools" / "my-speaker")
+    fake = write_fake(tmp_path / "tools" / "my-speaker")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.setenv("LVAS_ESPEAK", str(fake))
     assert espeak_available()[0]

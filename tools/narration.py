@@ -126,3 +126,11 @@ def read_narration(path: str | Path, *, duration: float | None = None) -> list[N
     if not lines:
         raise LVASInputError(f"Narration file {file} holds no text to speak.")
     return lines
+
+
+def line_as_sound(line: dict[str, Any]) -> dict[str, Any]:
+    """A narration line in the shape of a designed sound (layer "speech"), so generation,
+    mixing and the report handle it like any other cue."""
+    return {"id": f"narration-{line['id']}", "scene_id": "", "layer": "speech",
+            "description": line["text"], "query": "", "start": line["start"],
+            "end": line["end"], "volume_db": 0.0, "onsets": [], "excluded_labels": []}
