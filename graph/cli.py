@@ -133,25 +133,19 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
         return final
 
 
+def _inputs(args: argparse.Namespace, **given: Any) -> dict[str, Any]:
+    """The graph's input: what the command fixes, plus the optional inputs that were given."""
+    optional = {key: getattr(args, key, None) for key in ("prompt", "narration")}
+    return {k: v for k, v in {**given, **optional}.items() if v}
+
+
 def cmd_dub(args: argparse.Namespace) -> int:
-    inputs: dict[str, Any] = {"video": args.video}
-    if args.output:
-        inputs["output"] = args.output
-    if args.prompt:
-        inputs["prompt"] = args.prompt
-    if args.narration:
-        inputs["narration"] = args.narration
-    _run(args, inputs, f"dubbing {args.video}")
+    _run(args, _inputs(args, video=args.video, output=args.output), f"dubbing {args.video}")
     return EXIT_OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    inputs: dict[str, Any] = {"video": args.video, "plan_only": True,
-                              "plan_output": args.output}
-    if args.prompt:
-        inputs["prompt"] = args.prompt
-    if args.narration:
-        inputs["narration"] = args.narration
+    inputs = _inputs(args, video=args.video, plan_only=True, plan_output=args.output)
     _run(args, inputs, f"planning {args.video}")
     return EXIT_OK
 
@@ -162,11 +156,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)  # a clear error before anything starts
     if plan.get("narration") and not args.tts:
         args.tts = "auto"  # the plan's lines were written to be heard
-    inputs: dict[str, Any] = {"plan": args.plan, "output": args.output}
-    if args.video:
-        inputs["video"] = args.video
-    if args.narration:
-        inputs["narration"] = args.narration
+    inputs = _inputs(args, plan=args.plan, output=args.output, video=args.video)
     _run(args, inputs, f"rendering {args.plan}")
     return EXIT_OK
 
