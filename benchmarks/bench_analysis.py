@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
+from lvas.tools.common.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
 
 RATIO_TARGET = 1.25
 RSS_TARGET_MB = 400.0
@@ -59,7 +59,7 @@ def child_main(video: str, out_dir: str) -> None:
     Peak RSS is this process's own (RUSAGE_SELF), so nothing the parent did is counted.
     """
     started = time.perf_counter()
-    from tools.analysis import analyze_video
+    from lvas.tools.video.analysis import analyze_video
 
     imported = time.perf_counter()
     result = analyze_video(video, out_dir)
@@ -183,9 +183,9 @@ def speed(video: Path, work: Path, repeats: int) -> dict[str, float]:
 
 def accuracy(work: Path) -> dict[str, object]:
     """Cut precision/recall/F1 (two-frame tolerance) per category and overall."""
+    from lvas.tools.video.analysis import analyze_video
     from tests.cut_eval import TOLERANCE, evaluation_set, make_evaluation_set
-    from tools.analysis import analyze_video
-    from tools.cut_metrics import CutScore, match_cuts
+    from tests.cut_metrics import CutScore, match_cuts
 
     videos = make_evaluation_set(work / "cut_eval")
     totals: dict[str, CutScore] = {}

@@ -39,10 +39,10 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.generators.base import GenerationRequest  # noqa: E402
-from tools.generators.procedural import ProceduralGenerator  # noqa: E402
-from tools.generators.windowing import plan_windows, render_windowed  # noqa: E402
-from tools.procedural import RECIPE_FAMILIES  # noqa: E402
+from lvas.tools.generation.base import GenerationRequest  # noqa: E402
+from lvas.tools.generation.procedural import RECIPE_FAMILIES  # noqa: E402
+from lvas.tools.generation.procedural_backend import ProceduralGenerator  # noqa: E402
+from lvas.tools.generation.windowing import plan_windows, render_windowed  # noqa: E402
 
 SPEED_TARGET = 50.0
 SAMPLE_RATE = 48000

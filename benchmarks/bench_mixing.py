@@ -36,7 +36,7 @@ from scipy import signal
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.loudness import LoudnessMeter, TruePeakMeter  # noqa: E402
+from lvas.tools.audio.loudness import LoudnessMeter, TruePeakMeter  # noqa: E402
 
 SPEED_TARGET = 100.0
 SR = 48000
@@ -143,7 +143,7 @@ def child_main(spec_path: str) -> None:
     """
     spec = json.loads(Path(spec_path).read_text())
     started = time.perf_counter()
-    from tools.mixing import DuckingSettings, MixTrack, mix_to_wav
+    from lvas.tools.audio.mixing import DuckingSettings, MixTrack, mix_to_wav
 
     rss_imported = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     imported = time.perf_counter()

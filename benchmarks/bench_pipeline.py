@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.ffmpeg import run_ffmpeg  # noqa: E402
-from tools.media import probe_video  # noqa: E402
+from lvas.tools.common.ffmpeg import run_ffmpeg  # noqa: E402
+from lvas.tools.video.probe import probe_video  # noqa: E402
 
 
 def make_long_video(source: Path, minutes: float, out: Path) -> Path:
@@ -45,7 +45,8 @@ def main() -> None:
     info = probe_video(video)
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "graph.cli", "dub", str(video), "-o", str(work / "long.out.mp4"),
+        [sys.executable, "-m", "lvas.graph.cli", "dub", str(video),
+         "-o", str(work / "long.out.mp4"),
          "--overwrite", "--work-dir", str(work / "run"), "--json", "-q"],
         capture_output=True, text=True, cwd=ROOT,
     )

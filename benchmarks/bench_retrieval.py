@@ -97,7 +97,7 @@ def run_baseline(items: Sequence[EvalItem], k: int) -> MethodResult:
     """Plain search: cosine between the description and each bare label name, nothing else."""
     import numpy as np
 
-    from retrieval_index.embeddings import get_embedder
+    from lvas.retrieval_index.embeddings import get_embedder
 
     embedder = get_embedder("packaged")
     names = label_names()
@@ -114,7 +114,7 @@ def run_baseline(items: Sequence[EvalItem], k: int) -> MethodResult:
 
 def run_lvas(items: Sequence[EvalItem], k: int, cache: str | None) -> MethodResult:
     """The shipped hybrid index, one ``search`` call per description."""
-    from retrieval_index import open_index
+    from lvas.retrieval_index import open_index
 
     index = open_index(cache)
     return _timed(items, lambda text: [h.label for h in index.search(text, k)], "LVAS")

@@ -13,18 +13,25 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from graph.context import Context
-from graph.state import ClipTask, InputState, LVASState, OutputState, SceneTask
-from nodes.designer import design_sounds, review_labels, route_after_label_review
-from nodes.generator import generate_clip
-from nodes.mixer import mix
-from nodes.plan_io import load_plan_node, route_after_probe, route_to_generation, write_plan_node
-from nodes.probe import probe
-from nodes.report import report
-from nodes.review import review_scripts, route_after_review
-from nodes.scriptwriter import fan_out_scenes, write_overview, write_scene_script
-from nodes.storyboarder import storyboarder
-from nodes.synthesizer import choose_labels
+from lvas.graph.context import Context
+from lvas.graph.state import ClipTask, InputState, LVASState, OutputState, SceneTask
+from lvas.nodes.designer import design_sounds, review_labels
+from lvas.nodes.generator import generate_clip
+from lvas.nodes.mixer import mix
+from lvas.nodes.plan_io import load_plan_node, write_plan_node
+from lvas.nodes.probe import probe
+from lvas.nodes.report import report
+from lvas.nodes.review import review_scripts
+from lvas.nodes.routing import (
+    fan_out_scenes,
+    route_after_label_review,
+    route_after_probe,
+    route_after_review,
+    route_to_generation,
+)
+from lvas.nodes.scriptwriter import write_overview, write_scene_script
+from lvas.nodes.storyboarder import storyboarder
+from lvas.nodes.synthesizer import choose_labels
 
 RECURSION_LIMIT = 200
 
@@ -69,14 +76,9 @@ def build_graph() -> StateGraph:
     return builder
 
 
-builder = build_graph()
-
-
-def compile_graph(checkpointer: Any = None, cache: Any = None, **kwargs: Any):
+def compile_graph(checkpointer: Any = None, cache: Any = None, *,
+                  builder: StateGraph | None = None, **kwargs: Any):
     """The compiled workflow with an optional checkpointer and cache (for Python and the CLI)."""
-    return builder.compile(
+    return (builder or build_graph()).compile(
         checkpointer=checkpointer, cache=cache, name="lvas", **kwargs
     ).with_config(recursion_limit=RECURSION_LIMIT)
-
-
-graph = compile_graph()

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tools.errors import LVASInputError
+from lvas.tools.common.errors import LVASInputError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
@@ -24,7 +24,7 @@ def _print_err(message: str) -> None:
 
 
 def _context(args: argparse.Namespace):
-    from graph.context import Context
+    from lvas.graph.context import Context
 
     values: dict[str, Any] = {"seed": args.seed, "overwrite": args.overwrite,
                               "keep_original_audio": getattr(args, "keep_original_audio", False)}
@@ -35,7 +35,7 @@ def _context(args: argparse.Namespace):
         if getattr(args, option, None):
             values[option] = getattr(args, option)
     if getattr(args, "loudness", None) is not None:
-        from tools.mixing import loudness_target_for
+        from lvas.tools.audio.mixing import loudness_target_for
 
         values["loudness_target"] = loudness_target_for(args.loudness)
     if getattr(args, "mono", False):
@@ -51,8 +51,8 @@ def _context(args: argparse.Namespace):
 
 def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
     """Run the graph with a progress line per node; print and return the summary."""
-    from graph.runner import describe_update
-    from tools.accounting import format_usage, summarize_usage
+    from lvas.graph.runner import describe_update
+    from lvas.tools.llm.accounting import format_usage, summarize_usage
 
     counts: Counter = Counter()
 
@@ -108,10 +108,10 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
                    progress: Any) -> dict[str, Any]:
     """Run with every step checkpointed; with ``--resume``, go on from where the same command
     stopped (a fresh run otherwise, replacing that command's old checkpoints)."""
-    from graph.builder import compile_graph
-    from graph.resume import open_checkpointer, thread_id_for, unfinished
-    from graph.runner import run_pipeline
-    from tools.paths import default_cache_dir
+    from lvas.graph.builder import compile_graph
+    from lvas.graph.resume import open_checkpointer, thread_id_for, unfinished
+    from lvas.graph.runner import run_pipeline
+    from lvas.tools.common.paths import default_cache_dir
 
     cache_dir = Path(ctx.index_dir).expanduser() if ctx.index_dir else default_cache_dir()
     thread = thread_id_for(inputs, ctx)
@@ -151,7 +151,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from tools.plan import load_plan
+    from lvas.tools.planning.plan_file import load_plan
 
     plan = load_plan(args.plan)  # a clear error before anything starts
     if plan.get("narration") and not args.tts:
@@ -162,7 +162,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tools.demo_video import make_demo_video
+    from lvas.tools.video.demo import make_demo_video
 
     folder = Path(args.dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from graph.doctor import run_checks
+    from lvas.graph.doctor import run_checks
 
     report = run_checks()
     if args.json:
@@ -192,9 +192,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:
-    from retrieval_index import default_cache_dir
-    from tools.media import probe_video
-    from tools.storyboard import StoryboardSettings, build_storyboard, storyboard_key
+    from lvas.retrieval_index import default_cache_dir
+    from lvas.tools.video.probe import probe_video
+    from lvas.tools.video.storyboard import StoryboardSettings, build_storyboard, storyboard_key
 
     probe_video(args.video)
     if args.min_scene_seconds < 0 or args.max_scene_seconds < 0 or args.min_shot_seconds < 0:
@@ -232,7 +232,7 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
-    from retrieval_index import build_index
+    from lvas.retrieval_index import build_index
 
     info = build_index(force=args.force)
     if args.json:
@@ -244,7 +244,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_search(args: argparse.Namespace) -> int:
-    from retrieval_index import open_index
+    from lvas.retrieval_index import open_index
 
     queries = list(args.query)
     if queries == ["-"]:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from tools.paths import default_cache_dir
-from tools.storyboard import StoryboardSettings
+from lvas.tools.common.paths import default_cache_dir
+from lvas.tools.video.storyboard import StoryboardSettings
 
 if TYPE_CHECKING:
-    from tools.chat import ChatSettings
+    from lvas.tools.llm.chat import ChatSettings
 
 ChatBackend = Literal["auto", "offline", "openai"]
 StructuredMethod = Literal["auto", "json_schema", "json_mode", "function_calling"]
@@ -38,7 +38,7 @@ def _env_number(name: str, default: float, kind: type = float) -> Any:
     try:
         return kind(raw)
     except ValueError:
-        from tools.errors import LVASInputError
+        from lvas.tools.common.errors import LVASInputError
 
         raise LVASInputError(f"{name}={raw!r} is not a number; fix or unset it.") from None
 
@@ -292,14 +292,14 @@ class Context:
         )
 
     def usage_prices(self) -> dict[str, float]:
-        """Token prices for ``tools.accounting.summarize_usage``."""
+        """Token prices for ``lvas.tools.llm.accounting.summarize_usage``."""
         return {"price_in": self.llm_price_in, "price_out": self.llm_price_out}
 
     def chat_settings(self) -> ChatSettings | None:
         """The chat model of this run, or None when none is configured (offline planner)."""
         if self.chat_backend == "offline" or not self.llm_model:
             return None
-        from tools.chat import ChatSettings
+        from lvas.tools.llm.chat import ChatSettings
 
         cache = Path(self.index_dir).expanduser() if self.index_dir else default_cache_dir()
         return ChatSettings(

@@ -16,7 +16,7 @@ def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
 
 
 def check_ffmpeg() -> dict[str, Any]:
-    from tools.ffmpeg import ffmpeg_exe
+    from lvas.tools.common.ffmpeg import ffmpeg_exe
 
     try:
         exe = ffmpeg_exe()
@@ -56,7 +56,7 @@ def check_mmaudio() -> dict[str, Any]:
 
 def check_generators() -> list[dict[str, Any]]:
     """Every audio backend (and text-to-speech voice): can it run here, and why not."""
-    from tools.generators import backend_status
+    from lvas.tools.generation import backend_status
 
     return [_check(f"backend {name}", ok, reason) for name, (ok, reason) in
             backend_status().items()]
@@ -84,7 +84,7 @@ def check_llm(timeout: float = 3.0) -> dict[str, Any]:
 
 def check_index(cache_dir: str | None = None) -> dict[str, Any]:
     try:
-        from retrieval_index.store import index_status
+        from lvas.retrieval_index.store import index_status
 
         status = index_status(cache_dir)
         return _check("label index", bool(status.get("ready")), status.get("detail", ""))
@@ -106,7 +106,7 @@ def run_checks(cache_dir: str | None = None) -> dict[str, Any]:
     """All checks, plus the profile that ``auto`` will pick from them."""
     checks = [check_ffmpeg(), check_pyav(), check_gpu(), check_mmaudio(), *check_generators(),
               check_llm(), check_embeddings(), check_index(cache_dir)]
-    from tools.generators import available_generators
+    from lvas.tools.generation import available_generators
 
     profile = {
         "chat": (f"chat model {os.environ['LVAS_LLM_MODEL']} (offline planner as fallback)"

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tools.paths import content_hash
+from lvas.tools.common.paths import content_hash
 
 CHECKPOINTS_FILE = "runs.sqlite"
 _INPUT_PATHS = ("video", "output", "plan", "plan_output", "narration")

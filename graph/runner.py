@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from graph.builder import RECURSION_LIMIT, compile_graph
-from graph.context import Context
+from lvas.graph.builder import RECURSION_LIMIT, compile_graph
+from lvas.graph.context import Context
 
 ProgressFn = Callable[[str, dict[str, Any], float], None]
 

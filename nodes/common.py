@@ -34,14 +34,14 @@ def in_run(run_dir: str, relative: str) -> Path:
 
 def planner_for(ctx: Any) -> Any:
     """The planner this run's context asks for (offline, or a chat model)."""
-    from tools.planners import get_planner
+    from lvas.tools.planning.registry import get_planner
 
     return get_planner(ctx.chat_backend, chat=ctx.chat_settings())
 
 
 def new_log() -> Any:
     """A per-node record of model calls (usage for accounting, warnings for fallbacks)."""
-    from tools.chat import CallLog
+    from lvas.tools.llm.chat import CallLog
 
     return CallLog()
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import Send, interrupt
+from langgraph.types import interrupt
 
-from graph.context import Context, context_of
-from graph.state import ClipTask, LVASState
-from nodes.common import (
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import LVASState
+from lvas.nodes.common import (
     in_run,
     log_update,
     new_log,
@@ -18,9 +18,7 @@ from nodes.common import (
     timed,
     with_absolute_keyframes,
 )
-from tools.analysis import motion_onsets
-from tools.bed_carry import carry_beds
-from tools.narration import line_as_sound
+from lvas.tools.video.analysis import motion_onsets
 
 EVENTS_PER_SECOND = 0.5
 
@@ -114,34 +112,3 @@ def review_labels(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]
         "label_final": all_final or round_number >= ctx.max_label_rounds,
         **log_update(log),
     }
-
-
-def route_after_label_review(state: LVASState) -> Literal["synthesizer", "write_plan"]:
-    """Retrieve again until the Designer is satisfied (or the cap), then write the plan."""
-    return "write_plan" if state.get("label_final") else "synthesizer"
-
-
-def clip_tasks(state: LVASState, *, carry: bool = True) -> list[Send]:
-    """One Send per sound to render, and one per narration line, to render them in parallel
-    (the generator leaves narration silent unless the run voices it). With ``carry``, beds of
-    one label in consecutive scenes become one continuous sound."""
-    choices = state.get("label_choices", {})
-    video = state.get("video_info", {}).get("path") or state.get("video", "")
-    sounds = [sound for design in state.get("designs", {}).values()
-              for sound in design["sounds"]
-              if sound["id"] in choices and choices[sound["id"]].get("label")]
-    if carry:
-        sounds, _ = carry_beds(sounds, {s["id"]: choices[s["id"]]["label"] for s in sounds})
-    tasks = [
-        Send("generate_clip", ClipTask(sound=sound, choice=choices[sound["id"]],
-                                       run_dir=state["run_dir"], video=video))
-        for sound in sounds
-    ]
-    for line in state.get("narration_lines", []):
-        sound = line_as_sound(line)
-        choice = {"sound_id": sound["id"], "query": "", "label": "narration", "source": "",
-                  "family": "speech", "score": 0.0, "speech": True, "music": False,
-                  "candidates": [], "round": 0, "voice": line.get("voice", "")}
-        tasks.append(Send("generate_clip", ClipTask(sound=sound, choice=choice,
-                                                    run_dir=state["run_dir"], video=video)))
-    return tasks

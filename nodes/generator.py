@@ -16,15 +16,15 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, context_of
-from graph.state import ClipTask
-from nodes.common import timed
-from tools.audio_io import wav_info
-from tools.generators import AudioGenerator, GenerationRequest, get_generator
-from tools.generators.options import generator_options, narration_backend
-from tools.generators.verify import ClapScorer, render_verified
-from tools.generators.windowing import render_windowed
-from tools.paths import content_hash, file_sha256, relative_to_run, write_json
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import ClipTask
+from lvas.nodes.common import timed
+from lvas.tools.audio.audio_io import wav_info
+from lvas.tools.common.paths import content_hash, file_sha256, relative_to_run, write_json
+from lvas.tools.generation import AudioGenerator, GenerationRequest, get_generator
+from lvas.tools.generation.options import generator_options, narration_backend
+from lvas.tools.generation.verify import ClapScorer, render_verified
+from lvas.tools.generation.windowing import render_windowed
 
 
 def _generator_for(layer: str, ctx: Context) -> AudioGenerator | None:

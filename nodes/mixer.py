@@ -8,14 +8,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, context_of
-from graph.state import LVASState
-from nodes.common import in_run, timed
-from tools.delivery import DeliveredLevels, measure_delivered_audio
-from tools.generators.options import NO_VOICE_HINT
-from tools.mixing import DuckingSettings, MixTrack, mix_to_wav
-from tools.muxing import mux_soundtrack
-from tools.paths import relative_to_run
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import LVASState
+from lvas.nodes.common import in_run, timed
+from lvas.tools.audio.mixing import DuckingSettings, MixTrack, mix_to_wav
+from lvas.tools.common.paths import relative_to_run
+from lvas.tools.delivery.measure import DeliveredLevels, measure_delivered_audio
+from lvas.tools.delivery.muxing import mux_soundtrack
+from lvas.tools.generation.options import NO_VOICE_HINT
 
 
 @timed("mixer")

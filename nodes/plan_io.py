@@ -4,21 +4,19 @@ back when a run renders a plan a person may have edited."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import Send
 
-from graph.context import Context, context_of
-from graph.state import LVASState
-from nodes.common import timed
-from nodes.designer import clip_tasks
-from retrieval_index import open_index
-from retrieval_index.knowledge import load_knowledge_base
-from tools.accounting import summarize_usage
-from tools.errors import LVASInputError
-from tools.paths import relative_to_run, write_json
-from tools.plan import build_plan, load_plan, write_plan
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import LVASState
+from lvas.nodes.common import timed
+from lvas.retrieval_index import open_index
+from lvas.retrieval_index.knowledge import load_knowledge_base
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.paths import relative_to_run, write_json
+from lvas.tools.llm.accounting import summarize_usage
+from lvas.tools.planning.plan_file import build_plan, load_plan, write_plan
 
 PLAN_STATE_KEYS = ("scenes", "overview", "scripts", "designs", "label_choices")
 
@@ -107,17 +105,3 @@ def _resolve_labels(plan: dict[str, Any], ctx: Context) -> dict[str, Any]:
                 "candidates": choice.get("candidates", []), "round": choice.get("round", 0),
             }
     return choices
-
-
-def route_after_probe(state: LVASState) -> Literal["load_plan", "storyboarder"]:
-    """A run given a plan renders it; otherwise the Storyboarder starts planning."""
-    return "load_plan" if state.get("plan") else "storyboarder"
-
-
-def route_to_generation(
-    state: LVASState, runtime: Runtime[Context]
-) -> list[Send] | Literal["mixer", "__end__"]:
-    """Stop after the plan when only a plan was asked for; else render every sound."""
-    if state.get("plan_only"):
-        return "__end__"
-    return clip_tasks(state, carry=context_of(runtime).carry_beds) or "mixer"

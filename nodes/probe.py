@@ -7,16 +7,16 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, context_of
-from graph.state import LVASState
-from nodes.common import timed
-from tools.errors import LVASInputError
-from tools.generators.registry import check_backend
-from tools.media import probe_video
-from tools.muxing import check_output_container, default_output_path
-from tools.narration import read_narration
-from tools.paths import check_output_path
-from tools.plan import load_plan
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import LVASState
+from lvas.nodes.common import timed
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.paths import check_output_path
+from lvas.tools.delivery.muxing import check_output_container, default_output_path
+from lvas.tools.generation.registry import check_backend
+from lvas.tools.planning.narration import read_narration
+from lvas.tools.planning.plan_file import load_plan
+from lvas.tools.video.probe import probe_video
 
 
 @timed("probe")

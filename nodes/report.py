@@ -7,14 +7,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, context_of
-from graph.state import LVASState
-from nodes.common import timed
-from tools.accounting import summarize_usage
-from tools.narration import line_as_sound
-from tools.paths import relative_to_run
-from tools.report import write_report
-from tools.timeline import write_otio
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import LVASState
+from lvas.nodes.common import timed
+from lvas.tools.common.paths import relative_to_run
+from lvas.tools.llm.accounting import summarize_usage
+from lvas.tools.planning.narration import line_as_sound
+from lvas.tools.reporting.report import write_report
+from lvas.tools.reporting.timeline import write_otio
 
 
 def _sounds(state: LVASState) -> list[dict[str, Any]]:

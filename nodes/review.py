@@ -7,16 +7,14 @@ scenes go back to the Scriptwriter until nothing changes or the round cap is rea
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import Send
 
-from graph.context import Context, context_of
-from graph.state import LVASState
-from nodes.common import log_update, new_log, planner_for, timed, with_absolute_keyframes
-from nodes.scriptwriter import scene_tasks
-from tools.scenes import merge_scenes
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import LVASState
+from lvas.nodes.common import log_update, new_log, planner_for, timed, with_absolute_keyframes
+from lvas.tools.video.scenes import merge_scenes
 
 
 @timed("review")
@@ -69,14 +67,3 @@ def review_scripts(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
         "rescript": rescript,
         **log_update(log),
     }
-
-
-def route_after_review(
-    state: LVASState, runtime: Runtime[Context]
-) -> list[Send] | Literal["designer"]:
-    """Back to the Scriptwriter for merged scenes, unless the cap is reached."""
-    cap = context_of(runtime).max_review_rounds
-    pending = state.get("rescript") or []
-    if pending and state.get("review_round", 0) < cap:
-        return scene_tasks(state, pending)
-    return "designer"

@@ -7,11 +7,11 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, context_of
-from graph.state import LVASState
-from nodes.common import timed
-from tools.paths import relative_to_run
-from tools.storyboard import build_storyboard, storyboard_key
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import LVASState
+from lvas.nodes.common import timed
+from lvas.tools.common.paths import relative_to_run
+from lvas.tools.video.storyboard import build_storyboard, storyboard_key
 
 SHOT_KEYS = ("index", "start", "end", "brightness", "saturation", "hue", "colour", "motion")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, context_of
-from graph.state import LVASState
-from nodes.common import log_update, new_log, planner_for, timed
-from retrieval_index import open_index
+from lvas.graph.context import Context, context_of
+from lvas.graph.state import LVASState
+from lvas.nodes.common import log_update, new_log, planner_for, timed
+from lvas.retrieval_index import open_index
 
 CANDIDATE_KEYS = ("label", "source", "score", "family", "category", "layer", "speech", "music")
 

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from prompts.schemas import SCHEMAS
+from lvas.prompts.schemas import SCHEMAS
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -60,7 +60,7 @@ class Prompt:
 
         text = self.format_user(**values)
         if images and max_images > 0:
-            from tools.chat import user_message
+            from lvas.tools.llm.chat import user_message
 
             human = user_message(text, list(images), max_images=max_images, width=image_width)
         else:

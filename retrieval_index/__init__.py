@@ -3,9 +3,9 @@
 Imports are light: the embedding model and Chroma load only when an index is opened.
 """
 
-from retrieval_index.knowledge import LabelRecord, load_knowledge_base
-from retrieval_index.retriever import LabelHit, LabelIndex
-from retrieval_index.store import IndexInfo, build_index, default_cache_dir, open_index
+from lvas.retrieval_index.knowledge import LabelRecord, load_knowledge_base
+from lvas.retrieval_index.retriever import LabelHit, LabelIndex
+from lvas.retrieval_index.store import IndexInfo, build_index, default_cache_dir, open_index
 
 __all__ = [
     "IndexInfo",

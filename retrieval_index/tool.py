@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.tools import tool
 
-from retrieval_index.store import default_index
+from lvas.retrieval_index.store import default_index
 
 
 @tool

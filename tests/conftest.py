@@ -47,7 +47,7 @@ def cut_video(video_factory: VideoFactory) -> Path:
 @pytest.fixture(scope="session")
 def label_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A label index built once per session in its own cache folder (never the user's)."""
-    from retrieval_index import build_index
+    from lvas.retrieval_index import build_index
 
     cache = tmp_path_factory.mktemp("lvas-cache")
     build_index(cache)

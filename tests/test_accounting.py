@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.accounting import format_usage, summarize_usage
+from lvas.tools.llm.accounting import format_usage, summarize_usage
 
 RECORDS = [
     {"role": "scriptwriter", "tokens_in": 1000, "tokens_out": 200, "latency_s": 1.5},
@@ -32,7 +32,7 @@ def test_prices_give_cost_and_cached_replies_are_free():
 
 
 def test_context_reads_prices_from_the_environment(monkeypatch):
-    from graph.context import Context
+    from lvas.graph.context import Context
 
     monkeypatch.setenv("LVAS_LLM_PRICE_IN", "0.15")
     monkeypatch.setenv("LVAS_LLM_PRICE_OUT", "0.6")

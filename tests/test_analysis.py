@@ -9,9 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tests import videos
-from tests.conftest import CUT_TIMES
-from tools.analysis import (
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.video.analysis import (
     _RESERVOIR_SIZE,
     ENVELOPE_RATE,
     VideoAnalysis,
@@ -21,7 +20,8 @@ from tools.analysis import (
     colour_name,
     motion_onsets,
 )
-from tools.errors import LVASInputError
+from tests import videos
+from tests.conftest import CUT_TIMES
 
 FRAME = 1 / 25
 

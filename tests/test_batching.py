@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.generators.batching import group_indices, run_in_batches
+from lvas.tools.generation.batching import group_indices, run_in_batches
 
 
 def test_groups_keep_first_seen_order():

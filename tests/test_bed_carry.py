@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.bed_carry import carry_beds
+from lvas.tools.planning.bed_carry import carry_beds
 
 
 def _sound(sid, layer, start, end, volume=-20.0):

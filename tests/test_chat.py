@@ -17,6 +17,19 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.llm.chat import (
+    CallLog,
+    ChatConfigError,
+    ChatFailure,
+    ChatSettings,
+    StructuredCaller,
+    extract_json,
+    forget_endpoints,
+    image_part,
+    make_chat_model,
+    user_message,
+)
 from tests.openai_stub import (
     OpenAIStub,
     Reply,
@@ -30,19 +43,6 @@ from tests.openai_stub import (
     text_reply,
     tool_reply,
 )
-from tools.chat import (
-    CallLog,
-    ChatConfigError,
-    ChatFailure,
-    ChatSettings,
-    StructuredCaller,
-    extract_json,
-    forget_endpoints,
-    image_part,
-    make_chat_model,
-    user_message,
-)
-from tools.errors import LVASInputError
 
 
 class SceneCaption(BaseModel):

@@ -17,10 +17,10 @@ import numpy as np
 import openai
 import pytest
 
+from lvas.tools.llm.chat import CallLog, ChatSettings, StructuredCaller, forget_endpoints
+from lvas.tools.planning.chat import ChatPlanner, Unmappable, pick_candidate
+from lvas.tools.planning.offline import OfflinePlanner
 from tests.scripted_chat import Reply, ScriptedChat
-from tools.chat import CallLog, ChatSettings, StructuredCaller, forget_endpoints
-from tools.chat_planner import ChatPlanner, Unmappable, pick_candidate
-from tools.offline_planner import OfflinePlanner
 
 _ids = itertools.count()
 
@@ -412,7 +412,7 @@ def test_usage_is_recorded_per_role(tmp_path: Path) -> None:
 
 
 def test_get_planner_builds_the_chat_planner() -> None:
-    from tools.planners import get_planner
+    from lvas.tools.planning.registry import get_planner
 
     settings = ChatSettings(model="some-model", base_url="http://127.0.0.1:9/v1")
     planner = get_planner("openai", chat=settings)

@@ -17,7 +17,7 @@ def _lvas(*args: str, cache_dir: Path | None = None) -> subprocess.CompletedProc
     env = dict(os.environ)
     if cache_dir is not None:
         env["LVAS_CACHE_DIR"] = str(cache_dir)
-    return subprocess.run([sys.executable, "-m", "graph.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lvas.graph.cli", *args], capture_output=True,
                           text=True, env=env, timeout=300)
 
 
@@ -115,7 +115,7 @@ def test_labels_search_json_one_list_per_query(label_cache_dir):
 
 def test_labels_search_reads_queries_from_stdin(label_cache_dir):
     env = {**os.environ, "LVAS_CACHE_DIR": str(label_cache_dir)}
-    result = subprocess.run([sys.executable, "-m", "graph.cli", "labels", "search", "-",
+    result = subprocess.run([sys.executable, "-m", "lvas.graph.cli", "labels", "search", "-",
                              "--json"], input="church bells\nwind\n", capture_output=True,
                             text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from graph.cli import main
+from lvas.graph.cli import main
 from tests import videos
 from tests.cut_eval import make_evaluation_set
-from tools.cut_metrics import match_cuts
+from tests.cut_metrics import match_cuts
 
 
 def _scenes(capsys, video: Path, work: Path, *extra: str) -> tuple[int, str, str]:
@@ -99,7 +99,7 @@ def test_scene_json_schema(capsys, tmp_path, cut_video):
 
 def test_cut_accuracy_on_hard_cuts_and_cross_fades(tmp_path):
     """F1 >= 0.95 within two frames over the shared evaluation set (the benchmark's too)."""
-    from tools.analysis import analyze_video
+    from lvas.tools.video.analysis import analyze_video
 
     totals = {"tp": 0, "fp": 0, "fn": 0}
     for index, (path, truth, _category) in enumerate(make_evaluation_set(tmp_path / "eval")):

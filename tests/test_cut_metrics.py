@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cut_eval import FPS, evaluation_set, make_evaluation_set
-from tools.cut_metrics import CutScore, match_cuts
+from tests.cut_metrics import CutScore, match_cuts
 
 
 def test_exact_match_is_perfect() -> None:

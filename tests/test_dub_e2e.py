@@ -20,7 +20,7 @@ CUTS = (2.0, 4.0, 6.0)
 def _lvas(*args: str, cache_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "LVAS_CACHE_DIR": str(cache_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "graph.cli", *args], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "lvas.graph.cli", *args], capture_output=True, text=True, env=env,
         timeout=600,
     )
 
@@ -74,7 +74,7 @@ def test_run_dir_holds_soundtrack_and_plan(dubbed):
 
 
 def _levels(samples: np.ndarray, rate: int) -> tuple[float, float]:
-    from tools.loudness import LoudnessMeter, TruePeakMeter
+    from lvas.tools.audio.loudness import LoudnessMeter, TruePeakMeter
 
     data = samples.astype(np.float64)
     data = data if data.ndim == 2 else data[:, None]
@@ -156,8 +156,8 @@ def test_default_output_for_other_containers(maker, name, expected_suffix, forma
 
 
 def test_prompt_changes_the_soundtrack(tmp_path, label_cache_dir):
-    from graph.context import Context
-    from graph.runner import run_pipeline
+    from lvas.graph.context import Context
+    from lvas.graph.runner import run_pipeline
 
     video = make_cut_video(tmp_path / "v.mp4", [3.0, 3.0])
     spectra, flatness, tonal = {}, {}, {}
@@ -189,8 +189,8 @@ def _frame_spectra(samples: np.ndarray, rate: int, n: int = 2048) -> tuple[np.nd
 
 
 def test_same_seed_gives_the_same_soundtrack(tmp_path, label_cache_dir):
-    from graph.context import Context
-    from graph.runner import run_pipeline
+    from lvas.graph.context import Context
+    from lvas.graph.runner import run_pipeline
 
     video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0])
     digests = []

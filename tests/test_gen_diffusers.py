@@ -17,10 +17,10 @@ pytest.importorskip("torchsde")
 
 import torch  # noqa: E402
 
+from lvas.tools.common.errors import LVASInputError  # noqa: E402
+from lvas.tools.generation import GenerationRequest  # noqa: E402
+from lvas.tools.generation import diffusers_backend as db  # noqa: E402
 from tests.tiny_diffusers import TINY_RATE, tiny_audioldm2, tiny_stable_audio  # noqa: E402
-from tools.errors import LVASInputError  # noqa: E402
-from tools.generators import GenerationRequest  # noqa: E402
-from tools.generators import diffusers_backend as db  # noqa: E402
 
 KINDS = ("stable-audio", "audioldm2")
 CHANNELS = {"stable-audio": 2, "audioldm2": 1}
@@ -238,7 +238,7 @@ def test_audioldm2_with_a_bare_gpt2_language_model_still_runs(
 
 
 def test_importing_the_backend_loads_no_model_library() -> None:
-    code = ("import sys, tools.generators.diffusers_backend as d; "
+    code = ("import sys, lvas.tools.generation.diffusers_backend as d; "
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])

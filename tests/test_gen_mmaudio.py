@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.generation import mmaudio_backend as mb
+from lvas.tools.generation.base import GenerationRequest
 from tests import videos
-from tools.errors import LVASInputError
-from tools.generators import mmaudio_backend as mb
-from tools.generators.base import GenerationRequest
 
 STANDIN = Path(__file__).parent / "mmaudio_standin"
 BLUE = np.array([0x10, 0x30, 0xC0]) / 255.0  # segment 1 of tests.videos.make_cut_video
@@ -365,7 +365,7 @@ def test_availability_needs_cuda_or_an_explicit_cpu(
 
 def test_importing_the_adapter_loads_neither_torch_nor_mmaudio() -> None:
     code = (
-        "import sys, tools.generators.mmaudio_backend as m; "
+        "import sys, lvas.tools.generation.mmaudio_backend as m; "
         "m.MMAudioGenerator; "
         "print('torch' in sys.modules, 'mmaudio' in sys.modules)"
     )

@@ -11,14 +11,14 @@ import opentimelineio as otio
 import pytest
 import soundfile as sf
 
-from graph.context import Context
-from graph.runner import run_pipeline
+from lvas.graph.context import Context
+from lvas.graph.runner import run_pipeline
+from lvas.tools.generation import registry
+from lvas.tools.generation.base import GeneratorCapabilities
+from lvas.tools.generation.procedural_backend import ProceduralGenerator
 from tests.fake_espeak import write_fake
 from tests.test_verify_audio import tiny_clap  # noqa: F401 - a fixture used below
 from tests.videos import make_cut_video
-from tools.generators import registry
-from tools.generators.base import GeneratorCapabilities
-from tools.generators.procedural import ProceduralGenerator
 
 WINDOW = 8.0
 
@@ -43,7 +43,7 @@ class WindowedProcedural(ProceduralGenerator):
 @pytest.fixture
 def windowed_backend(monkeypatch):
     entry = registry.BackendEntry("windowed-test", f"{__name__}:WindowedProcedural",
-                                  "tools.generators.registry:_always")
+                                  "lvas.tools.generation.registry:_always")
     monkeypatch.setitem(registry._REGISTRY, "windowed-test", entry)
     WindowedProcedural.requests = []
     return WindowedProcedural
@@ -135,7 +135,7 @@ def test_clips_record_checks_and_clap_similarity(tmp_path, label_cache_dir, monk
                                                  tiny_clap):  # noqa: F811
     import json
 
-    from nodes.generator import _clap_scorer
+    from lvas.nodes.generator import _clap_scorer
 
     monkeypatch.setenv("LVAS_CLAP_MODEL", str(tiny_clap))
     _clap_scorer.cache_clear()
@@ -169,7 +169,7 @@ def test_narration_without_any_voice_goes_on_and_says_how_to_get_one(tmp_path, l
 
 
 def test_plan_with_narration_renders_its_lines(tmp_path, label_cache_dir, monkeypatch):
-    from graph.cli import main
+    from lvas.graph.cli import main
 
     bin_dir = tmp_path / "bin"
     write_fake(bin_dir / "espeak-ng")

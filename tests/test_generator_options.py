@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from graph.context import Context
-from tools.errors import LVASInputError
-from tools.generators import registry
-from tools.generators.options import generator_options, narration_backend
+from lvas.graph.context import Context
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.generation import registry
+from lvas.tools.generation.options import generator_options, narration_backend
 
 
 def test_each_backend_gets_only_the_options_it_takes():
@@ -48,7 +48,7 @@ def test_auto_never_picks_a_model_backend_without_a_gpu(monkeypatch):
 
 
 def test_a_backend_that_cannot_run_is_refused_before_any_work(tmp_path, capsys):
-    from graph.cli import main
+    from lvas.graph.cli import main
     from tests.videos import make_cut_video
 
     if registry.backend_status()["mmaudio"][0]:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tools.generators import mmaudio_backend as mb
-from tools.generators.base import GenerationRequest
+from lvas.tools.generation import mmaudio_backend as mb
+from lvas.tools.generation.base import GenerationRequest
 
 STANDIN = Path(__file__).parent / "mmaudio_standin"
 

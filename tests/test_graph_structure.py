@@ -7,7 +7,7 @@ from dataclasses import fields
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from graph import Context, compile_graph, graph
+from lvas.graph import Context, compile_graph, graph
 
 ROLE_NODES = {
     "probe", "storyboarder", "scriptwriter", "write_scene_script", "review", "designer",

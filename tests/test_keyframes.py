@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.keyframes import keyframe_count, kmeans_medoids, sharpness
+from lvas.tools.video.keyframes import keyframe_count, kmeans_medoids, sharpness
 
 
 def test_medoids_pick_one_frame_per_cluster_largest_first():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.cli import main
+from lvas.graph.cli import main
 from tests.audio_checks import decode_audio, video_duration, video_packets_digest
 from tests.openai_stub import OpenAIStub, Reply, image_urls, json_reply, rate_limited, text_reply
 from tests.videos import make_cut_video

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.ffmpeg import FFmpegError, ffmpeg_exe, run_ffmpeg
+from lvas.tools.video.probe import VideoInfo, probe_video
 from tests import videos
-from tools.errors import LVASInputError
-from tools.ffmpeg import FFmpegError, ffmpeg_exe, run_ffmpeg
-from tools.media import VideoInfo, probe_video
 
 
 def test_ffmpeg_exe_runs() -> None:

@@ -9,16 +9,15 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from tools.audio_io import read_wav_block, wav_info, write_wav
-from tools.errors import LVASInputError
-from tools.loudness import (
+from lvas.tools.audio.audio_io import read_wav_block, wav_info, write_wav
+from lvas.tools.audio.loudness import (
     LoudnessMeter,
     TruePeakMeter,
     integrated_loudness,
     k_weighting_sos,
     sample_peak_db,
 )
-from tools.mixing import (
+from lvas.tools.audio.mixing import (
     LAYERS,
     LOUDNESS_PRESETS,
     DuckingSettings,
@@ -27,7 +26,8 @@ from tools.mixing import (
     loudness_target_for,
     mix_to_wav,
 )
-from tools.procedural import render_to_wav
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.generation.procedural import render_to_wav
 
 SR = 48000
 
@@ -455,8 +455,8 @@ def test_heavy_limiting_still_reaches_the_target(material, tmp_path):
 ])
 def test_wav_writer_output_reads_back_in_libsndfile_and_ffmpeg(tmp_path, subtype, channels,
                                                                 frames, rf64):
-    from tools.ffmpeg import run_ffmpeg
-    from tools.wav_stream import WavWriter, WriteBehind
+    from lvas.tools.audio.wav_stream import WavWriter, WriteBehind
+    from lvas.tools.common.ffmpeg import run_ffmpeg
 
     x = np.random.default_rng(9).uniform(-0.99, 0.99, (frames, channels))
     x[:3] = [[1.0] * channels, [-1.0] * channels, [0.0] * channels]
@@ -479,7 +479,7 @@ def test_wav_writer_output_reads_back_in_libsndfile_and_ffmpeg(tmp_path, subtype
 
 
 def test_wav_header_switches_to_rf64_past_4_gib():
-    from tools.wav_stream import _wav_header
+    from lvas.tools.audio.wav_stream import _wav_header
 
     small = _wav_header(1000, SR, 2, "PCM_24")
     assert small[:4] == b"RIFF" and small[8:12] == b"WAVE"
@@ -489,8 +489,8 @@ def test_wav_header_switches_to_rf64_past_4_gib():
     assert data == 600_000_000 * 8 and frames == 600_000_000 and riff == len(big) - 8 + data
 
 
-@pytest.mark.parametrize("where", ["tools.mix_sources:TrackReader.read",  # pass 1
-                                   "tools.limiter:Limiter.gain"])  # pass 2
+@pytest.mark.parametrize("where", ["lvas.tools.audio.sources:TrackReader.read",  # pass 1
+                                   "lvas.tools.audio.limiter:Limiter.gain"])  # pass 2
 def test_a_failing_mix_leaves_no_files_behind(tmp_path, material, monkeypatch, where):
     import importlib
 
@@ -515,7 +515,7 @@ def test_a_failing_mix_leaves_no_files_behind(tmp_path, material, monkeypatch, w
 
 
 def test_screened_true_peak_matches_the_plain_meter():
-    from tools.limiter import ScreenedPeaks
+    from lvas.tools.audio.limiter import ScreenedPeaks
 
     rng = np.random.default_rng(11)
     t = np.arange(6 * SR) / SR

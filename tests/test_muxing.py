@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.ffmpeg import run_ffmpeg
+from lvas.tools.delivery.muxing import default_output_path, mux_soundtrack, output_extension
+from lvas.tools.video.probe import VideoInfo, probe_video
 from tests import videos
-from tools.errors import LVASInputError
-from tools.ffmpeg import run_ffmpeg
-from tools.media import VideoInfo, probe_video
-from tools.muxing import default_output_path, mux_soundtrack, output_extension
 
 
 def _info(path: str, codec: str, container: str = "x") -> VideoInfo:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools.errors import LVASInputError
-from tools.narration import parse_time, read_narration
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.planning.narration import parse_time, read_narration
 
 SRT = """1
 00:00:01,000 --> 00:00:02,500

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools import offline_planner as planner
+from lvas.tools.planning import offline as planner
 
 
 def _scene(sid="scene-000", start=0.0, end=4.0, brightness=0.5, saturation=0.5, hue=120.0,

@@ -10,8 +10,8 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from graph import Context, compile_graph
-from graph.cli import main
+from lvas.graph import Context, compile_graph
+from lvas.graph.cli import main
 from tests.audio_checks import decode_audio, rms_db, video_duration, video_packets_digest
 from tests.videos import make_cut_video
 

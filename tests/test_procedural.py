@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tools.procedural import RECIPE_FAMILIES, iter_blocks, render_sound, render_to_wav
+from lvas.tools.generation.procedural import (
+    RECIPE_FAMILIES,
+    iter_blocks,
+    render_sound,
+    render_to_wav,
+)
 
 SR = 48000
 EXPECTED_FAMILIES = (

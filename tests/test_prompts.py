@@ -8,8 +8,8 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
-from prompts import PROMPT_NAMES, Prompt, load_prompt
-from prompts.schemas import (
+from lvas.prompts import PROMPT_NAMES, Prompt, load_prompt
+from lvas.prompts.schemas import (
     DesignedSound,
     LabelPick,
     LabelReview,

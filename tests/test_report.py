@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tools import report
-from tools.loudness import LoudnessMeter
-from tools.report import compute_spectrogram, write_report
+from lvas.tools.audio.loudness import LoudnessMeter
+from lvas.tools.reporting import report
+from lvas.tools.reporting.report import compute_spectrogram, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert('x')</script>"

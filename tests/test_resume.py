@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from graph.cli import main
+from lvas.graph.cli import main
+from lvas.tools.generation.procedural_backend import ProceduralGenerator
 from tests.videos import make_cut_video
-from tools.generators.procedural import ProceduralGenerator
 
 
 class Crash(RuntimeError):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import retrieval_index.store as store
-from retrieval_index import (
+import lvas.retrieval_index.store as store
+from lvas.retrieval_index import (
     LabelHit,
     LabelIndex,
     build_index,
@@ -19,11 +19,11 @@ from retrieval_index import (
     load_knowledge_base,
     open_index,
 )
-from retrieval_index.embeddings import get_embedder
-from retrieval_index.knowledge import FAMILIES, LAYERS, data_fingerprint, view_kind
-from retrieval_index.retriever import lexical_overlap
-from retrieval_index.text import stem
-from tools.errors import LVASInputError
+from lvas.retrieval_index.embeddings import get_embedder
+from lvas.retrieval_index.knowledge import FAMILIES, LAYERS, data_fingerprint, view_kind
+from lvas.retrieval_index.retriever import lexical_overlap
+from lvas.retrieval_index.text import stem
+from lvas.tools.common.errors import LVASInputError
 
 
 @pytest.fixture(scope="session")
@@ -305,8 +305,8 @@ def test_lexical_bonus_ranks_exact_words(index, monkeypatch):
     assert lexical_overlap("the of", "anything") == 0.0
 
     with_bonus = {h.label: h.score for h in index.search("sea lion barking", k=10)}
-    monkeypatch.setattr("retrieval_index.retriever.LEXICAL_WEIGHT", 0.0)
-    monkeypatch.setattr("retrieval_index.retriever.EXACT_BONUS", 0.0)
+    monkeypatch.setattr("lvas.retrieval_index.retriever.LEXICAL_WEIGHT", 0.0)
+    monkeypatch.setattr("lvas.retrieval_index.retriever.EXACT_BONUS", 0.0)
     plain = {h.label: h.score for h in index.search("sea lion barking", k=10)}
     assert with_bonus["sea lion barking"] > plain["sea lion barking"]
     best = max(with_bonus, key=with_bonus.get)
@@ -342,7 +342,7 @@ def test_search_is_fast(index):
 
 
 def test_langchain_tool_uses_default_index(index, monkeypatch):
-    from retrieval_index.tool import search_sound_labels
+    from lvas.retrieval_index.tool import search_sound_labels
 
     monkeypatch.setattr(store, "_default_index", index)
     assert search_sound_labels.name == "search_sound_labels"
@@ -352,7 +352,7 @@ def test_langchain_tool_uses_default_index(index, monkeypatch):
 
 
 def test_builder_graph_runs(index, index_dir):
-    from retrieval_index.graph import builder, graph
+    from lvas.retrieval_index.graph import builder, graph
 
     assert "build_index" in builder.nodes
     out = graph.invoke({"cache_dir": str(index_dir)})
@@ -365,7 +365,7 @@ def test_builder_graph_runs(index, index_dir):
 
 
 def test_scenarios_group_existing_labels(kb):
-    from retrieval_index.knowledge import SCENARIOS
+    from lvas.retrieval_index.knowledge import SCENARIOS
 
     assert len(SCENARIOS) >= 18
     names = {r.label.lower() for r in kb}
@@ -380,7 +380,7 @@ def test_scenarios_group_existing_labels(kb):
 
 
 def test_vggsound_labels_link_to_audioset(by_label):
-    from retrieval_index.knowledge import load_links
+    from lvas.retrieval_index.knowledge import load_links
 
     links = load_links()
     assert len(links) == 309
@@ -409,7 +409,7 @@ def test_views_and_context(by_label):
 def test_fingerprint_covers_every_data_file(tmp_path, monkeypatch):
     import shutil
 
-    import retrieval_index.knowledge as knowledge
+    import lvas.retrieval_index.knowledge as knowledge
 
     data = tmp_path / "data"
     shutil.copytree(knowledge.DATA_DIR, data)
@@ -439,7 +439,7 @@ def test_user_labels_take_scenarios_and_aliases(tmp_path):
 
 
 def test_scenario_filter(index):
-    from retrieval_index.knowledge import SCENARIOS
+    from lvas.retrieval_index.knowledge import SCENARIOS
 
     hits = index.search("birds singing", k=5, scenario="forest")
     assert hits
@@ -487,7 +487,7 @@ def test_alias_keys_name_real_labels_once(by_label):
     one) would silently drop everyday wordings."""
     import yaml
 
-    from retrieval_index.knowledge import CONTEXT_YAML, DATA_DIR
+    from lvas.retrieval_index.knowledge import CONTEXT_YAML, DATA_DIR
 
     lines = (DATA_DIR / CONTEXT_YAML).read_text(encoding="utf-8").splitlines()
     start = lines.index("aliases:")
@@ -504,7 +504,7 @@ def test_alias_keys_name_real_labels_once(by_label):
 
 
 def test_view_kind_and_lone_aliases_stay_out_of_the_mean():
-    from retrieval_index.retriever import VIEW_WEIGHTS
+    from lvas.retrieval_index.retriever import VIEW_WEIGHTS
 
     assert view_kind("term12") == "term" and view_kind("gloss") == "gloss"
     assert VIEW_WEIGHTS[view_kind("term3")] == 0.0 and VIEW_WEIGHTS["name"] > 0
@@ -520,8 +520,8 @@ def test_every_label_has_scenes_where_it_is_heard(by_label):
     view of its own and stays out of the label's mean like a lone alias."""
     import yaml
 
-    from retrieval_index.knowledge import DATA_DIR, SITUATIONS_YAML, record_views
-    from retrieval_index.retriever import VIEW_WEIGHTS
+    from lvas.retrieval_index.knowledge import DATA_DIR, SITUATIONS_YAML, record_views
+    from lvas.retrieval_index.retriever import VIEW_WEIGHTS
 
     raw = yaml.safe_load((DATA_DIR / SITUATIONS_YAML).read_text(encoding="utf-8"))
     names = {label.lower() for _, label in by_label}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval_index.text import stems
+from lvas.retrieval_index.text import stems
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_FILE = ROOT / "benchmarks" / "data" / "retrieval_eval.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.scenes import merge_scenes, quiet_split_points, scenes_from_shots
+from lvas.tools.video.scenes import merge_scenes, quiet_split_points, scenes_from_shots
 
 
 def _shot(index, start, end, brightness=0.5, motion=0.01, hue=120.0):

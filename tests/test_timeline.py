@@ -12,8 +12,8 @@ import opentimelineio as otio
 import pytest
 import soundfile as sf
 
-from tools import timeline as tl
-from tools.timeline import assign_lanes, timeline_rate, write_otio
+from lvas.tools.reporting import timeline as tl
+from lvas.tools.reporting.timeline import assign_lanes, timeline_rate, write_otio
 
 SR = 16000
 VIDEO_INFO = {"duration": 8.0, "fps": 25.0, "width": 320, "height": 240}

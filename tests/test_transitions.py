@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.transitions import DissolveDetector
+from lvas.tools.video.transitions import DissolveDetector
 
 FPS = 25.0
 H, W = 18, 32

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.generation import AudioGenerator, GenerationRequest, tts
+from lvas.tools.generation.registry import BackendEntry
+from lvas.tools.generation.tts import EspeakTTS, espeak_available, fit_speech, trim_silence
 from tests.fake_espeak import write_fake
-from tools.errors import LVASInputError
-from tools.generators import AudioGenerator, GenerationRequest, tts
-from tools.generators.registry import BackendEntry
-from tools.generators.tts import EspeakTTS, espeak_available, fit_speech, trim_silence
 
 SR = tts.ESPEAK_SAMPLE_RATE
 
@@ -172,8 +172,8 @@ def test_render_batch_and_lvas_espeak_path(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_registry_entry_builds_the_backend(fake_espeak: FakeEspeak, tmp_path: Path) -> None:
-    entry = BackendEntry("espeak", "tools.generators.tts:EspeakTTS",
-                         "tools.generators.tts:espeak_available")
+    entry = BackendEntry("espeak", "lvas.tools.generation.tts:EspeakTTS",
+                         "lvas.tools.generation.tts:espeak_available")
     assert entry.check()[0]
     gen = entry.load()(sample_rate=48000, voice="en-gb")
     assert gen.name == "espeak" and gen.capabilities.sample_rate == SR
@@ -314,7 +314,7 @@ def tiny_vits(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_vits_renders_a_finite_line_of_exact_length(tiny_vits: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from tools.generators.tts import TransformersTTS, tts_available
+    from lvas.tools.generation.tts import TransformersTTS, tts_available
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("LVAS_TTS_MODEL", str(tiny_vits))
@@ -338,7 +338,7 @@ def test_vits_renders_a_finite_line_of_exact_length(tiny_vits: Path, tmp_path: P
 def test_vits_missing_model_is_not_available(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("transformers")
-    from tools.generators.tts import TransformersTTS, tts_available
+    from lvas.tools.generation.tts import TransformersTTS, tts_available
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ok, reason = tts_available("lvas-test/no-such-tts-model")

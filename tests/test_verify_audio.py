@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tools.generators.base import GenerationRequest, GeneratorCapabilities
-from tools.generators.verify import (
+from lvas.tools.generation.base import GenerationRequest, GeneratorCapabilities
+from lvas.tools.generation.verify import (
     AudioCheck,
     ClapScorer,
     check_audio,
     render_verified,
     retry_seed,
 )
-from tools.generators.windowing import derive_seed
+from lvas.tools.generation.windowing import derive_seed
 
 SR = 16000
 
@@ -306,7 +306,7 @@ def tiny_clap(tmp_path_factory) -> Path:
 
 
 def test_clap_scores_with_a_tiny_model(tiny_clap, tmp_path, monkeypatch):
-    from tools.generators import verify
+    from lvas.tools.generation import verify
 
     # 16 kHz input is resampled to the processor's 48 kHz; 14 s is scored in two 10 s pieces.
     path = _write(tmp_path / "a.wav", _noise(14.0))

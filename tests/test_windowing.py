@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tools.errors import LVASInputError
-from tools.generators.base import GenerationRequest, GeneratorCapabilities
-from tools.generators.windowing import (
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.generation.base import GenerationRequest, GeneratorCapabilities
+from lvas.tools.generation.windowing import (
     FOREGROUND_CROSSFADE,
     Window,
     derive_seed,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.ffmpeg import run_ffmpeg
+from lvas.tools.common.ffmpeg import run_ffmpeg
 
 # (lavfi source template, moving?) — {w}x{h}, {fps} and {d} are filled in per segment.
 _SEGMENTS: list[tuple[str, bool]] = [

@@ -1,0 +1,1 @@
+"""Basics every stage shares: user-facing errors, run paths and atomic files, the ffmpeg tool."""

@@ -1,0 +1,94 @@
+"""Paths and files of a run: atomic writes, content hashes and output checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lvas.tools.common.errors import LVASInputError
+
+
+def default_cache_dir() -> Path:
+    """LVAS_CACHE_DIR, else ~/.cache/lvas: label index, model replies, scene analyses."""
+    value = os.environ.get("LVAS_CACHE_DIR", "").strip()
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "lvas"
+
+
+def content_hash(*parts: Any, length: int = 16) -> str:
+    """Stable short hash of JSON-able parts, used to name artifacts by what made them."""
+    payload = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:length]
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hash of a file's bytes, read in chunks so large files stay out of memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """Cheap identity of a file (path, size, mtime) for reusing analysis of the same input."""
+    stat = Path(path).stat()
+    return content_hash(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@contextmanager
+def atomic_path(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it into place only on success."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # A fresh name rather than mkstemp: the file is then created with the user's umask.
+    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:12]}.part{final.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write JSON atomically, so a reader never sees half a file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def relative_to_run(run_dir: str | Path, path: str | Path) -> str:
+    """Path as stored in state: relative to the run directory when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(run_dir).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def check_output_path(output: str | Path, *, video: str | Path, overwrite: bool) -> Path:
+    """Refuse outputs that would destroy the input or a user's file, or cannot be written."""
+    out = Path(output).expanduser()
+    if out.exists() and out.is_dir():
+        raise LVASInputError(
+            f"Output {out} is a directory; give a file name such as {out / 'out.mp4'}."
+        )
+    if out.resolve() == Path(video).expanduser().resolve():
+        raise LVASInputError(f"Output {out} is the input video; choose another -o.")
+    if out.exists() and not overwrite:
+        raise LVASInputError(
+            f"Output {out} already exists; pass --overwrite to replace it or choose another -o."
+        )
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise LVASInputError(
+            f"Output folder {parent} does not exist; create it or choose another -o."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LVASInputError(f"Output folder {parent} is not writable; choose another -o.")
+    return out

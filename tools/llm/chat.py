@@ -1,0 +1,711 @@
+"""Structured calls to chat and vision models that survive what real endpoints do wrong.
+
+One OpenAI-compatible client (``langchain-openai``) serves hosted OpenAI models and local
+servers (vLLM, Ollama, llama.cpp's server); ``gguf:PATH`` runs a model in-process. The
+caller, not the client, owns retries, the structured-output method and its fallback, the
+repair round for invalid JSON, the concurrency cap and the on-disk cache, so every failure
+ends either in a validated Pydantic object or in a :class:`ChatFailure` the planner can
+answer with its offline fallback.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import importlib.util
+import json
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args
+from urllib.parse import urlparse
+
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    messages_to_dict,
+)
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel, ValidationError
+
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.paths import content_hash, write_json
+
+Method = Literal["auto", "json_schema", "json_mode", "function_calling"]
+METHODS: tuple[str, ...] = ("json_schema", "function_calling", "json_mode")
+"""Order ``auto`` tries; a method a server rejects moves the call on to the next."""
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 10.0
+RETRY_AFTER_CAP_S = 30.0
+JPEG_QUALITY = 85
+_ERROR_TEXT_LIMIT = 1500
+
+_METHOD_WORDS = ("response_format", "json_schema", "json_object", "tool_choice", "tools",
+                 "function")
+_RETRYABLE = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
+              openai.InternalServerError)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ChatFailure(RuntimeError):
+    """The step could not get a valid answer from the model; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ChatConfigError(ChatFailure, LVASInputError):
+    """The chat model is configured wrongly: the user must fix settings, not the model.
+
+    Both a :class:`ChatFailure` (a planner may fall back) and an
+    :class:`~lvas.tools.common.errors.LVASInputError` (the CLI exits with code 2 and the message).
+    """
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _env_number(name: str, kind: type[float] | type[int]) -> float | int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise LVASInputError(
+            f"{name}={raw!r} is not a{'n integer' if kind is int else ' number'}; "
+            f"fix or unset it."
+        ) from None
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """How to reach one chat model and how hard to try; immutable so it can key caches."""
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    temperature: float = 0.2
+    max_tokens: int = 2048
+    timeout: float = 60.0
+    method: Method = "auto"
+    max_retries: int = 4
+    max_concurrency: int = 4
+    cache_dir: str | None = None
+    max_images: int = 4
+    image_width: int = 512
+
+    def __post_init__(self) -> None:
+        if not self.model or not self.model.strip():
+            raise LVASInputError("The chat model name is empty; set LVAS_LLM_MODEL.")
+        if self.method not in get_args(Method):
+            raise LVASInputError(
+                f"Unknown structured-output method {self.method!r}; choose one of: "
+                f"{', '.join(get_args(Method))}."
+            )
+        positive = {"max_tokens": self.max_tokens, "timeout": self.timeout,
+                    "max_concurrency": self.max_concurrency, "image_width": self.image_width}
+        for name, value in positive.items():
+            if value <= 0:
+                raise LVASInputError(f"Chat setting {name} must be positive, got {value}.")
+        if self.max_retries < 0 or self.max_images < 0:
+            raise LVASInputError("Chat settings max_retries and max_images must be >= 0.")
+
+    def __repr__(self) -> str:
+        # Keep the key out of logs and tracebacks.
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if shown["api_key"]:
+            shown["api_key"] = "***"
+        return "ChatSettings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ChatSettings | None:
+        """Settings from LVAS_LLM_* and OPENAI_API_KEY; None when no model is configured.
+
+        Reads LVAS_LLM_MODEL, LVAS_LLM_BASE_URL, OPENAI_API_KEY, LVAS_LLM_TEMPERATURE,
+        LVAS_LLM_MAX_TOKENS, LVAS_LLM_TIMEOUT and LVAS_LLM_METHOD. ``overrides`` win over
+        the environment; an override of None means "not given" (so CLI options that were
+        left out can be passed straight through).
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown chat settings: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {
+            "model": os.environ.get("LVAS_LLM_MODEL", "").strip() or None,
+            "base_url": os.environ.get("LVAS_LLM_BASE_URL", "").strip() or None,
+            "api_key": os.environ.get("OPENAI_API_KEY", "").strip() or None,
+            "temperature": _env_number("LVAS_LLM_TEMPERATURE", float),
+            "max_tokens": _env_number("LVAS_LLM_MAX_TOKENS", int),
+            "timeout": _env_number("LVAS_LLM_TIMEOUT", float),
+            "method": os.environ.get("LVAS_LLM_METHOD", "").strip() or None,
+        }
+        values = {k: v for k, v in values.items() if v is not None}
+        values.update(given)
+        if not values.get("model"):
+            return None
+        return cls(**values)
+
+    @property
+    def endpoint(self) -> str:
+        """Human-readable name of where requests go."""
+        if self.model.startswith("gguf:"):
+            return "in-process llama.cpp"
+        return self.base_url or "OpenAI API"
+
+
+# --------------------------------------------------------------------------- accounting
+
+
+@dataclass
+class CallLog:
+    """Usage and warnings of one node invocation; safe to share between worker threads."""
+
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                  compare=False)
+
+    def add_usage(self, role: str, model: str, *, tokens_in: int = 0, tokens_out: int = 0,
+                  latency_s: float = 0.0, cached: bool = False, attempts: int = 1,
+                  method: str | None = None, ok: bool = True) -> None:
+        """Record one structured call (all its attempts) for the run's accounting."""
+        entry = {"role": role, "model": model, "tokens_in": int(tokens_in),
+                 "tokens_out": int(tokens_out), "latency_s": round(float(latency_s), 4),
+                 "cached": bool(cached), "attempts": int(attempts), "method": method,
+                 "ok": bool(ok)}
+        with self._lock:
+            self.usage.append(entry)
+
+    def warn(self, msg: str) -> None:
+        """Record something the user should know about (a fallback, a dropped feature)."""
+        with self._lock:
+            self.warnings.append(msg)
+
+    def as_dict(self) -> dict[str, list[Any]]:
+        """Plain copy for state and JSON."""
+        with self._lock:
+            return {"usage": [dict(u) for u in self.usage], "warnings": list(self.warnings)}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"usage": self.usage, "warnings": self.warnings}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.usage = state["usage"]
+        self.warnings = state["warnings"]
+        self._lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def _is_openai_host(base_url: str | None) -> bool:
+    return base_url is None or (urlparse(base_url).hostname or "").endswith("api.openai.com")
+
+
+def make_chat_model(settings: ChatSettings) -> BaseChatModel:
+    """The chat model for ``settings``; retries are left to :class:`StructuredCaller`.
+
+    OpenAI-compatible servers get the output limit both as ``max_completion_tokens`` and,
+    in the request body, as ``max_tokens`` (many local servers read only the latter);
+    OpenAI's own API gets only ``max_completion_tokens``, which its newer models require.
+    """
+    if settings.model.startswith("gguf:"):
+        return _make_gguf_model(settings)
+    from langchain_openai import ChatOpenAI
+
+    api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or None
+    if api_key is None:
+        if settings.base_url is None:
+            raise ChatConfigError(
+                f"Chat model {settings.model!r} on OpenAI's API needs a key: set "
+                "OPENAI_API_KEY, or set LVAS_LLM_BASE_URL to a local OpenAI-compatible "
+                "server (vLLM, Ollama, llama.cpp)."
+            )
+        api_key = "not-needed"
+    extra_body = None if _is_openai_host(settings.base_url) else {"max_tokens":
+                                                                   settings.max_tokens}
+    return ChatOpenAI(
+        model=settings.model,
+        base_url=settings.base_url,
+        api_key=api_key,
+        temperature=settings.temperature,
+        max_completion_tokens=settings.max_tokens,
+        timeout=settings.timeout,
+        max_retries=0,
+        extra_body=extra_body,
+    )
+
+
+def _make_gguf_model(settings: ChatSettings) -> BaseChatModel:
+    path = Path(settings.model[len("gguf:"):]).expanduser()
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ChatConfigError(
+            f"Model {settings.model!r} runs in-process and needs llama-cpp-python: "
+            "pip install llama-cpp-python (or serve the GGUF file with llama.cpp's server "
+            "and set LVAS_LLM_BASE_URL)."
+        )
+    if not path.is_file():
+        raise ChatConfigError(f"GGUF model file {path} does not exist; fix LVAS_LLM_MODEL.")
+    from langchain_community.chat_models import ChatLlamaCpp
+
+    return ChatLlamaCpp(model_path=str(path), temperature=settings.temperature,
+                        max_tokens=settings.max_tokens, n_ctx=8192, streaming=False,
+                        verbose=False)
+
+
+# --------------------------------------------------------------------------- vision
+
+
+def image_part(path: str | Path, width: int = 512) -> dict[str, Any]:
+    """A JPEG/PNG as an OpenAI image content part: at most ``width`` wide, JPEG, inline."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise LVASInputError(f"Cannot read image {path}: expected a readable JPEG or PNG file.")
+    height, current = image.shape[:2]
+    if current > width:
+        size = (int(width), max(1, round(height * width / current)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise LVASInputError(f"Cannot encode image {path} as JPEG.")
+    data = base64.b64encode(encoded.tobytes()).decode("ascii")
+    return {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{data}"}}
+
+
+def _spread(count: int, keep: int) -> list[int]:
+    """Indices of ``keep`` items spread evenly over ``count`` (first and last included)."""
+    if keep <= 0 or count <= 0:
+        return []
+    if count <= keep:
+        return list(range(count))
+    if keep == 1:
+        return [count // 2]
+    return sorted({round(i * (count - 1) / (keep - 1)) for i in range(keep)})
+
+
+def user_message(text: str, images: Sequence[str | Path] = (), *, max_images: int = 4,
+                 width: int = 512) -> HumanMessage:
+    """A user turn with text and up to ``max_images`` images chosen evenly from ``images``."""
+    chosen = [images[i] for i in _spread(len(images), max_images)]
+    if not chosen:
+        return HumanMessage(content=text)
+    parts: list[str | dict[str, Any]] = [{"type": "text", "text": text}]
+    parts.extend(image_part(p, width) for p in chosen)
+    return HumanMessage(content=parts)
+
+
+def _without_images(messages: list[BaseMessage]) -> list[BaseMessage]:
+    out: list[BaseMessage] = []
+    for message in messages:
+        if isinstance(message.content, list):
+            kept = [p for p in message.content
+                    if not (isinstance(p, dict) and p.get("type") in ("image_url", "image"))]
+            message = message.model_copy(update={"content": kept})
+        out.append(message)
+    return out
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _InvalidReply(Exception):
+    """The reply was not valid JSON for the schema; ``raw`` is what the model said."""
+
+    def __init__(self, error: str, raw: str) -> None:
+        super().__init__(error)
+        self.error = error
+        self.raw = raw
+
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+
+
+def _reply_text(reply: BaseMessage) -> str:
+    content = reply.content
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+    return "".join(texts)
+
+
+def extract_json(text: str) -> Any:
+    """The JSON value in a model's text: whole, inside a ```json fence, or the first object."""
+    text = _THINK.sub("", text).strip()
+    candidates = [m.group(1).strip() for m in _FENCE.finditer(text)] + [text]
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            pass
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    raise ValueError("the reply contains no JSON object")
+
+
+def _parse_reply(reply: BaseMessage, schema: type[M], method: str) -> M:
+    raw = _reply_text(reply)
+    data: Any = None
+    if method == "function_calling" and isinstance(reply, AIMessage):
+        if reply.tool_calls:
+            data = reply.tool_calls[0]["args"]
+            raw = json.dumps(data, ensure_ascii=False)
+        elif reply.invalid_tool_calls:
+            bad = reply.invalid_tool_calls[0]
+            raise _InvalidReply(f"the tool call's arguments are not valid JSON: "
+                                f"{bad.get('error') or 'parse error'}",
+                                str(bad.get("args") or ""))
+    if data is None:
+        try:
+            data = extract_json(raw)
+        except ValueError as exc:
+            raise _InvalidReply(f"{exc}; reply with a single JSON object", raw) from None
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise _InvalidReply(str(exc)[:_ERROR_TEXT_LIMIT], raw) from None
+
+
+# --------------------------------------------------------------------------- the caller
+
+_REGISTRY_LOCK = threading.Lock()
+_SEMAPHORES: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
+_WORKING_METHOD: dict[tuple[str, str], str] = {}
+_NO_LEGACY_MAX_TOKENS: set[tuple[str, str]] = set()
+
+
+def _semaphore_for(key: tuple[str, str], slots: int) -> threading.BoundedSemaphore:
+    with _REGISTRY_LOCK:
+        return _SEMAPHORES.setdefault((*key, slots), threading.BoundedSemaphore(slots))
+
+
+def forget_endpoints() -> None:
+    """Forget remembered methods and quirks of every endpoint (for tests)."""
+    with _REGISTRY_LOCK:
+        _WORKING_METHOD.clear()
+        _NO_LEGACY_MAX_TOKENS.clear()
+
+
+class _MethodRejected(Exception):
+    pass
+
+
+@dataclass
+class _Stats:
+    attempts: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+def _error_text(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    body = getattr(exc, "body", None)
+    if body is not None and str(body) not in text:
+        text = f"{text} {body}"
+    return text[:_ERROR_TEXT_LIMIT]
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.RateLimitError):
+        return "rate limited (429)"
+    if isinstance(exc, openai.APITimeoutError):
+        return "request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "cannot connect"
+    if isinstance(exc, openai.InternalServerError):
+        return f"server error {getattr(exc, 'status_code', '5xx')}"
+    return type(exc).__name__
+
+
+class StructuredCaller:
+    """Ask a chat model for one Pydantic object, with cache, retries, repair and fallback.
+
+    ``sleep`` and ``rng`` are injectable so tests need not wait for real backoff.
+    """
+
+    def __init__(self, settings: ChatSettings, *, model: BaseChatModel | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.model = model if model is not None else make_chat_model(settings)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._key = (settings.base_url or "", settings.model)
+        self._semaphore = _semaphore_for(self._key, settings.max_concurrency)
+        self._gguf = settings.model.startswith("gguf:")
+
+    # ----------------------------------------------------------------- public
+
+    def call(self, role: str, schema: type[M], messages: list[BaseMessage],
+             log: CallLog) -> M:
+        """A validated ``schema`` instance, or :class:`ChatFailure` with the reason."""
+        started = time.monotonic()
+        cache_file = self._cache_file(schema, messages)
+        if cache_file is not None and (hit := self._cache_read(cache_file, schema)) is not None:
+            value, method = hit
+            log.add_usage(role, self.settings.model, latency_s=time.monotonic() - started,
+                          cached=True, attempts=0, method=method)
+            return value
+        stats = _Stats()
+        method: str | None = None
+        try:
+            value, method = self._call_methods(role, schema, messages, log, stats)
+        except ChatFailure:
+            log.add_usage(role, self.settings.model, tokens_in=stats.tokens_in,
+                          tokens_out=stats.tokens_out, latency_s=time.monotonic() - started,
+                          attempts=stats.attempts, method=method, ok=False)
+            raise
+        log.add_usage(role, self.settings.model, tokens_in=stats.tokens_in,
+                      tokens_out=stats.tokens_out, latency_s=time.monotonic() - started,
+                      attempts=stats.attempts, method=method)
+        if cache_file is not None:
+            self._cache_write(cache_file, role, schema, value, method, log)
+        return value
+
+    def method_order(self) -> list[str]:
+        """Methods in the order this call will try them (remembered working method first)."""
+        if self._gguf:
+            base = ["json_mode", "function_calling"]
+        else:
+            base = list(METHODS)
+        first = self.settings.method if self.settings.method != "auto" else None
+        with _REGISTRY_LOCK:
+            first = first or _WORKING_METHOD.get(self._key)
+        if first in base:
+            base.remove(first)
+        return [first, *base] if first else base
+
+    # ----------------------------------------------------------------- methods
+
+    def _call_methods(self, role: str, schema: type[M], messages: list[BaseMessage],
+                      log: CallLog, stats: _Stats) -> tuple[M, str]:
+        rejected: list[str] = []
+        for method in self.method_order():
+            try:
+                value = self._call_method(role, method, schema, messages, log, stats)
+            except _MethodRejected as exc:
+                rejected.append(f"{method}: {exc}")
+                log.warn(f"{role}: {self.settings.endpoint} rejected structured output "
+                         f"method {method}; trying the next one")
+                continue
+            with _REGISTRY_LOCK:
+                _WORKING_METHOD[self._key] = method
+            return value, method
+        raise ChatFailure("the server rejected every structured-output method ("
+                          + "; ".join(rejected) + ")")
+
+    def _method_kwargs(self, method: str, schema: type[BaseModel]) -> dict[str, Any]:
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", schema.__name__)[:64]
+        if method == "json_schema":
+            return {"response_format": {"type": "json_schema", "json_schema": {
+                "name": name, "schema": schema.model_json_schema(), "strict": False}}}
+        if method == "json_mode":
+            fmt: dict[str, Any] = {"type": "json_object"}
+            if self._gguf:  # llama.cpp constrains its grammar to the schema given here
+                fmt["schema"] = schema.model_json_schema()
+            return {"response_format": fmt}
+        tool = convert_to_openai_tool(schema)
+        tool_name = tool["function"]["name"]
+        return {"tools": [tool],
+                "tool_choice": {"type": "function", "function": {"name": tool_name}}}
+
+    def _prepare(self, method: str, schema: type[BaseModel],
+                 messages: list[BaseMessage]) -> list[BaseMessage]:
+        """Tell the model the schema in words where the method does not carry it."""
+        if method == "function_calling":
+            return list(messages)
+        schema_text = json.dumps(schema.model_json_schema(), separators=(",", ":"))
+        note = ("Reply with a single JSON object, and nothing else, that matches this JSON "
+                f"schema:\n{schema_text}")
+        out = list(messages)
+        for i, message in enumerate(out):
+            if isinstance(message, SystemMessage) and isinstance(message.content, str):
+                out[i] = SystemMessage(content=f"{message.content}\n\n{note}")
+                return out
+        return [SystemMessage(content=note), *out]
+
+    def _call_method(self, role: str, method: str, schema: type[M],
+                     messages: list[BaseMessage], log: CallLog, stats: _Stats) -> M:
+        kwargs = self._method_kwargs(method, schema)
+        prepared = self._prepare(method, schema, messages)
+        reply = self._invoke(role, prepared, kwargs, log, stats)
+        try:
+            return _parse_reply(reply, schema, method)
+        except _InvalidReply as first:
+            log.warn(f"{role}: invalid reply from the model ({first.error.splitlines()[0]}); "
+                     "asking once for a corrected one")
+            repair = [*prepared, AIMessage(content=first.raw or "(empty reply)"),
+                      HumanMessage(content=(
+                          "Your reply could not be used. The problem:\n"
+                          f"{first.error}\n\nReply again with only the corrected JSON object "
+                          "that matches the schema, no other text."))]
+            reply = self._invoke(role, repair, kwargs, log, stats)
+            try:
+                return _parse_reply(reply, schema, method)
+            except _InvalidReply as second:
+                raise ChatFailure(
+                    f"invalid reply after one repair attempt: {second.error.splitlines()[0]}"
+                ) from None
+
+    # ----------------------------------------------------------------- one request
+
+    def _invoke(self, role: str, messages: list[BaseMessage], kwargs: dict[str, Any],
+                log: CallLog, stats: _Stats) -> BaseMessage:
+        """One answered request: retry what is transient, classify what is not."""
+        retries = 0
+        images_dropped = False
+        while True:
+            call_kwargs = dict(kwargs)
+            with _REGISTRY_LOCK:
+                if self._key in _NO_LEGACY_MAX_TOKENS and not self._gguf:
+                    call_kwargs["extra_body"] = None
+            stats.attempts += 1
+            try:
+                with self._semaphore:
+                    reply = self.model.invoke(messages, **call_kwargs)
+            except _RETRYABLE as exc:
+                if retries >= self.settings.max_retries:
+                    raise ChatFailure(f"{_describe(exc)} at {self.settings.endpoint}; gave up "
+                                      f"after {retries + 1} attempts") from None
+                delay = self._backoff(retries, exc)
+                retries += 1
+                self._sleep(delay)
+                continue
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise ChatFailure(
+                    f"authentication failed at {self.settings.endpoint}: check OPENAI_API_KEY "
+                    f"({_error_text(exc)})") from None
+            except openai.NotFoundError as exc:
+                raise ChatFailure(
+                    f"model {self.settings.model!r} or its endpoint was not found at "
+                    f"{self.settings.endpoint}: check LVAS_LLM_MODEL and LVAS_LLM_BASE_URL "
+                    f"({_error_text(exc)})") from None
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                text = _error_text(exc)
+                lowered = text.lower()
+                if ("max_tokens" in lowered and "extra_body" not in call_kwargs
+                        and not self._gguf and self._sends_legacy_max_tokens()):
+                    with _REGISTRY_LOCK:
+                        _NO_LEGACY_MAX_TOKENS.add(self._key)
+                    log.warn(f"{role}: {self.settings.endpoint} refused max_tokens; sending "
+                             "only max_completion_tokens")
+                    continue
+                if any(word in lowered for word in _METHOD_WORDS):
+                    raise _MethodRejected(text[:300]) from None
+                if "image" in lowered and not images_dropped and _has_images(messages):
+                    images_dropped = True
+                    messages = _without_images(messages)
+                    log.warn(f"{role}: {self.settings.endpoint} refused images "
+                             f"({text[:200]}); asking without them")
+                    continue
+                raise ChatFailure(f"the server refused the request: {text}") from None
+            except openai.LengthFinishReasonError:
+                raise ChatFailure(
+                    f"the reply was cut off at max_tokens={self.settings.max_tokens}; raise "
+                    "LVAS_LLM_MAX_TOKENS") from None
+            except openai.APIStatusError as exc:
+                raise ChatFailure(f"server error {exc.status_code}: {_error_text(exc)}") from None
+            except ChatFailure:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any model failure becomes a fallback
+                raise ChatFailure(f"model call failed: {type(exc).__name__}: "
+                                  f"{str(exc)[:_ERROR_TEXT_LIMIT]}") from None
+            usage = getattr(reply, "usage_metadata", None) or {}
+            stats.tokens_in += int(usage.get("input_tokens") or 0)
+            stats.tokens_out += int(usage.get("output_tokens") or 0)
+            return reply
+
+    def _sends_legacy_max_tokens(self) -> bool:
+        extra = getattr(self.model, "extra_body", None)
+        return isinstance(extra, dict) and "max_tokens" in extra
+
+    def _backoff(self, retries: int, exc: BaseException) -> float:
+        """Seconds to wait: the server's Retry-After when given, else exponential + jitter."""
+        if isinstance(exc, openai.RateLimitError):
+            after = _retry_after(exc)
+            if after is not None:
+                return min(after, RETRY_AFTER_CAP_S)
+        ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** retries)
+        return ceiling * self._rng.uniform(0.5, 1.0)
+
+    # ----------------------------------------------------------------- cache
+
+    def _cache_file(self, schema: type[BaseModel], messages: list[BaseMessage]) -> Path | None:
+        if not self.settings.cache_dir:
+            return None
+        s = self.settings
+        key = content_hash(s.model, s.base_url, s.method, s.temperature, s.max_tokens,
+                           schema.model_json_schema(), messages_to_dict(messages), length=64)
+        return Path(s.cache_dir).expanduser() / f"{key}.json"
+
+    @staticmethod
+    def _cache_read(path: Path, schema: type[M]) -> tuple[M, str | None] | None:
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            return schema.model_validate(stored["value"]), stored.get("method")
+        except (OSError, ValueError, KeyError, TypeError, ValidationError):
+            return None
+
+    def _cache_write(self, path: Path, role: str, schema: type[BaseModel], value: BaseModel,
+                     method: str, log: CallLog) -> None:
+        try:
+            write_json(path, {"role": role, "model": self.settings.model,
+                              "schema": schema.__name__, "method": method,
+                              "value": value.model_dump(mode="json")})
+        except OSError as exc:
+            log.warn(f"{role}: could not write the chat cache {path}: {exc}")
+
+
+def _has_images(messages: list[BaseMessage]) -> bool:
+    return any(isinstance(p, dict) and p.get("type") in ("image_url", "image")
+               for m in messages if isinstance(m.content, list) for p in m.content)

@@ -1,0 +1,1 @@
+"""Reporting stage: the HTML run report and the OpenTimelineIO timeline."""
