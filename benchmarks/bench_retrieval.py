@@ -127,7 +127,7 @@ def cold_build_seconds(cache_parent: str | None = None) -> tuple[float, float]:
         "import sys, time, json\n"
         "t0 = time.perf_counter()\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from retrieval_index import build_index\n"
+        "from lvas.retrieval_index import build_index\n"
         "info = build_index(sys.argv[1], force=True)\n"
         "print(json.dumps({'seconds': time.perf_counter() - t0, 'count': info.count}))\n"
     )
