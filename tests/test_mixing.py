@@ -489,6 +489,53 @@ def test_wav_header_switches_to_rf64_past_4_gib():
     assert data == 600_000_000 * 8 and frames == 600_000_000 and riff == len(big) - 8 + data
 
 
+@pytest.mark.parametrize(("subtype", "dtype", "shift"), [("PCM_16", "<i2", 0),
+                                                         ("PCM_24", "<i4", 8)])
+def test_pcm_wavs_are_byte_for_byte_what_libsndfile_writes(tmp_path, subtype, dtype, shift):
+    # Integers pass through libsndfile unconverted, so its file is the reference for ours.
+    x = np.random.default_rng(3).uniform(-1.1, 1.1, (999, 2))
+    ours = write_wav(tmp_path / "ours.wav", x, SR, subtype=subtype)
+    full = 2.0 ** (15 if subtype == "PCM_16" else 23)
+    ints = np.clip(np.rint(x.astype(np.float32) * full), -full, full - 1).astype(dtype) << shift
+    sf.write(tmp_path / "ref.wav", ints, SR, subtype=subtype, format="WAV")
+    assert ours.read_bytes() == (tmp_path / "ref.wav").read_bytes()
+
+
+def test_float_wavs_carry_no_timestamp(tmp_path):
+    # libsndfile stamps a float WAV's PEAK chunk with the time; these bytes depend on the
+    # samples alone, so a clip's content hash is the same on every run.
+    from lvas.tools.audio.wav_stream import _wav_header
+
+    x = np.random.default_rng(4).uniform(-1, 1, (777, 1)).astype(np.float32)
+    path = write_wav(tmp_path / "f.wav", x, 22050, subtype="FLOAT")
+    assert path.read_bytes() == _wav_header(777, 22050, 1, "FLOAT") + x.astype("<f4").tobytes()
+    assert b"PEAK" not in path.read_bytes()[:100]
+
+
+@pytest.mark.parametrize("hint", [0, 10, 5000])
+def test_a_wrong_frame_hint_is_corrected_on_close(tmp_path, hint):
+    from lvas.tools.audio.audio_io import open_wav_writer
+
+    x = np.random.default_rng(5).uniform(-0.9, 0.9, 1001).astype(np.float32)
+    path = tmp_path / "h.wav"
+    with open_wav_writer(path, SR, 1, "PCM_24", frames_hint=hint) as wav:
+        wav.write(x[:500])
+        wav.write(x[500:])
+    assert wav.frames_written == 1001
+    assert path.stat().st_size == 44 + 3 * 1001 + 1  # the odd data chunk is padded
+    assert sf.info(path).frames == 1001
+    np.testing.assert_allclose(_read(path)[:, 0], x, atol=2.0**-23)
+
+
+def test_wav_writer_refuses_blocks_of_another_width(tmp_path):
+    from lvas.tools.audio.wav_stream import WavWriter
+
+    with WavWriter(tmp_path / "w.wav", SR, 2, "FLOAT", 10) as wav:
+        with pytest.raises(ValueError, match="2 channel"):
+            wav.write(np.zeros(10, dtype=np.float32))
+        wav.write(np.zeros((10, 2), dtype=np.float32))
+
+
 @pytest.mark.parametrize("where", ["lvas.tools.audio.sources:TrackReader.read",  # pass 1
                                    "lvas.tools.audio.limiter:Limiter.gain"])  # pass 2
 def test_a_failing_mix_leaves_no_files_behind(tmp_path, material, monkeypatch, where):

@@ -1,8 +1,9 @@
 """WAV reading and writing that never leaves a half-written file behind.
 
-Every writer goes through :func:`lvas.tools.common.paths.atomic_path`: the data lands under a
-temporary name in the target directory and is renamed only once complete, so an interrupted
-run cannot be mistaken for finished work when it resumes.
+Writing goes through the one WAV writer (``lvas.tools.audio.wav_stream.WavWriter``: why it is
+not soundfile's is said there); reading goes through soundfile. Whole-array writes land under
+a temporary name (:func:`lvas.tools.common.paths.atomic_path`) and are renamed only once
+complete, so an interrupted run cannot be mistaken for finished work when it resumes.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from lvas.tools.audio.wav_stream import SUBTYPES, WavWriter
 from lvas.tools.common.paths import atomic_path
 
-SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
-_WAV_LIMIT_BYTES = 4_000_000_000
+__all__ = ["SUBTYPES", "WavInfo", "open_wav_writer", "read_wav_block", "wav_info", "write_wav"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,6 @@ class WavInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-def _check_subtype(subtype: str) -> str:
-    if subtype not in SUBTYPES:
-        raise ValueError(f"Unsupported WAV subtype {subtype!r}; use one of {', '.join(SUBTYPES)}.")
-    return subtype
-
-
 def write_wav(
     path: str | os.PathLike[str],
     audio: np.ndarray,
@@ -47,13 +42,14 @@ def write_wav(
     subtype: str = "PCM_16",
 ) -> Path:
     """Write mono ``(frames,)`` or multichannel ``(frames, channels)`` audio atomically."""
-    _check_subtype(subtype)
     data = np.asarray(audio, dtype=np.float32)
     if data.ndim not in (1, 2):
         raise ValueError(f"audio must be 1-D or 2-D (frames, channels), got shape {data.shape}")
+    channels = 1 if data.ndim == 1 else data.shape[1]
     target = Path(path)
-    with atomic_path(target) as tmp:
-        sf.write(tmp, data, int(sample_rate), subtype=subtype, format="WAV")
+    with atomic_path(target) as tmp, WavWriter(tmp, int(sample_rate), channels, subtype,
+                                               len(data)) as wav:
+        wav.write(data)
     return target
 
 
@@ -64,19 +60,13 @@ def open_wav_writer(
     subtype: str = "FLOAT",
     *,
     frames_hint: int = 0,
-) -> sf.SoundFile:
-    """A streaming WAV writer; RF64 when ``frames_hint`` says plain WAV's 4 GiB would overflow."""
-    _check_subtype(subtype)
-    width = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}[subtype]
-    big = int(frames_hint) * int(channels) * width > _WAV_LIMIT_BYTES
-    return sf.SoundFile(
-        path,
-        mode="w",
-        samplerate=int(sample_rate),
-        channels=int(channels),
-        subtype=subtype,
-        format="RF64" if big else "WAV",
-    )
+) -> WavWriter:
+    """A streaming WAV writer (close it, or use it as a context manager).
+
+    ``frames_hint`` is the number of frames expected: the header is written for it (RF64 when
+    plain WAV's 4 GiB would overflow) and corrected on close if the count turns out different.
+    """
+    return WavWriter(path, sample_rate, channels, subtype, frames_hint)
 
 
 def read_wav_block(path: str | os.PathLike[str], start_frame: int, frames: int) -> np.ndarray:

@@ -16,7 +16,8 @@ sum to the PCM mix within its quantisation step. Memory depends on the block len
 the length of the video; every output is written under a temporary name and renamed.
 
 The parts live in their own modules: tools/mix_sources.py reads the tracks, tools/ducking.py
-ducks the beds, tools/limiter.py limits the true peak, tools/wav_stream.py writes the files.
+ducks the beds, tools/limiter.py limits the true peak, tools/wav_stream.py writes every file
+(the stage files too, as float WAVs that soundfile reads back).
 This module holds the two passes that join them, and the public API.
 """
 
@@ -31,12 +32,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from lvas.tools.audio.ducking import DelayLine, Ducker, DuckingSettings
 from lvas.tools.audio.limiter import Limiter, ScreenedPeaks
 from lvas.tools.audio.loudness import LoudnessMeter
 from lvas.tools.audio.sources import LAYERS, MixTrack, TrackReader, scale_rows
-from lvas.tools.audio.wav_stream import StageReader, StageWriter, WavWriter, WriteBehind
+from lvas.tools.audio.wav_stream import WavWriter, WriteBehind
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import atomic_path
 
@@ -110,7 +112,7 @@ class MixReport:
 
 def _temp_beside(path: Path, tag: str) -> Path:
     """A hidden, unique name for a stage file next to ``path`` (same disk: no copying)."""
-    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:10]}.{tag}.f32")
+    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:10]}.{tag}.wav")
 
 
 def mix_to_wav(
@@ -172,7 +174,7 @@ def mix_to_wav(
     stages = {name: _temp_beside(target, f"pass1-{name}") for name in stage_names}
     try:
         meter = LoudnessMeter(sr, channels)
-        _pass_one(readers, total, block, channels, ducker, meter, stages)
+        _pass_one(readers, total, block, sr, channels, ducker, meter, stages)
         integrated = meter.integrated()
         gain_db = target_lufs - integrated if math.isfinite(integrated) else 0.0
         ceiling = 10 ** ((peak_ceiling_db - _LIMITER_MARGIN_DB) / 20)
@@ -215,7 +217,7 @@ def mix_to_wav(
     )
 
 
-def _pass_one(readers: list[TrackReader], total: int, block: int, channels: int,
+def _pass_one(readers: list[TrackReader], total: int, block: int, sr: int, channels: int,
               ducker: Ducker | None, meter: LoudnessMeter, stages: dict[str, Path]) -> None:
     """Sum the layers block by block, duck the beds, meter the mix and write the stage(s).
 
@@ -230,7 +232,8 @@ def _pass_one(readers: list[TrackReader], total: int, block: int, channels: int,
     active: list[TrackReader] = []
     with contextlib.ExitStack() as stack:
         behind = stack.enter_context(WriteBehind())  # closed last: each writer drains it first
-        writers = {name: stack.enter_context(StageWriter(path, behind))
+        writers = {name: stack.enter_context(WavWriter(path, sr, channels, "FLOAT", total,
+                                                        behind))
                    for name, path in stages.items()}
         for p0 in range(0, total + delay, block):
             p1 = min(p0 + block, total + delay)
@@ -287,8 +290,7 @@ def _pass_two(stages: dict[str, Path], out: Path, stem_outs: dict[str, Path], to
     stem_peaks = dict.fromkeys(stem_outs, 0.0)
     to_skip = limiter.delay  # the limiter's first outputs are its pre-roll
     with contextlib.ExitStack() as stack:
-        sources = {name: stack.enter_context(StageReader(path, channels))
-                   for name, path in stages.items()}
+        sources = {name: stack.enter_context(sf.SoundFile(path)) for name, path in stages.items()}
         behind = stack.enter_context(WriteBehind())  # closed last: each writer drains it first
         out_file = stack.enter_context(WavWriter(out, sr, channels, subtype, total, behind))
         stem_files = {name: stack.enter_context(WavWriter(path, sr, channels, STEM_SUBTYPE,
@@ -321,7 +323,8 @@ def _pass_two(stages: dict[str, Path], out: Path, stem_outs: dict[str, Path], to
                     stem_files[name].write(s)
 
         while True:
-            blocks = {name: f.read(block) for name, f in sources.items()}
+            blocks = {name: f.read(block, dtype="float32", always_2d=True)
+                      for name, f in sources.items()}
             first = next(iter(blocks.values()))
             if not len(first):
                 break

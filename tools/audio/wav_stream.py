@@ -1,8 +1,17 @@
-"""Streaming audio out to disk: a write-behind thread, the float32 stage files that carry a
-mix between the mixer's two passes, and a WAV writer whose header is written up front.
+"""The one WAV writer: every WAV that LVAS writes (generated clips, the mixer's stage files, the
+soundtrack and its stems) goes through ``WavWriter``.
 
-Every writer here hands its encoded blocks to one ``WriteBehind`` thread, so the kernel's
-copying of one block overlaps the arithmetic on the next.
+The header is written up front for the frame count the caller expects (corrected on close if
+the count differs) and samples are encoded with numpy, optionally on a ``WriteBehind`` thread.
+soundfile (libsndfile) reads every WAV here, but writes none, because as a writer it
+ - stamps each float WAV with the wall-clock time (its PEAK chunk), so the same samples give
+   different bytes on every run and a clip's content hash changes with it;
+ - fsyncs every file it closes, a third of the mixer's time on long soundtracks;
+ - rounds floats to PCM its own way, and its per-sample conversion is several times slower
+   than numpy's.
+The header itself is plain RIFF/WAVE (RF64 past 4 GiB): for PCM it is byte for byte what
+libsndfile writes; for float it carries the ``cbSize`` field and ``fact`` chunk the format
+asks for (tests/test_mixing.py checks that libsndfile and ffmpeg read every kind back).
 """
 
 from __future__ import annotations
@@ -16,6 +25,9 @@ from typing import BinaryIO
 
 import numpy as np
 
+SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+_WAV_FORMATS = {"PCM_16": (1, 2), "PCM_24": (1, 3), "FLOAT": (3, 4)}  # format tag, bytes
+
 
 class WriteBehind:
     """Performs file writes on one helper thread, in order, a few blocks behind.
@@ -24,7 +36,7 @@ class WriteBehind:
     arithmetic on the next. Buffers handed over must not be changed afterwards. Errors surface
     on the next ``write`` or at ``close``.
 
-    Public: each of the mixer's passes (tools/mixing.py) shares one among its writers.
+    Public: each of the mixer's passes (tools/audio/mixing.py) shares one among its writers.
     """
 
     def __init__(self, depth: int = 6) -> None:
@@ -76,56 +88,6 @@ class WriteBehind:
                 self.close()
 
 
-class StageWriter:
-    """Headerless interleaved float32 frames: a private temp file between the two passes.
-
-    Plain file I/O rather than a float WAV: the data never leaves the mixer, and it spares
-    libsndfile's per-chunk conversion and the fsync it does when a written file is closed.
-
-    Public: the mixer's first pass (tools/mixing.py) writes its stages with it.
-    """
-
-    def __init__(self, path: Path, behind: WriteBehind) -> None:
-        self._behind = behind
-        self._file = open(path, "wb")  # closed by __exit__
-
-    def write(self, x: np.ndarray) -> None:
-        self._behind.write(self._file, np.ascontiguousarray(x, dtype=np.float32).data)
-
-    def __enter__(self) -> StageWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self._behind.drain()
-        finally:
-            self._file.close()
-
-
-class StageReader:
-    """Reads back what a ``StageWriter`` wrote, block by block.
-
-    Public: the mixer's second pass (tools/mixing.py) reads its stages with it.
-    """
-
-    def __init__(self, path: Path, channels: int) -> None:
-        self._file = open(path, "rb")  # closed by __exit__
-        self.channels = channels
-
-    def read(self, frames: int) -> np.ndarray:
-        data = np.fromfile(self._file, dtype=np.float32, count=frames * self.channels)
-        return data.reshape(-1, self.channels)
-
-    def __enter__(self) -> StageReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
-
-
-_WAV_FORMATS = {"PCM_16": (1, 2), "PCM_24": (1, 3), "FLOAT": (3, 4)}  # format tag, bytes
-
-
 def _wav_header(frames: int, sample_rate: int, channels: int, subtype: str,
                 rf64: bool | None = None) -> bytes:
     """RIFF/WAVE header for exactly ``frames`` frames; RF64 (EBU Tech 3306) when the sizes
@@ -148,53 +110,102 @@ def _wav_header(frames: int, sample_rate: int, channels: int, subtype: str,
             + b"data" + struct.pack("<I", 0xFFFFFFFF))
 
 
+def encode(x: np.ndarray, subtype: str) -> np.ndarray:
+    """Float samples (full scale ±1) as the little-endian values ``subtype`` stores.
+
+    PCM rounds to the nearest step of 2**-15 or 2**-23 and saturates one step below +1.
+    """
+    if subtype == "FLOAT":
+        return np.ascontiguousarray(x, dtype="<f4")
+    full = 32768.0 if subtype == "PCM_16" else 8388608.0
+    scaled = np.multiply(x, full, dtype=np.float64)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, -full, full - 1, out=scaled)
+    if subtype == "PCM_16":
+        return scaled.astype("<i2")
+    # 24-bit: the low three bytes of each little-endian int32, copied plane by plane.
+    word = scaled.astype("<i4").reshape(-1).view(np.uint8).reshape(-1, 4)
+    packed = np.empty((len(word), 3), dtype=np.uint8)
+    for k in range(3):
+        packed[:, k] = word[:, k]
+    return packed
+
+
 class WavWriter:
-    """Streams exactly ``frames`` frames into a WAV whose header is written up front.
+    """Streams float blocks into a WAV of ``subtype`` (one of ``SUBTYPES``).
 
-    The mixer knows every output's length before it starts, so no size needs patching; and
-    encoding with numpy is several times faster than libsndfile's per-sample conversion, which
-    (with the fsync it does on close) was a third of the mixer's time on long soundtracks.
+    ``frames`` is the count the caller expects: the header is written for it up front, so a
+    caller that knows its length (the mixer always does) never pays for a seek back; a count
+    that turns out different is corrected on close. Give ``behind`` to hand the writes to a
+    shared ``WriteBehind`` thread; blocks passed to ``write`` must then stay unchanged.
 
-    Public: the mixer's second pass (tools/mixing.py) writes the mix and its stems with it.
+    Public: tools/audio/audio_io.py opens it for the generators; the mixer's passes
+    (tools/audio/mixing.py) write their stage files, the mix and its stems with it.
     """
 
-    def __init__(self, path: Path, sample_rate: int, channels: int, subtype: str,
-                 frames: int, behind: WriteBehind, rf64: bool | None = None) -> None:
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, subtype: str,
+                 frames: int, behind: WriteBehind | None = None,
+                 rf64: bool | None = None) -> None:
+        if subtype not in SUBTYPES:
+            raise ValueError(
+                f"Unsupported WAV subtype {subtype!r}; use one of {', '.join(SUBTYPES)}.")
+        if int(channels) < 1 or int(sample_rate) < 1:
+            raise ValueError(f"A WAV needs channels and a rate, got {channels}, {sample_rate}")
         self.subtype = subtype
+        self.channels = int(channels)
+        self.sample_rate = int(sample_rate)
+        self.frames_written = 0
+        self._promised = max(int(frames), 0)
         self._behind = behind
-        self._left = frames
-        self._odd = (frames * channels * _WAV_FORMATS[subtype][1]) & 1
-        self._file = open(path, "wb")  # closed by __exit__
-        self._file.write(_wav_header(frames, sample_rate, channels, subtype, rf64))
+        self._header = _wav_header(self._promised, self.sample_rate, self.channels, subtype,
+                                   rf64)
+        self._file = open(path, "wb")  # closed by close()
+        self._file.write(self._header)
 
     def write(self, x: np.ndarray) -> None:
-        if self.subtype == "FLOAT":
-            self._behind.write(self._file, np.ascontiguousarray(x, dtype="<f4").data)
+        """Append ``(frames, channels)`` samples (mono also takes ``(frames,)``)."""
+        if not (x.ndim == 2 and x.shape[1] == self.channels
+                or x.ndim == 1 and self.channels == 1):
+            raise ValueError(f"Expected blocks of {self.channels} channel(s), got {x.shape}")
+        data = encode(x, self.subtype).data
+        if self._behind is not None:
+            self._behind.write(self._file, data)
         else:
-            full = 32768.0 if self.subtype == "PCM_16" else 8388608.0
-            scaled = np.multiply(x, full, dtype=np.float64)
-            np.rint(scaled, out=scaled)
-            np.clip(scaled, -full, full - 1, out=scaled)
-            if self.subtype == "PCM_16":
-                self._behind.write(self._file, scaled.astype("<i2").data)
-            else:  # the low three bytes of each little-endian int32, copied plane by plane
-                word = scaled.astype("<i4").reshape(-1).view(np.uint8).reshape(-1, 4)
-                packed = np.empty((len(word), 3), dtype=np.uint8)
-                for k in range(3):
-                    packed[:, k] = word[:, k]
-                self._behind.write(self._file, packed.data)
-        self._left -= len(x)
+            self._file.write(data)
+        self.frames_written += len(x)
+
+    def close(self) -> None:
+        """Finish the file: wait for queued writes, pad the data chunk to an even size, and
+        rewrite the header if the count differs from the one promised."""
+        if self._file.closed:
+            return
+        try:
+            if self._behind is not None:
+                self._behind.drain()
+            data = self.frames_written * self.channels * _WAV_FORMATS[self.subtype][1]
+            if data & 1:
+                self._file.write(b"\0")  # chunks are word-aligned
+            if self.frames_written != self._promised:
+                rf64 = self._header[:4] == b"RF64"
+                header = _wav_header(self.frames_written, self.sample_rate, self.channels,
+                                     self.subtype, rf64 or None)
+                if len(header) != len(self._header):
+                    raise ValueError(
+                        f"{self.frames_written} frames need an RF64 header; pass the expected "
+                        "frame count when opening a WAV past 4 GiB")
+                self._file.seek(0)
+                self._file.write(header)
+        finally:
+            self._file.close()
 
     def __enter__(self) -> WavWriter:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        try:
-            self._behind.drain()
-            if exc_type is None:
-                if self._left:
-                    raise RuntimeError(f"WAV writer is {self._left} frames off its header")
-                if self._odd:
-                    self._file.write(b"\0")  # chunks are word-aligned
-        finally:
+        if exc_type is None:
+            self.close()
+        else:  # already failing (the file is being thrown away): keep the first error
+            with contextlib.suppress(BaseException):
+                if self._behind is not None:
+                    self._behind.drain()
             self._file.close()
