@@ -14,8 +14,9 @@ import pytest
 import soundfile as sf
 
 from lvas.tools.audio.loudness import LoudnessMeter
-from lvas.tools.reporting import report
-from lvas.tools.reporting.report import compute_spectrogram, write_report
+from lvas.tools.reporting import plots
+from lvas.tools.reporting.report import write_report
+from lvas.tools.reporting.spectrogram import compute_spectrogram
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert('x')</script>"
@@ -198,6 +199,35 @@ def test_report_is_self_contained_escaped_and_complete(tmp_path: Path) -> None:
                                                           "stems"]
 
 
+def test_text_from_a_plan_is_escaped_wherever_it_lands(tmp_path: Path) -> None:
+    # Captions, descriptions, labels, ids, warnings and the title are text from users and
+    # models: the template engine escapes each, so none can open a tag or an entity.
+    hostile = "<script>alert(1)</script> & <b>"
+    kwargs = _report_kwargs(tmp_path, None)
+    kwargs["scenes"][0].update(id=f"s0 {hostile}", caption=f"caption {hostile}")
+    kwargs["sounds"][0].update(description=f"description {hostile}", label=f"label {hostile}",
+                               scene_id=f"s0 {hostile}")
+    kwargs.update(title=f"title {hostile}", video=f"video {hostile}.mp4",
+                  warnings=[f"warning {hostile}"],
+                  timings={f"node {hostile}": 1.0},
+                  loudness={f"measure {hostile}": -20.0},
+                  artifacts={f"artifact {hostile}": "a&b <c>.wav"})
+    out = write_report(tmp_path / "report.html", **kwargs)
+    raw = out.read_text(encoding="utf-8")
+    assert "<script" not in raw
+    assert raw.count("<b>") == 5  # the labels of the meta line: video to plan
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;"
+    for where in ("caption", "description", "label", "title", "video", "warning", "node",
+                  "measure", "artifact"):
+        assert f"{where} {escaped}" in raw, where
+    page = _parse(out)
+    scene_rows = next(t for t in page.tables if t[0][1][0] == "id")
+    assert scene_rows[1][1] == [f"s0 {hostile}", "0:00.00", "0:01.50", f"caption {hostile}"]
+    assert f"warning {hostile}" in page.sections["Warnings"]
+    assert "a%26b%20%3Cc%3E.wav" in page.links  # the link is quoted, its text escaped
+    assert "a&amp;b &lt;c&gt;.wav</a>" in raw
+
+
 def test_report_without_soundtrack_or_warnings(tmp_path: Path) -> None:
     kwargs = _report_kwargs(tmp_path, None)
     kwargs.update(warnings=[], timings={}, usage_summary=None, loudness=None, artifacts={})
@@ -264,7 +294,7 @@ def test_long_run_stays_fast_and_streams(tmp_path: Path, monkeypatch: pytest.Mon
             peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()
-    assert spec.db.shape == (160, report._PLOT_COLUMNS) and report._PLOT_COLUMNS <= 2000
+    assert spec.db.shape == (160, plots.PLOT_COLUMNS) and plots.PLOT_COLUMNS <= 2000
     assert len(reads) > 4 and all(0 < frames <= 1 << 17 for frames in reads)
     decoded = 600 * sr * 4  # the long mix as float32
     assert peaks[1] < decoded / 3
@@ -289,7 +319,7 @@ def test_long_run_stays_fast_and_streams(tmp_path: Path, monkeypatch: pytest.Mon
 def test_timeline_of_two_hours_renders_quickly() -> None:
     scenes, sounds = _fake_run(1000, 3000, 7200.0, seed=3)
     started = time.perf_counter()
-    png = report.render_timeline(scenes, sounds, 7200.0)
+    png = plots.render_timeline(scenes, sounds, 7200.0)
     assert png.startswith(PNG_SIGNATURE)
     assert time.perf_counter() - started < 15.0
 
@@ -298,4 +328,4 @@ def test_timeline_of_two_hours_renders_quickly() -> None:
     (0.0, 0, "0:00"), (75.5, 2, "1:15.50"), (3725.0, 0, "1:02:05"), (-1.25, 2, "-0:01.25"),
 ])
 def test_format_clock(seconds: float, decimals: int, text: str) -> None:
-    assert report.format_clock(seconds, decimals) == text
+    assert plots.format_clock(seconds, decimals) == text
