@@ -1,14 +1,97 @@
-"""Shared pytest fixtures: small synthetic videos, generated once per session."""
+"""Shared pytest fixtures: small synthetic videos, generated once per session, and a guard
+that fails any test leaving process-wide state (environment, working folder, import path,
+LangChain's global LLM cache) different from how it found it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+# OpenCV's wheel sets LD_LIBRARY_PATH and its Qt paths in os.environ when it is first imported:
+# importing it here, before any snapshot, keeps that from being charged to the first test that
+# analyses a video.
+import cv2  # noqa: F401
 import pytest
 
 from tests import videos
+
+# Tests never download anything. The embedding loader sets these two itself (setdefault) the
+# first time it runs; setting them for the whole session up front keeps that from reading as a
+# leak of whichever test happened to load the model first.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+_PYTEST_OWN = "PYTEST_CURRENT_TEST"  # pytest rewrites it at every phase of every test
+
+
+def _environ() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key != _PYTEST_OWN}
+
+
+def _llm_cache() -> Any:
+    """LangChain's global LLM cache, without importing LangChain when no test has."""
+    module = sys.modules.get("langchain_core.globals")
+    return None if module is None else module.get_llm_cache()
+
+
+class _GlobalState:
+    """A snapshot of the process-wide state tests must leave as they found it."""
+
+    def __init__(self) -> None:
+        self.environ, self.cwd, self.path = _environ(), os.getcwd(), list(sys.path)
+
+    def restore(self) -> list[str]:
+        """Put everything back; say what had changed (empty when nothing had)."""
+        now = _environ()
+        leaks = [f"os.environ {key}: {self.environ.get(key)!r} -> {now.get(key)!r}"
+                 for key in sorted(self.environ.keys() | now.keys())
+                 if self.environ.get(key) != now.get(key)]
+        for key in now.keys() - self.environ.keys():
+            del os.environ[key]
+        os.environ.update(self.environ)
+        if os.getcwd() != self.cwd:
+            leaks.append(f"working folder {self.cwd!r} -> {os.getcwd()!r}")
+            os.chdir(self.cwd)
+        if sys.path != self.path:
+            added = [p for p in sys.path if p not in self.path]
+            removed = [p for p in self.path if p not in sys.path]
+            leaks.append(f"sys.path added {added}, removed {removed}")
+            sys.path[:] = self.path
+        if _llm_cache() is not None:
+            leaks.append("langchain_core.globals.set_llm_cache(...) left set")
+            sys.modules["langchain_core.globals"].set_llm_cache(None)
+        return leaks
+
+
+def _check(state: _GlobalState, who: str) -> None:
+    leaks = state.restore()
+    if leaks:
+        pytest.fail(f"{who} left global state changed (use monkeypatch):\n  " + "\n  ".join(leaks),
+                    pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_global_state() -> Iterator[None]:
+    """Fail a test that changes os.environ, the working folder or sys.path, or sets LangChain's
+    global LLM cache, and does not put it back: such a change makes later tests pass or fail by
+    the order they run in. The state is restored either way, so a leak is reported once, by
+    the test that made it."""
+    state = _GlobalState()
+    yield
+    _check(state, "this test")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_leaked_global_state_per_module() -> Iterator[None]:
+    """The same for module-scoped fixtures, which set up before the per-test snapshot."""
+    state = _GlobalState()
+    yield
+    _check(state, "a module-scoped fixture of this module")
+
 
 CUT_TIMES = (2.0, 4.0, 6.0)
 """Hard cuts of the ``cut_video`` fixture (8 s, 25 fps, 320x240, H.264 in MP4)."""
