@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import subprocess
 from pathlib import Path
 
 import av
 import numpy as np
+
+from lvas.tools.common.ffmpeg import ffmpeg_exe
 
 
 def video_packets_digest(path: str | Path) -> tuple[str, int]:
@@ -57,3 +61,30 @@ def video_duration(path: str | Path) -> float:
 def rms_db(samples: np.ndarray) -> float:
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
     return 20 * np.log10(max(rms, 1e-12))
+
+
+_EBUR128_SUMMARY = re.compile(
+    r"Integrated loudness:\s*I:\s*(?P<lufs>-?[\d.]+|-?inf)\s*LUFS.*?"
+    r"True peak:\s*Peak:\s*(?P<peak>-?[\d.]+|-?inf)\s*dBFS",
+    re.DOTALL,
+)
+
+
+def ebur128_levels(path: str | Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of the first audio stream of ``path``,
+    as FFmpeg's ``ebur128`` filter measures them.
+
+    End-to-end checks grade the delivered loudness with this meter, not LVAS's own: a bug in
+    the project's meter would otherwise steer the mix and pass its own inspection. FFmpeg also
+    decodes the file itself, so an encoded (AAC, Opus) soundtrack is measured as a player hears
+    it. The summary prints one decimal, which is finer than any tolerance the tests use.
+    """
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:a:0",
+         "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = _EBUR128_SUMMARY.search(result.stderr)
+    assert found, f"no ebur128 summary in ffmpeg's output:\n{result.stderr[-2000:]}"
+    return float(found["lufs"]), float(found["peak"])
