@@ -92,6 +92,7 @@ def test_scene_json_schema(capsys, tmp_path, cut_video):
     report = json.loads(out)
     assert code == 0
     assert {"duration", "fps", "cuts", "scenes", "shots"} <= set(report)
+    assert len(report["scenes"]) >= 2
     for scene in report["scenes"]:
         assert {"index", "start", "end", "shots", "keyframes"} <= set(scene)
         assert all(Path(k).exists() for k in scene["keyframes"])
