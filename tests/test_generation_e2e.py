@@ -155,8 +155,9 @@ def test_clips_record_checks_and_clap_similarity(tmp_path, label_cache_dir, monk
 
 def test_narration_without_any_voice_goes_on_and_says_how_to_get_one(tmp_path, label_cache_dir,
                                                                      monkeypatch):
-    monkeypatch.setattr(registry, "backend_status",
-                        lambda: {"espeak": (False, "not installed"), "vits": (False, "none")})
+    monkeypatch.setattr(registry, "backend_status",  # takes the run's options, if any
+                        lambda *_args, **_kwargs: {"espeak": (False, "not installed"),
+                                                   "vits": (False, "none")})
     video = make_cut_video(tmp_path / "v.mp4", [3.0])
     lines = tmp_path / "lines.txt"
     lines.write_text("0.5-2.0 Hello.\n", encoding="utf-8")
