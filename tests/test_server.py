@@ -18,6 +18,9 @@ from tests.videos import make_cut_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Starting ``langgraph dev`` and serving a whole run takes about 15 s: the slow tier.
+pytestmark = pytest.mark.slow
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
