@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -18,8 +20,21 @@ from tests.videos import make_cut_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Starting ``langgraph dev`` and serving a whole run takes about 15 s: the slow tier.
-pytestmark = pytest.mark.slow
+
+def test_langgraph_json_points_at_compiled_graphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``langgraph dev`` loads, checked in the default tier without starting a server."""
+    from langgraph.graph.state import CompiledStateGraph
+
+    config = json.loads((ROOT / "langgraph.json").read_text(encoding="utf-8"))
+    assert set(config["graphs"]) == {"lvas", "index"}
+    for name, reference in config["graphs"].items():
+        path, attribute = reference.rsplit(":", 1)
+        spec = importlib.util.spec_from_file_location(f"_langgraph_json_{name}", ROOT / path)
+        assert spec is not None and spec.loader is not None, reference
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)  # as langgraph's loader does
+        spec.loader.exec_module(module)
+        assert isinstance(getattr(module, attribute), CompiledStateGraph), reference
 
 
 def _free_port() -> int:
@@ -79,6 +94,8 @@ def server(tmp_path_factory, label_cache_dir):
             process.kill()
 
 
+# Starting ``langgraph dev`` and serving a whole run takes about 15 s: the slow tier.
+@pytest.mark.slow
 def test_server_lists_both_graphs(server):
     from langgraph_sdk import get_sync_client
 
@@ -87,6 +104,7 @@ def test_server_lists_both_graphs(server):
     assert {"lvas", "index"} <= graphs
 
 
+@pytest.mark.slow
 def test_server_runs_the_graph_once(server, tmp_path):
     from langgraph_sdk import get_sync_client
 
