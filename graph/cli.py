@@ -113,7 +113,7 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
     from lvas.graph.runner import run_pipeline
     from lvas.tools.common.paths import default_cache_dir
 
-    cache_dir = Path(ctx.index_dir).expanduser() if ctx.index_dir else default_cache_dir()
+    cache_dir = default_cache_dir(ctx.index_dir)
     thread = thread_id_for(inputs, ctx)
     config = {"configurable": {"thread_id": thread}}
     with open_checkpointer(cache_dir) as saver:
@@ -176,9 +176,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from lvas.graph.context import Context
     from lvas.graph.doctor import run_checks
 
-    report = run_checks()
+    report = run_checks(Context())
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
@@ -192,7 +193,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:
-    from lvas.retrieval_index import default_cache_dir
+    from lvas.graph.context import Context
+    from lvas.tools.common.paths import default_cache_dir
     from lvas.tools.video.probe import probe_video
     from lvas.tools.video.storyboard import StoryboardSettings, build_storyboard, storyboard_key
 
@@ -205,7 +207,8 @@ def cmd_scenes(args: argparse.Namespace) -> int:
         max_scene_seconds=args.max_scene_seconds,
     )
     work = (Path(args.work_dir).expanduser() if args.work_dir
-            else default_cache_dir() / "scenes" / storyboard_key(args.video, settings))
+            else default_cache_dir(Context().index_dir) / "scenes"
+            / storyboard_key(args.video, settings))
     board = build_storyboard(args.video, work, settings)
     report = {
         "video": board["video"],
@@ -232,9 +235,12 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
+    from lvas.graph.context import Context
     from lvas.retrieval_index import build_index
 
-    info = build_index(force=args.force)
+    ctx = Context()
+    info = build_index(ctx.index_dir or None, force=args.force,
+                       embedding_model=ctx.embedding_model)
     if args.json:
         print(json.dumps(info.to_dict(), indent=2))
     else:
@@ -244,6 +250,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_labels_search(args: argparse.Namespace) -> int:
+    from lvas.graph.context import Context
     from lvas.retrieval_index import open_index
 
     queries = list(args.query)
@@ -253,7 +260,9 @@ def cmd_labels_search(args: argparse.Namespace) -> int:
         raise LVASInputError("Give at least one non-empty query, or '-' to read them from stdin.")
     if args.k < 1:
         raise LVASInputError("--k must be at least 1.")
-    results = open_index().search_many(queries, k=args.k)
+    ctx = Context()
+    index = open_index(ctx.index_dir or None, embedding_model=ctx.embedding_model)
+    results = index.search_many(queries, k=args.k)
     if args.json:
         print(json.dumps([[{"label": h.label, "source": h.source, "score": round(h.score, 4),
                             "category": h.category} for h in hits] for hits in results],
@@ -295,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--generator-model", help="MMAudio variant or diffusers model id/folder")
         p.add_argument("--steps", dest="generation_steps", type=int,
                        help="sampling steps of model generators (default: the backend's)")
-        p.add_argument("--device", help="torch device for model generators (default: "
-                       "LVAS_DEVICE, else CUDA when present)")
+        p.add_argument("--device", help="torch device for model generators and the VITS voice "
+                       "(default: LVAS_DEVICE, else CUDA when present)")
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
         add_output_options(p)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lvas.tools.common.paths import default_cache_dir
-from lvas.tools.video.storyboard import StoryboardSettings
 
 if TYPE_CHECKING:
     from lvas.tools.llm.chat import ChatSettings
+    from lvas.tools.video.storyboard import StoryboardSettings
 
 ChatBackend = Literal["auto", "offline", "openai"]
 StructuredMethod = Literal["auto", "json_schema", "json_mode", "function_calling"]
@@ -141,10 +141,20 @@ class Context:
         metadata={"description": "Torch device for model generators (LVAS_DEVICE), e.g. cuda, "
                   "cuda:1, cpu. Empty: CUDA when present."},
     )
+    mmaudio_weights: str = field(
+        default_factory=lambda: _env("LVAS_MMAUDIO_WEIGHTS", ""),
+        metadata={"description": "Folder where MMAudio's own downloader puts its weights "
+                  "(LVAS_MMAUDIO_WEIGHTS). Empty: 'mmaudio' in the cache folder (index_dir)."},
+    )
     generation_attempts: int = field(
         default=3,
         metadata={"description": "Renders per sound before giving up on audio that is silent, "
                   "clipped, NaN or of the wrong length (each retry uses a new seed)."},
+    )
+    clap_model: str = field(
+        default_factory=lambda: _env("LVAS_CLAP_MODEL", ""),
+        metadata={"description": "CLAP model that scores each clip against its text "
+                  "(LVAS_CLAP_MODEL): a local folder or a Hugging Face id. Empty: no scoring."},
     )
     narration: NarrationBackend = field(
         default="off",
@@ -152,7 +162,18 @@ class Context:
                   "'off' (the default: lines are kept in the plan but not voiced), 'auto' (the "
                   "first available of the next two), 'espeak' "
                   "(espeak-ng, when installed) or 'vits' (a transformers VITS model, "
-                  "LVAS_TTS_MODEL)."},
+                  "tts_model)."},
+    )
+    tts_model: str = field(
+        default_factory=lambda: _env("LVAS_TTS_MODEL", ""),
+        metadata={"description": "VITS model of the 'vits' voice (LVAS_TTS_MODEL): a local "
+                  "folder or a Hugging Face id already in the local cache. Empty: "
+                  "facebook/mms-tts-eng."},
+    )
+    espeak_path: str = field(
+        default_factory=lambda: _env("LVAS_ESPEAK", ""),
+        metadata={"description": "The espeak-ng program of the 'espeak' voice (LVAS_ESPEAK): "
+                  "a path or a name on PATH. Empty: espeak-ng, else espeak, on PATH."},
     )
     embedding_model: str = field(
         default="packaged",
@@ -164,8 +185,9 @@ class Context:
     index_dir: str = field(
         default_factory=lambda: _env("LVAS_CACHE_DIR", ""),
         metadata={
-            "description": "Folder of the persistent Chroma label index. Empty: LVAS_CACHE_DIR "
-            "or ~/.cache/lvas."
+            "description": "Cache folder (LVAS_CACHE_DIR): the persistent Chroma label index "
+            "and its ONNX query model, model replies, checkpoints of CLI runs and scene "
+            "analyses. Empty: ~/.cache/lvas."
         },
     )
     run_dir: str = field(
@@ -282,6 +304,10 @@ class Context:
 
     def storyboard_settings(self) -> StoryboardSettings:
         """The shot and scene settings of this run, as the Storyboarder's tool takes them."""
+        # Imported here: the video tools bring OpenCV and PySceneDetect, which a Context for
+        # ``lvas doctor`` or a label search does not need.
+        from lvas.tools.video.storyboard import StoryboardSettings
+
         return StoryboardSettings(
             detector=self.detector,
             threshold=self.cut_threshold or None,

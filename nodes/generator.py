@@ -22,7 +22,13 @@ from lvas.nodes.common import timed
 from lvas.tools.audio.audio_io import wav_info
 from lvas.tools.common.paths import content_hash, file_sha256, relative_to_run, write_json
 from lvas.tools.generation import AudioGenerator, GenerationRequest, get_generator
-from lvas.tools.generation.options import generator_options, narration_backend
+from lvas.tools.generation.options import (
+    all_generator_options,
+    generator_backend,
+    generator_options,
+    narration_backend,
+    sound_options,
+)
 from lvas.tools.generation.verify import ClapScorer, render_verified
 from lvas.tools.generation.windowing import render_windowed
 
@@ -30,11 +36,11 @@ from lvas.tools.generation.windowing import render_windowed
 def _generator_for(layer: str, ctx: Context) -> AudioGenerator | None:
     """The backend for this layer; None when narration is not voiced in this run."""
     if layer == "speech":
-        name = narration_backend(ctx.narration)
+        name = narration_backend(ctx.narration, all_generator_options(ctx))
         if name is None:
             return None
-        return get_generator(name, sample_rate=ctx.sample_rate, **generator_options(ctx, name))
-    name = ctx.generator_backend
+    else:
+        name = generator_backend(ctx)  # ``auto`` resolved with the run's settings
     return get_generator(name, sample_rate=ctx.sample_rate, **generator_options(ctx, name))
 
 
@@ -43,9 +49,9 @@ def _finite(value: float) -> float | None:
 
 
 @cache
-def _clap_scorer() -> ClapScorer:
-    """One CLAP scorer per process (available only when LVAS_CLAP_MODEL names a model)."""
-    return ClapScorer()
+def _clap_scorer(model: str) -> ClapScorer:
+    """One CLAP scorer per model and process (available only when the run names a model)."""
+    return ClapScorer(model)
 
 
 @timed("generate_clip")
@@ -81,7 +87,7 @@ def generate_clip(task: ClipTask, runtime: Runtime[Context]) -> dict[str, Any]:
     )
     caps = generator.capabilities
     name = content_hash(generator.name, generator.version, caps.sample_rate,
-                        generator_options(ctx, generator.name), ctx.window_seconds,
+                        sound_options(ctx, generator.name), ctx.window_seconds,
                         ctx.window_overlap_seconds, request.key())
     out = Path(task["run_dir"]) / "clips" / f"{request.family}-{name}.wav"
     sidecar = out.with_suffix(".json")
@@ -89,7 +95,7 @@ def generate_clip(task: ClipTask, runtime: Runtime[Context]) -> dict[str, Any]:
     if not out.exists() or not sidecar.exists():
         render = partial(render_windowed, window=ctx.window_seconds,
                          overlap=ctx.window_overlap_seconds)
-        clap = _clap_scorer()
+        clap = _clap_scorer(ctx.clap_model)
         result = render_verified(generator, request, out, attempts=ctx.generation_attempts,
                                  render=render, clap=clap if clap.available else None)
         if result.problems:

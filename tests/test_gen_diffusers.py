@@ -286,11 +286,11 @@ def test_settings_defaults_and_validation(tiny: dict, monkeypatch: pytest.Monkey
                                                                                   "float32", 4)
     assert sa.version != db.DiffusersTextToAudio("stable-audio", model="x/y", steps=9).version
     assert db.DiffusersTextToAudio("stable-audio", device="cuda").dtype == "float16"
-    monkeypatch.setenv("LVAS_DEVICE", "cuda:1")
-    assert db.DiffusersTextToAudio("stable-audio").device == "cuda:1"
-    monkeypatch.setenv("LVAS_DEVICE", "auto")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert db.DiffusersTextToAudio("stable-audio", device="cuda:1").device == "cuda:1"
+    monkeypatch.setenv("LVAS_DEVICE", "cuda:1")  # read by the run's Context, not the backend
+    monkeypatch.setattr(db, "cuda_available", lambda: False)
     assert db.DiffusersTextToAudio("stable-audio").device == "cpu"
+    assert db.DiffusersTextToAudio("stable-audio", device="auto").device == "cpu"
     for bad in ({"pipeline": "musicgen"}, {"dtype": "int8"}, {"max_batch": 0}, {"steps": -1}):
         with pytest.raises(LVASInputError):
             db.DiffusersTextToAudio(**bad)
@@ -318,17 +318,15 @@ def test_fit_trims_pads_and_lays_out_channels() -> None:
 def test_availability(monkeypatch: pytest.MonkeyPatch) -> None:
     ok, reason = db.stable_audio_available()
     assert ok and "diffusers" in reason
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.delenv("LVAS_DEVICE", raising=False)
+    monkeypatch.setattr(db, "cuda_available", lambda: False)
     ok, reason = db.audioldm2_auto_available()
     assert not ok and "CUDA" in reason
     assert db.audioldm2_available()[0]  # chosen by name it still runs on the CPU
-    monkeypatch.setenv("LVAS_DEVICE", "cpu")  # asked for on purpose: auto may take it
-    ok, reason = db.stable_audio_auto_available()
+    ok, reason = db.stable_audio_auto_available("cpu")  # asked for on purpose: auto may take it
     assert ok and "CPU" in reason
-    monkeypatch.setenv("LVAS_DEVICE", "cuda")
-    assert not db.stable_audio_auto_available()[0]
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert not db.stable_audio_auto_available("cuda")[0]
+    monkeypatch.setattr(db, "cuda_available", lambda: True)
+    assert db.stable_audio_auto_available("cuda")[0]
     assert db.stable_audio_auto_available()[0]
 
     real_find_spec = db.importlib.util.find_spec

@@ -36,8 +36,8 @@ def standin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """The stand-in importable as ``mmaudio``, with a fresh record and an empty model cache."""
     _drop_mmaudio_modules()
     monkeypatch.syspath_prepend(str(STANDIN))
-    monkeypatch.setenv("LVAS_MMAUDIO_WEIGHTS", str(tmp_path / "weights"))
-    monkeypatch.delenv("LVAS_DEVICE", raising=False)
+    # Weights go to the default folder, <cache folder>/mmaudio, under a home of the test's own.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     from mmaudio import _standin
 
     _standin.reset()
@@ -177,7 +177,7 @@ def test_models_are_built_once_and_weights_land_in_one_folder(
         second.render(_text(seed=i, duration=1.5), tmp_path / f"b{i}.wav")
     assert standin.networks == ["small_16k"]
     assert len(standin.features) == 1 and standin.loaded and len(standin.loaded) == 1
-    weights = tmp_path / "weights"
+    weights = tmp_path / "home" / ".cache" / "lvas" / "mmaudio"
     assert standin.downloads == [
         str(weights / "weights/mmaudio_small_16k.pth"), str(weights / "ext_weights/v1-16.pth"),
         str(weights / "ext_weights/best_netG.pt"),
@@ -276,7 +276,7 @@ def test_output_has_the_exact_length_and_the_models_rate(
     assert np.sqrt(np.mean(audio**2)) > 0.05
     seconds = max(duration, mb.MIN_MODEL_SECONDS)  # short requests render 1 s, then trim
     assert standin.generate_calls[0]["seq_lengths"][1] == int(seconds * 8)
-    assert [p.name for p in tmp_path.iterdir() if p.name != "weights"] == ["x.wav"]
+    assert [p.name for p in tmp_path.iterdir() if p.name != "home"] == ["x.wav"]
 
 
 def test_bf16_reaches_the_models(standin, tmp_path: Path) -> None:
@@ -347,20 +347,36 @@ def test_availability_needs_cuda_or_an_explicit_cpu(
 ) -> None:
     import torch
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(mb, "cuda_available", lambda: False)
+    monkeypatch.setenv("LVAS_DEVICE", "cpu")  # the run's Context reads it; the backend does not
     ok, reason = mb.mmaudio_available()
     assert not ok and "LVAS_DEVICE=cpu" in reason
-    monkeypatch.setenv("LVAS_DEVICE", "cpu")
-    ok, reason = mb.mmaudio_available()
+    assert mb.resolve_device() == "cpu"
+    ok, reason = mb.mmaudio_available("cpu")
     assert ok and "slow" in reason
-    monkeypatch.setenv("LVAS_DEVICE", "cuda")
-    assert mb.mmaudio_available()[0] is False
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert mb.mmaudio_available("cuda")[0] is False
+    ok, reason = mb.mmaudio_available("mps")
+    assert ok or "no MPS" in reason
+    assert not mb.mmaudio_available("tpu")[0]
+    monkeypatch.setattr(mb, "cuda_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Test GPU")
+    assert mb.mmaudio_available("cuda") == (True, "on Test GPU")
     assert mb.mmaudio_available() == (True, "on Test GPU")
-    monkeypatch.delenv("LVAS_DEVICE")
-    assert mb.mmaudio_available() == (True, "on Test GPU")
-    assert mb.resolve_device() == "cuda"
+    assert mb.resolve_device() == "cuda" and mb.resolve_device("cuda:1") == "cuda:1"
+
+
+def test_the_run_context_reaches_the_generator(standin, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from lvas.graph.context import Context
+    from lvas.tools.generation.options import generator_options
+
+    monkeypatch.setenv("LVAS_MMAUDIO_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setenv("LVAS_DEVICE", "cpu")
+    ctx = Context(generator_model="small_16k")
+    gen = mb.MMAudioGenerator(**generator_options(ctx, "mmaudio"))
+    assert gen.device == "cpu"
+    gen.render(_text(), tmp_path / "x.wav")
+    assert standin.downloads[0] == str(tmp_path / "weights" / "weights/mmaudio_small_16k.pth")
 
 
 def test_importing_the_adapter_loads_neither_torch_nor_mmaudio() -> None:

@@ -45,7 +45,6 @@ def fake_espeak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeEspeak:
     bin_dir = tmp_path / "bin"
     write_fake(bin_dir / "espeak-ng")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.delenv("LVAS_ESPEAK", raising=False)
     log = tmp_path / "espeak-calls.jsonl"
     monkeypatch.setenv("FAKE_ESPEAK_LOG", str(log))
     return FakeEspeak(log)
@@ -160,21 +159,32 @@ def test_request_voice_overrides_backend_voice(fake_espeak: FakeEspeak, tmp_path
     assert voices == ["en-gb", "en-us+f2"]
 
 
-def test_render_batch_and_lvas_espeak_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                           ) -> None:
+def test_render_batch_and_the_context_espeak_path(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from lvas.graph.context import Context
+    from lvas.tools.generation.options import generator_options
+
     fake = write_fake(tmp_path / "tools" / "my-speaker")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    monkeypatch.setenv("LVAS_ESPEAK", str(fake))
-    assert espeak_available()[0]
-    outs = EspeakTTS().render_batch([_request("One.", 0.5), _request("Two.", 0.75)],
-                                    [tmp_path / "1.wav", tmp_path / "2.wav"])
+    monkeypatch.setenv("LVAS_ESPEAK", str(fake))  # read by the run's Context only
+    assert not espeak_available()[0]
+    options = generator_options(Context(), "espeak")
+    assert options == {"executable": str(fake)}
+    assert espeak_available(**options)[0]
+    outs = EspeakTTS(**options).render_batch([_request("One.", 0.5), _request("Two.", 0.75)],
+                                             [tmp_path / "1.wav", tmp_path / "2.wav"])
     assert [sf.info(str(p)).frames for p in outs] == [round(0.5 * SR), round(0.75 * SR)]
+    monkeypatch.setenv("PATH", str(fake.parent))  # a bare name is looked up on PATH
+    assert EspeakTTS(executable=fake.name).executable == str(fake)
 
 
 def test_registry_entry_builds_the_backend(fake_espeak: FakeEspeak, tmp_path: Path) -> None:
     entry = BackendEntry("espeak", "lvas.tools.generation.tts:EspeakTTS",
-                         "lvas.tools.generation.tts:espeak_available")
+                         "lvas.tools.generation.tts:espeak_available",
+                         check_options=("executable",))
     assert entry.check()[0]
+    # The check gets the option it names, and only that one.
+    assert not entry.check({"executable": str(tmp_path / "nope"), "voice": "en-gb"})[0]
     gen = entry.load()(sample_rate=48000, voice="en-gb")
     assert gen.name == "espeak" and gen.capabilities.sample_rate == SR
 
@@ -186,7 +196,6 @@ def test_registry_entry_builds_the_backend(fake_espeak: FakeEspeak, tmp_path: Pa
 def test_missing_espeak_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                             ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    monkeypatch.delenv("LVAS_ESPEAK", raising=False)
     ok, reason = espeak_available()
     assert not ok and "apt-get install espeak-ng" in reason and "brew install espeak-ng" in reason
     with pytest.raises(LVASInputError) as err:
@@ -195,11 +204,11 @@ def test_missing_espeak_says_how_to_install(tmp_path: Path, monkeypatch: pytest.
     assert "apt-get install espeak-ng" in message and "brew install espeak-ng" in message
     assert "another narration backend" in message
 
-    monkeypatch.setenv("LVAS_ESPEAK", str(tmp_path / "nope" / "espeak-ng"))
-    ok, reason = espeak_available()
-    assert not ok and "LVAS_ESPEAK" in reason
+    missing = str(tmp_path / "nope" / "espeak-ng")
+    ok, reason = espeak_available(missing)
+    assert not ok and "LVAS_ESPEAK" in reason and missing in reason
     with pytest.raises(LVASInputError, match="LVAS_ESPEAK"):
-        EspeakTTS()
+        EspeakTTS(executable=missing)
 
 
 def test_failing_espeak_reports_its_stderr(fake_espeak: FakeEspeak, tmp_path: Path) -> None:
@@ -237,8 +246,7 @@ def test_empty_line_is_refused(fake_espeak: FakeEspeak, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def real_espeak(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.delenv("LVAS_ESPEAK", raising=False)
+def real_espeak() -> str:
     found = shutil.which("espeak-ng") or shutil.which("espeak")
     if found is None:
         pytest.skip("espeak-ng is not installed")
@@ -317,17 +325,16 @@ def test_vits_renders_a_finite_line_of_exact_length(tiny_vits: Path, tmp_path: P
     from lvas.tools.generation.tts import TransformersTTS, tts_available
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("LVAS_TTS_MODEL", str(tiny_vits))
-    assert tts_available()[0]
-    gen = TransformersTTS(sample_rate=48000, device="cpu")
+    assert tts_available(str(tiny_vits))[0]
+    gen = TransformersTTS(sample_rate=48000, model=str(tiny_vits), device="cpu")
     assert isinstance(gen, AudioGenerator) and gen.capabilities.speech
     assert gen.capabilities.sample_rate == 16000
     out = gen.render(_request("-Hello there, friend!", 1.3), tmp_path / "v.wav")
     data, rate = _read(out)
     assert rate == 16000 and data.shape == (round(1.3 * 16000),)
     assert np.all(np.isfinite(data)) and np.max(np.abs(data)) > 0
-    again = TransformersTTS(device="cpu").render(_request("-Hello there, friend!", 1.3),
-                                                 tmp_path / "w.wav")
+    again = TransformersTTS(model=str(tiny_vits), device="cpu").render(
+        _request("-Hello there, friend!", 1.3), tmp_path / "w.wav")
     assert np.array_equal(_read(again)[0], data)  # same seed, same line: same audio
     assert len([k for k in tts._VITS_CACHE if k[0] == str(tiny_vits)]) == 1  # loaded once
 

@@ -255,9 +255,9 @@ def test_default_render_windows_long_requests(tmp_path):
 # --- CLAP ----------------------------------------------------------------------------------------
 
 def test_clap_unavailable_without_a_model(monkeypatch, tmp_path):
-    monkeypatch.delenv("LVAS_CLAP_MODEL", raising=False)
+    monkeypatch.setenv("LVAS_CLAP_MODEL", str(tmp_path))  # read by the run's Context only
     scorer = ClapScorer()
-    assert not scorer.available
+    assert not scorer.available and not ClapScorer("  ").available
     with pytest.raises(RuntimeError, match="LVAS_CLAP_MODEL"):
         scorer.score(tmp_path / "x.wav", "rain")
     clip = render_verified(ScriptedGenerator(), _req(), tmp_path / "out.wav", clap=scorer)
@@ -305,13 +305,12 @@ def tiny_clap(tmp_path_factory) -> Path:
     return model_dir
 
 
-def test_clap_scores_with_a_tiny_model(tiny_clap, tmp_path, monkeypatch):
+def test_clap_scores_with_a_tiny_model(tiny_clap, tmp_path):
     from lvas.tools.generation import verify
 
     # 16 kHz input is resampled to the processor's 48 kHz; 14 s is scored in two 10 s pieces.
     path = _write(tmp_path / "a.wav", _noise(14.0))
-    monkeypatch.setenv("LVAS_CLAP_MODEL", str(tiny_clap))
-    scorer = ClapScorer()
+    scorer = ClapScorer(str(tiny_clap))
     assert scorer.available
     first = scorer.score(path, "rain on a roof")
     assert isinstance(first, float) and math.isfinite(first) and -1.0 <= first <= 1.0

@@ -14,9 +14,14 @@ from typing import Any
 from lvas.tools.common.errors import LVASInputError
 
 
-def default_cache_dir() -> Path:
-    """LVAS_CACHE_DIR, else ~/.cache/lvas: label index, model replies, scene analyses."""
-    value = os.environ.get("LVAS_CACHE_DIR", "").strip()
+def default_cache_dir(folder: str | Path | None = None) -> Path:
+    """The cache folder (label index, model replies, scene analyses): ``folder``, expanded,
+    else ~/.cache/lvas.
+
+    The run's setting comes from ``Context.index_dir`` (where LVAS_CACHE_DIR is read), so every
+    caller passes it here rather than this function looking at the environment.
+    """
+    value = str(folder).strip() if folder is not None else ""
     return Path(value).expanduser() if value else Path.home() / ".cache" / "lvas"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import importlib.util
 import json
-import os
 import threading
 import warnings
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ import numpy as np
 
 from lvas.tools.audio.audio_io import write_wav
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.gpu import cuda_available
 from lvas.tools.generation.base import GenerationRequest, GeneratorCapabilities
 from lvas.tools.generation.batching import group_indices, run_in_batches
 
@@ -78,14 +78,14 @@ _DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16",
 # --------------------------------------------------------------------------- availability
 
 
-def diffusers_available(pipeline: str = "stable-audio", *, for_auto: bool = False
-                        ) -> tuple[bool, str]:
+def diffusers_available(pipeline: str = "stable-audio", *, for_auto: bool = False,
+                        device: str = "") -> tuple[bool, str]:
     """Whether ``pipeline`` can run here; ``for_auto`` also asks for a device fit for it.
 
     Without a GPU a real model takes many minutes per clip, so for ``auto`` it counts only
-    with CUDA, or when ``LVAS_DEVICE`` (cpu, mps) asks for another device on purpose, as
-    MMAudio does. Otherwise only the packages are checked (import specs, nothing imported),
-    so naming the backend runs it anywhere and ``lvas doctor`` stays fast.
+    with CUDA, or when ``device`` (the run's setting: cpu, mps) asks for another device on
+    purpose, as MMAudio does. Otherwise only the packages are checked (import specs, nothing
+    imported), so naming the backend runs it anywhere and ``lvas doctor`` stays fast.
     """
     spec = _spec(pipeline)
     missing = [name for name in spec.packages if importlib.util.find_spec(name) is None]
@@ -97,22 +97,23 @@ def diffusers_available(pipeline: str = "stable-audio", *, for_auto: bool = Fals
     found = f"diffusers {version('diffusers')}, {spec.class_name}"
     if not for_auto:
         return True, found
-    import torch
-
-    requested = os.environ.get("LVAS_DEVICE", "").strip().lower()
+    requested = device.strip().lower()
     if requested in ("", "auto") or requested.startswith("cuda"):
-        if torch.cuda.is_available():
+        if cuda_available():
             return True, f"{found} on CUDA"
         return False, ("no CUDA GPU; diffusers text-to-audio on the CPU takes minutes per clip "
-                       f"(choose '{pipeline}' by name or set LVAS_DEVICE=cpu to use it anyway)")
+                       f"(choose '{pipeline}' by name or set the device to cpu, --device cpu "
+                       "or LVAS_DEVICE=cpu, to use it anyway)")
     if requested == "cpu":
-        return True, f"{found} on the CPU (LVAS_DEVICE=cpu): works, but slow"
+        return True, f"{found} on the CPU (device cpu): works, but slow"
     if requested == "mps":
+        import torch
+
         mps = getattr(torch.backends, "mps", None)
         if mps is not None and mps.is_available():
-            return True, f"{found} on Apple MPS (LVAS_DEVICE=mps)"
-        return False, "LVAS_DEVICE=mps but torch sees no MPS device"
-    return False, f"LVAS_DEVICE={requested} is not a device diffusers can use (cuda, cpu, mps)"
+            return True, f"{found} on Apple MPS (device mps)"
+        return False, "device mps asked for, but torch sees no MPS device"
+    return False, f"device {requested} is not one diffusers can use (cuda, cpu, mps)"
 
 
 def stable_audio_available() -> tuple[bool, str]:
@@ -125,14 +126,14 @@ def audioldm2_available() -> tuple[bool, str]:
     return diffusers_available("audioldm2")
 
 
-def stable_audio_auto_available() -> tuple[bool, str]:
-    """Registry check for ``auto``: ``stable-audio`` only where CUDA is present."""
-    return diffusers_available("stable-audio", for_auto=True)
+def stable_audio_auto_available(device: str = "") -> tuple[bool, str]:
+    """Registry check for ``auto``: ``stable-audio`` only on CUDA or a device asked for."""
+    return diffusers_available("stable-audio", for_auto=True, device=device)
 
 
-def audioldm2_auto_available() -> tuple[bool, str]:
-    """Registry check for ``auto``: ``audioldm2`` only where CUDA is present."""
-    return diffusers_available("audioldm2", for_auto=True)
+def audioldm2_auto_available(device: str = "") -> tuple[bool, str]:
+    """Registry check for ``auto``: ``audioldm2`` only on CUDA or a device asked for."""
+    return diffusers_available("audioldm2", for_auto=True, device=device)
 
 
 # --------------------------------------------------------------------------- pipeline cache
@@ -185,11 +186,11 @@ def _load_pipeline(kind: str, model: str, device: str, dtype: str) -> tuple[Any,
 class DiffusersTextToAudio:
     """A text-to-audio generator on a diffusers pipeline (``stable-audio`` or ``audioldm2``).
 
-    ``steps``/``guidance_scale`` of 0 mean the pipeline's default; ``device`` empty means
-    ``LVAS_DEVICE``, else CUDA when present, else CPU; ``dtype`` empty means float16 on CUDA
-    and float32 elsewhere. ``pipe`` injects a ready pipeline object (tests, notebooks) instead
-    of loading ``model``. ``sample_rate`` (the run's rate) is accepted and ignored: WAVs are
-    written at the pipeline's native rate and the mixer resamples.
+    ``steps``/``guidance_scale`` of 0 mean the pipeline's default; ``device`` (the run's
+    ``Context.device``) empty means CUDA when present, else CPU; ``dtype`` empty means float16
+    on CUDA and float32 elsewhere. ``pipe`` injects a ready pipeline object (tests, notebooks)
+    instead of loading ``model``. ``sample_rate`` (the run's rate) is accepted and ignored: WAVs
+    are written at the pipeline's native rate and the mixer resamples.
     """
 
     def __init__(
@@ -221,7 +222,7 @@ class DiffusersTextToAudio:
         self.guidance_scale = float(guidance_scale) or self._spec.default_guidance
         self.max_batch = int(max_batch)
         self._window = float(window_seconds) or self._spec.default_window
-        self._device = (device.strip() or os.environ.get("LVAS_DEVICE", "").strip()).lower()
+        self._device = device.strip().lower()
         if self._device == "auto":
             self._device = ""
         self._dtype = _DTYPES[dtype.lower()] if dtype else ""
@@ -239,9 +240,7 @@ class DiffusersTextToAudio:
         if self._pipe is not None:
             return str(getattr(self._pipe, "device", "cpu"))
         if not self._device:
-            import torch
-
-            self._device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._device = "cuda" if cuda_available() else "cpu"
         return self._device
 
     @property

@@ -5,7 +5,7 @@ imports it, or torch, until a generator renders: listing backends stays cheap ev
 
 Models are loaded once per process and shared by every generator of the same variant, device
 and dtype (``_MODELS``); weights are fetched by MMAudio's own ``ModelConfig.download_if_needed``
-into one folder (``weights_dir``, default ``$LVAS_CACHE_DIR/mmaudio``) instead of the current
+into one folder (``weights_dir``, default ``<cache folder>/mmaudio``) instead of the current
 directory, where MMAudio's relative paths would otherwise put them.
 
 Video frames come from PyAV, the project's decoder, sampled at MMAudio's two rates: 8 fps at
@@ -36,6 +36,7 @@ import numpy as np
 
 from lvas.tools.audio.audio_io import write_wav
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.gpu import cuda_available
 from lvas.tools.common.paths import default_cache_dir
 from lvas.tools.generation.base import GenerationRequest, GeneratorCapabilities
 from lvas.tools.generation.batching import group_indices, run_in_batches
@@ -88,12 +89,11 @@ _MODELS_LOCK = threading.Lock()
 
 
 def resolve_device(device: str | None = None) -> str:
-    """``device``, else ``LVAS_DEVICE``, else ``cuda`` when torch sees a GPU, else ``cpu``."""
-    value = (device or os.environ.get("LVAS_DEVICE", "")).strip().lower()
+    """``device`` (the run's ``Context.device``), else ``cuda`` when torch sees a GPU, else
+    ``cpu``."""
+    value = (device or "").strip().lower()
     if value in ("", "auto"):
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if cuda_available() else "cpu"
     return value
 
 
@@ -115,10 +115,10 @@ def _torch_dtype(name: str) -> torch.dtype:
     return torch.bfloat16 if name == "bf16" else torch.float32
 
 
-def mmaudio_available() -> tuple[bool, str]:
-    """Whether MMAudio can run here, and why not.
+def mmaudio_available(device: str = "") -> tuple[bool, str]:
+    """Whether MMAudio can run here on ``device`` (the run's setting; empty: CUDA), and why not.
 
-    Without a CUDA GPU it counts as available only when ``LVAS_DEVICE=cpu`` asks for it, so
+    Without a CUDA GPU it counts as available only when ``device`` is ``cpu`` on purpose, so
     ``auto`` never picks a backend that takes minutes per clip by accident.
     """
     if importlib.util.find_spec("mmaudio") is None:
@@ -127,30 +127,32 @@ def mmaudio_available() -> tuple[bool, str]:
         )
     if importlib.util.find_spec("torch") is None:  # pragma: no cover - torch is a dependency
         return False, "torch is not installed"
-    import torch
-
-    requested = os.environ.get("LVAS_DEVICE", "").strip().lower()
+    requested = device.strip().lower()
     if requested in ("", "auto") or requested.startswith("cuda"):
-        if torch.cuda.is_available():
+        if cuda_available():
+            import torch
+
             try:
                 name = torch.cuda.get_device_name(0)
             except Exception:  # noqa: BLE001 - the name is only for the message
                 name = "CUDA GPU"
             return True, f"on {name}"
-        if requested:
-            return False, f"LVAS_DEVICE={requested} but torch sees no CUDA GPU"
+        if requested.startswith("cuda"):
+            return False, f"device {requested} asked for, but torch sees no CUDA GPU"
         return False, (
             "no CUDA GPU; MMAudio on the CPU works but takes minutes per clip "
-            "(set LVAS_DEVICE=cpu to use it anyway)"
+            "(set the device to cpu, --device cpu or LVAS_DEVICE=cpu, to use it anyway)"
         )
     if requested == "cpu":
-        return True, "on the CPU (LVAS_DEVICE=cpu): works, but slow (minutes per 8 s clip)"
+        return True, "on the CPU (device cpu): works, but slow (minutes per 8 s clip)"
     if requested == "mps":
+        import torch
+
         mps = getattr(torch.backends, "mps", None)
         if mps is not None and mps.is_available():
-            return True, "on Apple MPS (LVAS_DEVICE=mps)"
-        return False, "LVAS_DEVICE=mps but torch sees no MPS device"
-    return False, f"LVAS_DEVICE={requested} is not a device MMAudio can use (cuda, cpu or mps)"
+            return True, "on Apple MPS (device mps)"
+        return False, "device mps asked for, but torch sees no MPS device"
+    return False, f"device {requested} is not one MMAudio can use (cuda, cpu or mps)"
 
 
 # --- the model cache ----------------------------------------------------------------------
@@ -178,10 +180,10 @@ def clear_model_cache() -> None:
         _MODELS.clear()
 
 
-def default_weights_dir() -> Path:
-    """Where MMAudio's weights go: ``LVAS_MMAUDIO_WEIGHTS``, else ``<cache dir>/mmaudio``."""
-    value = os.environ.get("LVAS_MMAUDIO_WEIGHTS", "").strip()
-    return Path(value).expanduser() if value else default_cache_dir() / "mmaudio"
+def default_weights_dir(cache_dir: str | Path | None = None) -> Path:
+    """Where MMAudio's weights go unless a generator is given ``weights_dir``: ``mmaudio`` in
+    the cache folder ``cache_dir`` (default ~/.cache/lvas)."""
+    return default_cache_dir(cache_dir) / "mmaudio"
 
 
 def _localized(path: Path | None, root: Path) -> Path | None:

@@ -1,10 +1,15 @@
 """Backends by name. Factories import their heavy modules only when called, so listing the
-registry or running offline never imports torch models, diffusers or MMAudio."""
+registry or running offline never imports torch models, diffusers or MMAudio.
+
+Checks take the run's settings they depend on (the device, a program or model path) as
+arguments, from the backend's constructor options (``lvas.tools.generation.options``); nothing
+here reads the environment.
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +27,22 @@ class BackendEntry:
     # "module:callable" for whether ``auto`` may pick it (a model backend asked for by name
     # may run on the CPU, but ``auto`` takes it only where it is practical: on a GPU).
     auto_available: str = ""
+    # Constructor options that ``available`` / ``auto_available`` take as keyword arguments.
+    check_options: tuple[str, ...] = ()
+    auto_options: tuple[str, ...] = ()
 
     def load(self) -> Callable[..., AudioGenerator]:
         return _resolve(self.factory)
 
-    def check(self, *, for_auto: bool = False) -> tuple[bool, str]:
-        spec = self.auto_available if for_auto and self.auto_available else self.available
+    def check(self, options: Mapping[str, Any] | None = None, *, for_auto: bool = False
+              ) -> tuple[bool, str]:
+        """Whether it can run here with ``options`` (its constructor options), and why not."""
+        use_auto = for_auto and bool(self.auto_available)
+        spec = self.auto_available if use_auto else self.available
+        wanted = self.auto_options if use_auto else self.check_options
+        given = {name: options[name] for name in wanted if options and name in options}
         try:
-            return _resolve(spec)()
+            return _resolve(spec)(**given)
         except Exception as exc:  # noqa: BLE001 - a broken optional backend is "not available"
             return False, f"check failed: {exc}"
 
@@ -63,25 +76,29 @@ register(
 register(
     BackendEntry("stable-audio", "lvas.tools.generation.diffusers_backend:stable_audio",
                  "lvas.tools.generation.diffusers_backend:stable_audio_available",
-                 "lvas.tools.generation.diffusers_backend:stable_audio_auto_available"),
+                 "lvas.tools.generation.diffusers_backend:stable_audio_auto_available",
+                 auto_options=("device",)),
     auto_rank=0,
 )
 register(
     BackendEntry("audioldm2", "lvas.tools.generation.diffusers_backend:audioldm2",
                  "lvas.tools.generation.diffusers_backend:audioldm2_available",
-                 "lvas.tools.generation.diffusers_backend:audioldm2_auto_available"),
+                 "lvas.tools.generation.diffusers_backend:audioldm2_auto_available",
+                 auto_options=("device",)),
     auto_rank=1,
 )
 register(
     BackendEntry("mmaudio", "lvas.tools.generation.mmaudio_backend:MMAudioGenerator",
-                 "lvas.tools.generation.mmaudio_backend:mmaudio_available"),
+                 "lvas.tools.generation.mmaudio_backend:mmaudio_available",
+                 check_options=("device",)),
     auto_rank=0,
 )
 # Text-to-speech voices narration only when a run asks for it: never picked by ``auto``.
 register(BackendEntry("espeak", "lvas.tools.generation.tts:EspeakTTS",
-                      "lvas.tools.generation.tts:espeak_available"))
+                      "lvas.tools.generation.tts:espeak_available",
+                      check_options=("executable",)))
 register(BackendEntry("vits", "lvas.tools.generation.tts:TransformersTTS",
-                      "lvas.tools.generation.tts:tts_available"))
+                      "lvas.tools.generation.tts:tts_available", check_options=("model",)))
 
 
 def backend_names() -> list[str]:
@@ -89,18 +106,26 @@ def backend_names() -> list[str]:
     return list(_REGISTRY)
 
 
-def backend_status() -> dict[str, tuple[bool, str]]:
-    """Whether each backend can run on this machine, and why not."""
-    return {name: entry.check() for name, entry in _REGISTRY.items()}
+BackendOptions = Mapping[str, Mapping[str, Any]]
+"""Constructor options per backend name (``options.all_generator_options`` makes them)."""
 
 
-def available_generators() -> list[str]:
+def backend_status(options: BackendOptions | None = None) -> dict[str, tuple[bool, str]]:
+    """Whether each backend can run on this machine with its ``options``, and why not."""
+    options = options or {}
+    return {name: entry.check(options.get(name)) for name, entry in _REGISTRY.items()}
+
+
+def available_generators(options: BackendOptions | None = None) -> list[str]:
     """Backends that can run on this machine, best first (``auto`` takes the first)."""
-    return [name for name in AUTO_ORDER if _REGISTRY[name].check(for_auto=True)[0]]
+    options = options or {}
+    return [name for name in AUTO_ORDER
+            if _REGISTRY[name].check(options.get(name), for_auto=True)[0]]
 
 
-def check_backend(name: str) -> None:
-    """Refuse, before any work, a backend that is unknown or cannot run on this machine."""
+def check_backend(name: str, options: Mapping[str, Any] | None = None) -> None:
+    """Refuse, before any work, a backend that is unknown or cannot run on this machine with
+    ``options`` (its constructor options: the device, a program or model to use)."""
     if name == "auto":
         return
     entry = _REGISTRY.get(name)
@@ -108,7 +133,7 @@ def check_backend(name: str) -> None:
         raise LVASInputError(
             f"Unknown generator backend {name!r}; choose one of: auto, {', '.join(_REGISTRY)}."
         )
-    ok, reason = entry.check()
+    ok, reason = entry.check(options)
     if not ok:
         raise LVASInputError(
             f"Generator backend {name!r} cannot run here: {reason}. "
@@ -119,8 +144,9 @@ def check_backend(name: str) -> None:
 def get_generator(
     name: str = "auto", *, sample_rate: int = 48000, **options: Any
 ) -> AudioGenerator:
-    """The generator called ``name``; ``auto`` gives the best one this machine can run."""
+    """The generator called ``name``; ``auto`` gives the best one this machine can run with
+    default settings (a run resolves ``auto`` with its own: ``options.generator_backend``)."""
     if name == "auto":
         name = available_generators()[0]
-    check_backend(name)
+    check_backend(name, options)
     return _REGISTRY[name].load()(sample_rate=sample_rate, **options)

@@ -158,17 +158,19 @@ def _to_rate(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
 # espeak-ng
 
 
-def _locate_espeak() -> tuple[str | None, str]:
-    """The espeak executable (LVAS_ESPEAK, else espeak-ng, else espeak) and how it was found."""
-    override = os.environ.get("LVAS_ESPEAK", "").strip()
+def _locate_espeak(executable: str = "") -> tuple[str | None, str]:
+    """The espeak program and how it was found: ``executable`` (the run's ``espeak_path``, a
+    path or a name on PATH), else espeak-ng, else espeak, on PATH."""
+    override = executable.strip()
     if override:
         path = Path(override).expanduser()
         if path.is_file() and os.access(path, os.X_OK):
-            return str(path), f"LVAS_ESPEAK={path}"
+            return str(path), f"espeak program {path}"
         found = shutil.which(override)
         if found:
-            return found, f"LVAS_ESPEAK={override} ({found})"
-        return None, f"LVAS_ESPEAK={override!r} is not an executable file; fix it or unset it"
+            return found, f"espeak program {override} ({found})"
+        return None, (f"the espeak program {override!r} (espeak_path, LVAS_ESPEAK) is not an "
+                      "executable file; fix it or unset it")
     for name in ("espeak-ng", "espeak"):
         found = shutil.which(name)
         if found:
@@ -176,9 +178,10 @@ def _locate_espeak() -> tuple[str | None, str]:
     return None, "espeak-ng was not found on PATH"
 
 
-def espeak_available() -> tuple[bool, str]:
-    """Whether the espeak backend can run here, and why not (with how to install it)."""
-    path, how = _locate_espeak()
+def espeak_available(executable: str = "") -> tuple[bool, str]:
+    """Whether the espeak backend can run here with ``executable`` (empty: found on PATH), and
+    why not (with how to install it)."""
+    path, how = _locate_espeak(executable)
     if path is None:
         return False, f"{how}; {ESPEAK_INSTALL_HINT}"
     return True, how
@@ -197,7 +200,8 @@ class EspeakTTS(_LineSpeaker):
     """Speaks lines with the espeak-ng program: small, offline, robotic but intelligible.
 
     ``sample_rate`` is accepted for the factory convention and ignored: the clip is written at
-    espeak's native 22050 Hz and the mixer resamples it.
+    espeak's native 22050 Hz and the mixer resamples it. ``executable`` is the program, a path
+    or a name on PATH (the run's ``espeak_path``); None looks for espeak-ng, then espeak.
     """
 
     name = "espeak"
@@ -216,11 +220,10 @@ class EspeakTTS(_LineSpeaker):
         max_speedup: float = MAX_SPEEDUP,
     ) -> None:
         del sample_rate
+        executable, how = _locate_espeak(executable or "")
         if executable is None:
-            executable, how = _locate_espeak()
-            if executable is None:
-                raise LVASInputError(f"Narration with espeak cannot run: {how}; "
-                                     f"{ESPEAK_INSTALL_HINT}.")
+            raise LVASInputError(f"Narration with espeak cannot run: {how}; "
+                                 f"{ESPEAK_INSTALL_HINT}.")
         if not WPM_RANGE[0] <= int(speed) <= WPM_RANGE[1]:
             raise LVASInputError(f"espeak speed must be {WPM_RANGE[0]} to {WPM_RANGE[1]} words "
                                  f"per minute, got {speed}.")
@@ -289,8 +292,9 @@ _VITS_LOCK = threading.Lock()
 _VITS_CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
-def _vits_source() -> str:
-    return os.environ.get("LVAS_TTS_MODEL", "").strip() or DEFAULT_VITS_MODEL
+def _vits_source(model: str | None) -> str:
+    """The VITS model to use: ``model`` (the run's ``tts_model``), else the default."""
+    return (model or "").strip() or DEFAULT_VITS_MODEL
 
 
 def _is_local(source: str) -> bool:
@@ -298,11 +302,12 @@ def _is_local(source: str) -> bool:
 
 
 def tts_available(model: str | None = None) -> tuple[bool, str]:
-    """Whether the VITS backend can run here: transformers installed and the model on disk."""
+    """Whether the VITS backend can run here: transformers installed and ``model`` (the run's
+    ``tts_model``; None: the default) on disk."""
     for package in ("torch", "transformers"):
         if importlib.util.find_spec(package) is None:
             return False, f"{package} is not installed (pip install torch transformers)"
-    source = model or _vits_source()
+    source = _vits_source(model)
     if _is_local(source):
         folder = Path(source).expanduser()
         if not (folder / "config.json").is_file():
@@ -372,7 +377,7 @@ class TransformersTTS(_LineSpeaker):
         _check_fit_options(lead_in, max_speedup)
         if not 0.5 <= speed <= 2.0:
             raise LVASInputError(f"VITS speed must be 0.5 to 2.0, got {speed}.")
-        self.source = model or _vits_source()
+        self.source = _vits_source(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.voice = voice
         self.speed = float(speed)

@@ -217,9 +217,9 @@ _MAX_CHUNKS = 6  # long clips: average the embeddings of up to this many evenly 
 class ClapScorer:
     """Audio–text similarity with a CLAP model, loaded lazily and once per process.
 
-    ``model`` is a local folder or a hub id; by default ``LVAS_CLAP_MODEL``. With neither, the
-    scorer is unavailable and nothing is imported. Nothing is downloaded unless ``model`` is a
-    hub id not yet in the local cache (pass a folder to stay offline).
+    ``model`` is a local folder or a hub id (the run's ``clap_model``); without one the scorer
+    is unavailable and nothing is imported. Nothing is downloaded unless ``model`` is a hub id
+    not yet in the local cache (pass a folder to stay offline).
     """
 
     model: str | None = None
@@ -227,8 +227,7 @@ class ClapScorer:
     _resolved: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        value = self.model if self.model is not None else os.environ.get("LVAS_CLAP_MODEL", "")
-        self._resolved = str(value).strip() or None
+        self._resolved = str(self.model or "").strip() or None
 
     @property
     def available(self) -> bool:
@@ -237,7 +236,8 @@ class ClapScorer:
     def _load(self) -> tuple[Any, Any]:
         if self._resolved is None:
             raise RuntimeError(
-                "No CLAP model configured: set LVAS_CLAP_MODEL to a folder or hub id."
+                "No CLAP model configured: set clap_model (LVAS_CLAP_MODEL) to a folder or "
+                "hub id."
             )
         key = (self._resolved, self.device)
         with _LOAD_LOCK:
