@@ -4,14 +4,15 @@ Serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free
 a thread, so the real ``langchain-openai`` client can be exercised without a network::
 
     with OpenAIStub() as stub:
-        stub.script(json_reply({"caption": "rain"}), rate_limited(retry_after=0))
+        stub.script(rate_limited(retry_after_ms=1), json_reply({"caption": "rain"}))
         settings = ChatSettings(model="stub-model", base_url=stub.base_url)
         ...
         assert stub.requests[0]["max_tokens"] == 2048
 
 Replies are taken from the scripted queue first; when it is empty the optional
 ``responder(body) -> Reply`` decides (handy for end-to-end runs with many calls); with
-neither, the stub answers 500 so a missing script shows up as a failure, not a hang.
+neither, the stub answers 500 (with ``x-should-retry: false``, so the client does not retry
+it) and a missing script shows up as a failure, not a hang.
 """
 
 from __future__ import annotations
@@ -65,10 +66,22 @@ def error_reply(status: int, message: str, *, headers: dict[str, str] | None = N
     return Reply(status=status, error=message, headers=dict(headers or {}), usage=None, **kw)
 
 
-def rate_limited(retry_after: float | None = None) -> Reply:
-    """A 429, with a Retry-After header when ``retry_after`` is given."""
-    headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
-    return error_reply(429, "Rate limit reached; slow down.", headers=headers)
+def retry_after_headers(seconds: float | None = None, ms: int | None = None) -> dict[str, str]:
+    """``Retry-After`` and/or ``retry-after-ms`` headers; the openai client reads both, the
+    latter first, but takes a zero as "no advice" and backs off by itself instead, so a test
+    that must not wait asks for one millisecond."""
+    headers = {}
+    if seconds is not None:
+        headers["Retry-After"] = f"{seconds:g}"
+    if ms is not None:
+        headers["retry-after-ms"] = str(ms)
+    return headers
+
+
+def rate_limited(retry_after: float | None = None, *, retry_after_ms: int | None = None) -> Reply:
+    """A 429, with the waiting advice given (none by default)."""
+    return error_reply(429, "Rate limit reached; slow down.",
+                       headers=retry_after_headers(retry_after, retry_after_ms))
 
 
 def slow_reply(delay: float, reply: Reply | None = None) -> Reply:
@@ -156,7 +169,9 @@ class OpenAIStub:
                 return self._queue.popleft()
         if self.responder is not None:
             return self.responder(body)
-        return error_reply(500, "openai stub: no scripted reply left")
+        # Told not to retry, the client fails at once instead of backing off a few seconds.
+        return error_reply(500, "openai stub: no scripted reply left",
+                           headers={"x-should-retry": "false"})
 
     def _completion(self, body: dict[str, Any], reply: Reply, number: int) -> dict[str, Any]:
         if reply.body is not None:

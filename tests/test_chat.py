@@ -1,4 +1,8 @@
-"""StructuredCaller through the real langchain-openai client against a local stub server."""
+"""StructuredCaller through the real langchain-openai client against a local stub server.
+
+Retries are the openai client's and the cache is LangChain's, so these tests count what the
+stub received rather than what LVAS's code did.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 import pickle
 import socket
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -17,8 +22,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
+from lvas.graph.context import Context
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.llm.chat import (
+    CACHE_FILE,
     CallLog,
     ChatConfigError,
     ChatFailure,
@@ -39,6 +46,7 @@ from tests.openai_stub import (
     message_text,
     rate_limited,
     rejects_json_schema,
+    retry_after_headers,
     slow_reply,
     text_reply,
     tool_reply,
@@ -54,13 +62,6 @@ GOOD = {"background": "rain on a tin roof", "entities": ["dog", "car"]}
 MESSAGES = [SystemMessage(content="You describe scenes."), HumanMessage(content="Scene 1")]
 
 
-class Sleeps(list):
-    """Records backoff delays instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 @pytest.fixture
 def stub():
     forget_endpoints()
@@ -69,10 +70,9 @@ def stub():
     forget_endpoints()
 
 
-def caller(stub: OpenAIStub, sleeps: Sleeps | None = None, **settings) -> StructuredCaller:
+def caller(stub: OpenAIStub, **settings) -> StructuredCaller:
     settings.setdefault("model", "stub-model")
-    return StructuredCaller(ChatSettings(base_url=stub.base_url, **settings),
-                            sleep=sleeps if sleeps is not None else Sleeps())
+    return StructuredCaller(ChatSettings(base_url=stub.base_url, **settings))
 
 
 # --------------------------------------------------------------------------- replies
@@ -137,62 +137,84 @@ def test_repair_request_carries_the_validation_error(stub):
 
 
 # --------------------------------------------------------------------------- transient errors
+# The openai client retries these itself; waits are kept short with the server's advice.
 
 
-def test_rate_limit_is_retried_honouring_retry_after(stub):
-    stub.script(rate_limited(retry_after=3), rate_limited(), json_reply(GOOD))
-    sleeps = Sleeps()
+def test_rate_limit_is_retried_by_the_client_honouring_retry_after(stub):
+    stub.script(rate_limited(retry_after=1), json_reply(GOOD))
     log = CallLog()
-    assert caller(stub, sleeps).call("r", SceneCaption, MESSAGES, log) == SceneCaption(**GOOD)
-    assert sleeps[0] == 3.0
-    assert 0.5 <= sleeps[1] <= 1.0  # second retry: exponential backoff (1 s) with jitter
-    assert log.usage[0]["attempts"] == 3 and len(stub.requests) == 3
+    started = time.monotonic()
+    assert caller(stub).call("r", SceneCaption, MESSAGES, log) == SceneCaption(**GOOD)
+    # The server's second, not the client's own first backoff (0.5 s at most).
+    assert time.monotonic() - started >= 1.0
+    assert len(stub.requests) == 2
+    (usage,) = log.usage
+    assert usage["ok"] and usage["attempts"] == 1 and usage["tokens_in"] == 12
+    assert log.warnings == []
 
 
-def test_retry_after_is_capped(stub):
+def test_retry_after_ms_is_honoured(stub):
+    stub.script(rate_limited(retry_after_ms=1), rate_limited(retry_after_ms=1), json_reply(GOOD))
+    ready = caller(stub)
+    started = time.monotonic()
+    assert ready.call("r", SceneCaption, MESSAGES, CallLog()) == SceneCaption(**GOOD)
+    assert len(stub.requests) == 3
+    assert time.monotonic() - started < 1.0  # the client's own backoff: 0.375 + 0.75 s at least
+
+
+def test_a_wait_longer_than_the_client_allows_fails_at_once(stub):
     stub.script(rate_limited(retry_after=3600), json_reply(GOOD))
-    sleeps = Sleeps()
-    caller(stub, sleeps).call("r", SceneCaption, MESSAGES, CallLog())
-    assert sleeps == [30.0]
+    log = CallLog()
+    with pytest.raises(ChatFailure, match="rate limited"):
+        caller(stub).call("r", SceneCaption, MESSAGES, log)
+    assert len(stub.requests) == 1 and stub.pending == 1
+    assert log.usage[0]["ok"] is False
 
 
 def test_server_error_is_retried(stub):
-    stub.script(error_reply(503, "overloaded"), json_reply(GOOD))
-    sleeps = Sleeps()
-    caller(stub, sleeps).call("r", SceneCaption, MESSAGES, CallLog())
-    assert len(sleeps) == 1 and 0.25 <= sleeps[0] <= 0.5
+    stub.script(error_reply(503, "overloaded", headers=retry_after_headers(ms=1)),
+                json_reply(GOOD))
+    assert caller(stub).call("r", SceneCaption, MESSAGES, CallLog()) == SceneCaption(**GOOD)
+    assert len(stub.requests) == 2
+
+
+def test_server_errors_past_max_retries_give_a_chat_failure(stub):
+    stub.script([error_reply(502, "bad gateway", headers=retry_after_headers(ms=1))
+                 for _ in range(3)], json_reply(GOOD))
+    with pytest.raises(ChatFailure, match="server error 502") as info:
+        caller(stub, max_retries=2).call("r", SceneCaption, MESSAGES, CallLog())
+    assert "max_retries=2" in info.value.reason
+    assert len(stub.requests) == 3 and stub.pending == 1
 
 
 def test_slow_reply_times_out_and_is_retried(stub):
     stub.script(slow_reply(1.5, json_reply({"background": "late", "entities": []})),
                 json_reply(GOOD))
-    sleeps = Sleeps()
     log = CallLog()
-    result = caller(stub, sleeps, timeout=0.4).call("r", SceneCaption, MESSAGES, log)
+    result = caller(stub, timeout=0.4).call("r", SceneCaption, MESSAGES, log)
     assert result.background == "rain on a tin roof"
-    assert len(sleeps) == 1 and log.usage[0]["attempts"] == 2
+    assert len(stub.requests) == 2 and log.usage[0]["attempts"] == 1
 
 
 def test_all_timeouts_give_a_chat_failure(stub):
     stub.script(slow_reply(1.0), slow_reply(1.0))
-    sleeps = Sleeps()
     log = CallLog()
     with pytest.raises(ChatFailure) as info:
-        caller(stub, sleeps, timeout=0.3, max_retries=1).call("r", SceneCaption, MESSAGES, log)
-    assert "timed out" in info.value.reason and "2 attempts" in info.value.reason
-    assert len(sleeps) == 1 and log.usage[0]["ok"] is False
+        caller(stub, timeout=0.3, max_retries=1).call("r", SceneCaption, MESSAGES, log)
+    assert "timed out" in info.value.reason and "max_retries=1" in info.value.reason
+    assert len(stub.requests) == 2 and log.usage[0]["ok"] is False
 
 
 def test_connection_refused_gives_a_chat_failure():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    sleeps = Sleeps()
     settings = ChatSettings(model="nobody", base_url=f"http://127.0.0.1:{port}/v1",
-                            max_retries=2)
+                            max_retries=1)
+    log = CallLog()
     with pytest.raises(ChatFailure, match="cannot connect"):
-        StructuredCaller(settings, sleep=sleeps).call("r", SceneCaption, MESSAGES, CallLog())
-    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 0.9
+        StructuredCaller(settings).call("r", SceneCaption, MESSAGES, log)
+    assert log.usage[0]["attempts"] == 1 and log.usage[0]["ok"] is False
 
 
 # --------------------------------------------------------------------------- permanent errors
@@ -200,12 +222,11 @@ def test_connection_refused_gives_a_chat_failure():
 
 def test_auth_error_fails_at_once(stub):
     stub.script(error_reply(401, "Incorrect API key provided"), json_reply(GOOD))
-    sleeps = Sleeps()
     with pytest.raises(ChatFailure) as info:
-        caller(stub, sleeps).call("r", SceneCaption, MESSAGES, CallLog())
+        caller(stub).call("r", SceneCaption, MESSAGES, CallLog())
     assert "authentication failed" in info.value.reason
     assert "OPENAI_API_KEY" in info.value.reason
-    assert len(stub.requests) == 1 and sleeps == []
+    assert len(stub.requests) == 1
 
 
 def test_unknown_model_fails_at_once(stub):
@@ -346,42 +367,112 @@ def test_server_refusing_images_gets_the_text_alone(stub, tmp_path):
 # --------------------------------------------------------------------------- cache, concurrency
 
 
-def test_identical_calls_are_answered_from_the_cache(stub, tmp_path):
-    stub.script(json_reply(GOOD, usage=(50, 9)), json_reply(GOOD))
+def _answer(body: dict) -> Reply:
+    """GOOD in whatever form the request asked for."""
+    return (tool_reply if body.get("tools") else json_reply)(GOOD, usage=(50, 9))
+
+
+@pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
+def test_identical_calls_are_answered_from_the_cache(stub, tmp_path, method):
+    stub.responder = _answer
+    frames = [_png(tmp_path / f"k{i}.png", 30 + 50 * i) for i in range(2)]
+    messages = [MESSAGES[0], user_message("Scene 1", frames)]
+    settings = {"cache_dir": str(tmp_path / "cache"), "method": method}
     log = CallLog()
-    settings = {"cache_dir": str(tmp_path / "cache")}
-    first = caller(stub, **settings).call("r", SceneCaption, MESSAGES, log)
-    second = caller(stub, **settings).call("r", SceneCaption, MESSAGES, log)
-    assert first == second and len(stub.requests) == 1
+    first = caller(stub, **settings).call("r", SceneCaption, messages, log)
+    # A new caller (a new client) over the same folder, as in a later run.
+    second = caller(stub, **settings).call("r", SceneCaption, messages, log)
+    assert first == second == SceneCaption(**GOOD)
+    assert len(stub.requests) == 1 and len(image_urls(stub.requests[0])) == 2
+    assert log.usage[0] == {**log.usage[0], "cached": False, "tokens_in": 50, "attempts": 1}
     assert log.usage[1] == {**log.usage[1], "cached": True, "tokens_in": 0, "tokens_out": 0,
-                            "attempts": 0}
-    assert log.usage[0]["tokens_in"] == 50
-    files = list((tmp_path / "cache").glob("*.json"))
-    assert len(files) == 1 and json.loads(files[0].read_text())["value"] == GOOD
-    # A different prompt, or other settings, is a different call.
-    caller(stub, **settings).call("r", SceneCaption, [HumanMessage("other")], log)
+                            "attempts": 0, "method": method, "ok": True}
+    assert (tmp_path / "cache" / CACHE_FILE).is_file()
+
+
+def test_a_different_call_is_not_answered_from_the_cache(stub, tmp_path):
+    class ShortCaption(BaseModel):
+        background: str
+
+    stub.responder = _answer
+    frames = [_png(tmp_path / f"k{i}.png", 30 + 50 * i) for i in range(2)]
+    base = [MESSAGES[0], user_message("Scene 1", frames[:1])]
+    cache = {"cache_dir": str(tmp_path / "cache")}
+    log = CallLog()
+    caller(stub, **cache).call("r", SceneCaption, base, log)
+    variants = [
+        ({}, SceneCaption, [MESSAGES[0], user_message("Scene 2", frames[:1])]),  # other text
+        ({}, SceneCaption, [MESSAGES[0], user_message("Scene 1", frames[1:])]),  # other image
+        ({}, ShortCaption, base),                                                # other schema
+        ({"temperature": 0.7}, SceneCaption, base),
+        ({"max_tokens": 512}, SceneCaption, base),
+        ({"model": "other-model"}, SceneCaption, base),
+    ]
+    for sent, (changes, schema, messages) in enumerate(variants, start=2):
+        caller(stub, **cache, **changes).call("r", schema, messages, log)
+        assert len(stub.requests) == sent
+    for changes, schema, messages in variants:  # each is its own entry now
+        caller(stub, **cache, **changes).call("r", schema, messages, log)
+    assert len(stub.requests) == 1 + len(variants)
+    assert [u["cached"] for u in log.usage] == [False] * 7 + [True] * 6
+
+
+def test_only_replies_that_validated_are_kept(stub, tmp_path):
+    stub.script(json_reply({"background": "rain"}),  # no entities: repaired, not kept
+                json_reply(GOOD),                    # the repair: kept, under the repair prompt
+                json_reply(GOOD))                    # the first prompt, asked again: kept
+    cache = {"cache_dir": str(tmp_path / "cache")}
+    log = CallLog()
+    for _ in range(3):
+        assert caller(stub, **cache).call("r", SceneCaption, MESSAGES, log) == \
+            SceneCaption(**GOOD)
+    assert len(stub.requests) == 3
+    assert [(u["cached"], u["attempts"]) for u in log.usage] == [(False, 2), (False, 1),
+                                                                 (True, 0)]
+
+
+def test_errors_are_not_cached(stub, tmp_path):
+    stub.script(error_reply(400, "context length exceeded"), json_reply(GOOD))
+    cache = {"cache_dir": str(tmp_path / "cache")}
+    with pytest.raises(ChatFailure):
+        caller(stub, **cache).call("r", SceneCaption, MESSAGES, CallLog())
+    assert caller(stub, **cache).call("r", SceneCaption, MESSAGES, CallLog()) == \
+        SceneCaption(**GOOD)
     assert len(stub.requests) == 2
 
 
-def test_concurrency_is_capped_per_endpoint(stub):
+def test_an_unusable_cache_folder_is_reported_and_the_call_goes_on(stub, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    stub.script(json_reply(GOOD))
+    log = CallLog()
+    assert caller(stub, cache_dir=str(blocked / "llm")).call(
+        "r", SceneCaption, MESSAGES, log) == SceneCaption(**GOOD)
+    assert any("no chat cache" in w for w in log.warnings)
+
+
+def test_concurrency_is_capped_per_endpoint_and_the_cache_serves_every_thread(stub, tmp_path):
     stub.responder = lambda body: slow_reply(0.25, json_reply(GOOD))
-    shared = caller(stub, model="busy-model", max_concurrency=2)
+    shared = caller(stub, model="busy-model", max_concurrency=2,
+                    cache_dir=str(tmp_path / "cache"))
     log = CallLog()
     errors: list[BaseException] = []
 
-    def work() -> None:
+    def work(scene: int) -> None:
         try:
-            shared.call("r", SceneCaption, MESSAGES, log)
+            shared.call("r", SceneCaption, [HumanMessage(f"Scene {scene}")], log)
         except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert errors == [] and len(log.usage) == 5
+    for _ in range(2):  # the second round is answered from the cache, thread by thread
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert errors == [] and len(log.usage) == 10
     assert len(stub.requests) == 5 and stub.max_active == 2
+    assert sorted(u["cached"] for u in log.usage) == [False] * 5 + [True] * 5
 
 
 def test_scripted_chat_model_works_with_the_real_caller():
@@ -408,30 +499,47 @@ def test_call_log_survives_copying():
 # --------------------------------------------------------------------------- settings, factory
 
 
-def test_settings_from_env(monkeypatch):
-    for name in ("LVAS_LLM_MODEL", "LVAS_LLM_BASE_URL", "OPENAI_API_KEY", "LVAS_LLM_TEMPERATURE",
+def test_settings_come_from_the_context(monkeypatch, tmp_path):
+    for name in ("LVAS_LLM_MODEL", "LVAS_LLM_BASE_URL", "LVAS_LLM_TEMPERATURE",
                  "LVAS_LLM_MAX_TOKENS", "LVAS_LLM_TIMEOUT", "LVAS_LLM_METHOD"):
         monkeypatch.delenv(name, raising=False)
-    assert ChatSettings.from_env() is None
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(tmp_path))
+    assert Context().chat_settings() is None
     monkeypatch.setenv("LVAS_LLM_MODEL", "qwen2.5-vl")
     monkeypatch.setenv("LVAS_LLM_BASE_URL", "http://localhost:8000/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("LVAS_LLM_MAX_TOKENS", "512")
     monkeypatch.setenv("LVAS_LLM_TIMEOUT", "12.5")
     monkeypatch.setenv("LVAS_LLM_METHOD", "function_calling")
-    settings = ChatSettings.from_env(temperature=0.0, cache_dir=None)
+    settings = Context(llm_temperature=0.0, max_images_per_call=2).chat_settings()
     assert settings == ChatSettings(model="qwen2.5-vl", base_url="http://localhost:8000/v1",
-                                    api_key="sk-test", temperature=0.0, max_tokens=512,
-                                    timeout=12.5, method="function_calling")
-    assert "sk-test" not in repr(settings)
-    assert ChatSettings.from_env(model="gpt-4o-mini").model == "gpt-4o-mini"
+                                    temperature=0.0, max_tokens=512, timeout=12.5,
+                                    method="function_calling", max_images=2,
+                                    cache_dir=str(tmp_path / "llm"))
+    assert Context(llm_model="gpt-4o-mini").chat_settings().model == "gpt-4o-mini"
+    assert Context(chat_backend="offline").chat_settings() is None
+    with pytest.raises(LVASInputError, match="structured-output method"):
+        Context(llm_method="xml").chat_settings()
     monkeypatch.setenv("LVAS_LLM_MAX_TOKENS", "lots")
     with pytest.raises(LVASInputError, match="LVAS_LLM_MAX_TOKENS"):
-        ChatSettings.from_env()
-    monkeypatch.setenv("LVAS_LLM_MAX_TOKENS", "512")
-    monkeypatch.setenv("LVAS_LLM_METHOD", "xml")
-    with pytest.raises(LVASInputError, match="structured-output method"):
-        ChatSettings.from_env()
+        Context()
+    assert "sk-test" not in repr(ChatSettings(model="m", api_key="sk-test"))
+
+
+def test_a_run_context_reaches_the_server_with_the_key_the_client_reads(stub, monkeypatch,
+                                                                        tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    context = Context(llm_model="stub-model", llm_base_url=stub.base_url, llm_max_tokens=300,
+                      index_dir=str(tmp_path))
+    stub.script(json_reply(GOOD), json_reply(GOOD))
+    log = CallLog()
+    for _ in range(2):
+        StructuredCaller(context.chat_settings()).call("r", SceneCaption, MESSAGES, log)
+    assert len(stub.requests) == 1 and stub.requests[0]["max_tokens"] == 300
+    assert log.usage[1]["cached"] and (tmp_path / "llm" / CACHE_FILE).is_file()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    StructuredCaller(context.chat_settings()).call("r", SceneCaption, [HumanMessage("x")], log)
+    keys = [{k.lower(): v for k, v in h.items()}["authorization"] for h in stub.headers]
+    assert keys == ["Bearer sk-from-env", "Bearer not-needed"]
 
 
 def test_openai_without_key_is_a_clear_config_error(monkeypatch):
@@ -441,10 +549,12 @@ def test_openai_without_key_is_a_clear_config_error(monkeypatch):
     assert isinstance(info.value, LVASInputError) and isinstance(info.value, ChatFailure)
     local = make_chat_model(ChatSettings(model="llama3", base_url="http://localhost:11434/v1"))
     assert local.openai_api_key.get_secret_value() == "not-needed"
-    assert local.extra_body == {"max_tokens": 2048} and local.max_retries == 0
+    assert local.extra_body == {"max_tokens": 2048}
+    assert local.max_retries == local.root_client.max_retries == 4 and local.cache is False
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
-    hosted = make_chat_model(ChatSettings(model="gpt-4o-mini"))
+    hosted = make_chat_model(ChatSettings(model="gpt-4o-mini", max_retries=1))
     assert hosted.extra_body is None and hosted.max_tokens == 2048
+    assert hosted.root_client.max_retries == 1
 
 
 def test_gguf_without_llama_cpp_is_a_clear_error(tmp_path):

@@ -31,7 +31,7 @@ def make_planner(*replies: Any, **settings: Any) -> tuple[ChatPlanner, ScriptedC
     config = ChatSettings(model=f"scripted-{next(_ids)}", base_url="http://scripted.test/v1",
                           **options)
     chat = ScriptedChat(replies=list(replies))
-    caller = StructuredCaller(config, model=chat, sleep=lambda _s: None)
+    caller = StructuredCaller(config, model=chat)
     return ChatPlanner(config, caller=caller), chat
 
 
@@ -139,14 +139,21 @@ def test_invalid_twice_falls_back_to_offline_with_warning(tmp_path: Path) -> Non
     assert log.usage[0]["ok"] is False and log.usage[0]["attempts"] == 2
 
 
-def test_rate_limit_is_retried_and_errors_fall_back() -> None:
+def test_rate_limit_past_the_clients_retries_and_errors_fall_back() -> None:
+    # The openai client has retried a 429 already (tests/test_chat.py) when this reaches LVAS.
     response = httpx.Response(429, request=httpx.Request("POST", "http://scripted.test/v1"))
     limited = openai.RateLimitError("slow down", response=response, body=None)
     reply = {"summary": "A street at night.", "timeline": []}
-    planner, chat = make_planner(limited, limited, reply)
+    planner, chat = make_planner(limited, reply)
     log = CallLog()
-    assert planner.describe_video([scene("s0", 0.0, 3.0, [])], None, log) == "A street at night."
-    assert len(chat.requests) == 3
+    scenes = [scene("s0", 0.0, 3.0, [])]
+    assert planner.describe_video(scenes, None, log) == OfflinePlanner().describe_video(scenes,
+                                                                                         None)
+    assert len(chat.requests) == 1 and chat.replies == [reply]
+    assert any(w.startswith("scriptwriter: model failed (rate limited (429)") and
+               "offline planner used for the whole-video description" in w
+               for w in log.warnings)
+    assert log.usage[0]["ok"] is False
 
     planner, _ = make_planner(RuntimeError("socket closed"))
     log = CallLog()

@@ -1,58 +1,51 @@
 """Structured calls to chat and vision models that survive what real endpoints do wrong.
 
 One OpenAI-compatible client (``langchain-openai``) serves hosted OpenAI models and local
-servers (vLLM, Ollama, llama.cpp's server); ``gguf:PATH`` runs a model in-process. The
-caller, not the client, owns retries, the structured-output method and its fallback, the
-repair round for invalid JSON, the concurrency cap and the on-disk cache, so every failure
-ends either in a validated Pydantic object or in a :class:`ChatFailure` the planner can
-answer with its offline fallback.
+servers (vLLM, Ollama, llama.cpp's server); ``gguf:PATH`` runs a model in-process. The openai
+client retries what is transient (with backoff and the server's ``Retry-After``) and
+LangChain's cache answers identical calls; the caller adds what neither does: the
+structured-output method and its fallback, the repair round for invalid JSON, the concurrency
+cap and the accounting, so every failure ends either in a validated Pydantic object or in a
+:class:`ChatFailure` the planner can answer with its offline fallback.
 """
 
 from __future__ import annotations
 
 import base64
-import email.utils
 import importlib.util
 import json
-import os
-import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import urlparse
 
 import openai
+from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    messages_to_dict,
-)
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ValidationError
 
 from lvas.tools.common.errors import LVASInputError
-from lvas.tools.common.paths import content_hash, write_json
 
 Method = Literal["auto", "json_schema", "json_mode", "function_calling"]
 METHODS: tuple[str, ...] = ("json_schema", "function_calling", "json_mode")
 """Order ``auto`` tries; a method a server rejects moves the call on to the next."""
 
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 10.0
-RETRY_AFTER_CAP_S = 30.0
 JPEG_QUALITY = 85
+CACHE_FILE = "replies.sqlite"
 _ERROR_TEXT_LIMIT = 1500
 
 _METHOD_WORDS = ("response_format", "json_schema", "json_object", "tool_choice", "tools",
                  "function")
-_RETRYABLE = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
+# What the openai client itself retries (with connection errors: 408 and 409 too); reaching
+# the caller, these mean its retries are spent.
+_TRANSIENT = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
               openai.InternalServerError)
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,22 +70,15 @@ class ChatConfigError(ChatFailure, LVASInputError):
 # --------------------------------------------------------------------------- settings
 
 
-def _env_number(name: str, kind: type[float] | type[int]) -> float | int | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return kind(raw)
-    except ValueError:
-        raise LVASInputError(
-            f"{name}={raw!r} is not a{'n integer' if kind is int else ' number'}; "
-            f"fix or unset it."
-        ) from None
-
-
 @dataclass(frozen=True)
 class ChatSettings:
-    """How to reach one chat model and how hard to try; immutable so it can key caches."""
+    """How to reach one chat model and how hard to try; immutable so it can key caches.
+
+    A run builds it from its :class:`~lvas.graph.context.Context` (``Context.chat_settings``),
+    whose ``llm_*`` fields take their defaults from the LVAS_LLM_* variables. ``api_key`` is for
+    Python callers; left out, the openai client reads OPENAI_API_KEY itself. ``max_retries``
+    is the openai client's: how often it retries a request that failed for a transient reason.
+    """
 
     model: str
     base_url: str | None = None
@@ -129,34 +115,6 @@ class ChatSettings:
         if shown["api_key"]:
             shown["api_key"] = "***"
         return "ChatSettings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> ChatSettings | None:
-        """Settings from LVAS_LLM_* and OPENAI_API_KEY; None when no model is configured.
-
-        Reads LVAS_LLM_MODEL, LVAS_LLM_BASE_URL, OPENAI_API_KEY, LVAS_LLM_TEMPERATURE,
-        LVAS_LLM_MAX_TOKENS, LVAS_LLM_TIMEOUT and LVAS_LLM_METHOD. ``overrides`` win over
-        the environment; an override of None means "not given" (so CLI options that were
-        left out can be passed straight through).
-        """
-        given = {k: v for k, v in overrides.items() if v is not None}
-        unknown = set(given) - {f.name for f in fields(cls)}
-        if unknown:
-            raise TypeError(f"unknown chat settings: {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {
-            "model": os.environ.get("LVAS_LLM_MODEL", "").strip() or None,
-            "base_url": os.environ.get("LVAS_LLM_BASE_URL", "").strip() or None,
-            "api_key": os.environ.get("OPENAI_API_KEY", "").strip() or None,
-            "temperature": _env_number("LVAS_LLM_TEMPERATURE", float),
-            "max_tokens": _env_number("LVAS_LLM_MAX_TOKENS", int),
-            "timeout": _env_number("LVAS_LLM_TIMEOUT", float),
-            "method": os.environ.get("LVAS_LLM_METHOD", "").strip() or None,
-        }
-        values = {k: v for k, v in values.items() if v is not None}
-        values.update(given)
-        if not values.get("model"):
-            return None
-        return cls(**values)
 
     @property
     def endpoint(self) -> str:
@@ -215,41 +173,46 @@ def _is_openai_host(base_url: str | None) -> bool:
     return base_url is None or (urlparse(base_url).hostname or "").endswith("api.openai.com")
 
 
-def make_chat_model(settings: ChatSettings) -> BaseChatModel:
-    """The chat model for ``settings``; retries are left to :class:`StructuredCaller`.
+def make_chat_model(settings: ChatSettings, *, cache: BaseCache | None = None) -> BaseChatModel:
+    """The chat model for ``settings``, answering from ``cache`` when given (never the global
+    LangChain cache, so runs and tests do not share one by accident).
 
-    OpenAI-compatible servers get the output limit both as ``max_completion_tokens`` and,
-    in the request body, as ``max_tokens`` (many local servers read only the latter);
-    OpenAI's own API gets only ``max_completion_tokens``, which its newer models require.
+    The openai client retries connection errors, timeouts, 408, 409, 429 and 5xx up to
+    ``settings.max_retries`` times: it waits what the server asks in ``retry-after-ms`` or
+    ``Retry-After`` (up to two minutes; a longer wait is not retried at all), else 0.5 s
+    doubling to 8 s, less up to a quarter of jitter. OpenAI-compatible servers get the output
+    limit both as ``max_completion_tokens`` and, in the request body, as ``max_tokens`` (many
+    local servers read only the latter); OpenAI's own API gets only ``max_completion_tokens``,
+    which its newer models require.
     """
     if settings.model.startswith("gguf:"):
-        return _make_gguf_model(settings)
+        return _make_gguf_model(settings, cache)
     from langchain_openai import ChatOpenAI
 
-    api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or None
-    if api_key is None:
+    extra_body = None if _is_openai_host(settings.base_url) else {"max_tokens":
+                                                                   settings.max_tokens}
+    options: dict[str, Any] = {
+        "model": settings.model, "base_url": settings.base_url,
+        "temperature": settings.temperature, "max_completion_tokens": settings.max_tokens,
+        "timeout": settings.timeout, "max_retries": settings.max_retries,
+        "extra_body": extra_body, "cache": cache if cache is not None else False,
+    }
+    try:
+        # With no key given, the client reads OPENAI_API_KEY, and refuses to start without one.
+        return ChatOpenAI(api_key=settings.api_key, **options)
+    except openai.OpenAIError:
         if settings.base_url is None:
             raise ChatConfigError(
                 f"Chat model {settings.model!r} on OpenAI's API needs a key: set "
                 "OPENAI_API_KEY, or set LVAS_LLM_BASE_URL to a local OpenAI-compatible "
                 "server (vLLM, Ollama, llama.cpp)."
-            )
-        api_key = "not-needed"
-    extra_body = None if _is_openai_host(settings.base_url) else {"max_tokens":
-                                                                   settings.max_tokens}
-    return ChatOpenAI(
-        model=settings.model,
-        base_url=settings.base_url,
-        api_key=api_key,
-        temperature=settings.temperature,
-        max_completion_tokens=settings.max_tokens,
-        timeout=settings.timeout,
-        max_retries=0,
-        extra_body=extra_body,
-    )
+            ) from None
+    return ChatOpenAI(api_key="not-needed", **options)  # local servers take any key
 
 
-def _make_gguf_model(settings: ChatSettings) -> BaseChatModel:
+def _make_gguf_model(settings: ChatSettings, cache: BaseCache | None) -> BaseChatModel:
+    """llama.cpp in this process: nothing transient to retry, so ``max_retries`` has no use;
+    ``response_format`` and ``tools`` reach ``create_chat_completion`` as call arguments."""
     path = Path(settings.model[len("gguf:"):]).expanduser()
     if importlib.util.find_spec("llama_cpp") is None:
         raise ChatConfigError(
@@ -263,7 +226,7 @@ def _make_gguf_model(settings: ChatSettings) -> BaseChatModel:
 
     return ChatLlamaCpp(model_path=str(path), temperature=settings.temperature,
                         max_tokens=settings.max_tokens, n_ctx=8192, streaming=False,
-                        verbose=False)
+                        verbose=False, cache=cache if cache is not None else False)
 
 
 # --------------------------------------------------------------------------- vision
@@ -392,6 +355,89 @@ def _parse_reply(reply: BaseMessage, schema: type[M], method: str) -> M:
         raise _InvalidReply(str(exc)[:_ERROR_TEXT_LIMIT], raw) from None
 
 
+# --------------------------------------------------------------------------- cache
+
+
+class ReplyCache(BaseCache):
+    """LangChain's SQLite cache of model replies, with the two things LVAS needs on top.
+
+    LangChain keys a reply by the model's parameters (name, endpoint, temperature, token
+    limit, and also timeout and retries), the call's arguments (method, schema, tools) and the
+    messages with their inline images, which is what makes two calls identical. But it
+    stores every reply, even one that then fails validation and would be replayed, repair
+    round and all, on every later run; and on a hit it hands back the original token counts
+    without saying it was a hit. So here a reply is stored only when the caller calls
+    :meth:`keep` (it validated), and the caller asks whether its request was :meth:`answered`
+    from the cache. Both are per thread: one cache serves every concurrent call to its
+    folder, and a model call runs in its caller's thread.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        # Imported here: langchain-community and SQLAlchemy take about a second to import,
+        # which runs without a model never pay.
+        from langchain_community.cache import SQLiteCache
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / CACHE_FILE
+        self._store = SQLiteCache(str(self.path))
+        self._local = threading.local()
+
+    def start(self) -> None:
+        """Begin a request in this thread: not answered, nothing to keep."""
+        self._local.hit = False
+        self._local.pending = None
+
+    def answered(self) -> bool:
+        """Whether this thread's request since :meth:`start` came from the cache."""
+        return bool(getattr(self._local, "hit", False))
+
+    def keep(self) -> None:
+        """Store the reply this thread's request got from the model (it validated)."""
+        pending, self._local.pending = getattr(self._local, "pending", None), None
+        if pending is not None:
+            try:
+                self._store.update(*pending)
+            except Exception as exc:  # noqa: BLE001 - a cache that fails only costs a request
+                self._local.problem = f"could not write the chat cache {self.path}: {exc}"
+
+    def problem(self) -> str | None:
+        """What went wrong with the cache in this thread since last asked, if anything."""
+        found, self._local.problem = getattr(self._local, "problem", None), None
+        return found
+
+    def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        try:
+            found = self._store.lookup(prompt, llm_string)
+        except Exception as exc:  # noqa: BLE001 - a cache that fails only costs a request
+            self._local.problem = f"could not read the chat cache {self.path}: {exc}"
+            found = None
+        # SQLiteCache hands back a row it cannot deserialise (an old format, or a class that a
+        # newer langchain-core no longer loads by default) as plain text: that is no reply.
+        if not found or not all(isinstance(g, ChatGeneration) for g in found):
+            found = None
+        self._local.hit = found is not None
+        return found
+
+    def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        self._local.pending = (prompt, llm_string, return_val)
+
+    def clear(self, **kwargs: Any) -> None:
+        self._store.clear(**kwargs)
+
+
+_CACHES_LOCK = threading.Lock()
+_CACHES: dict[Path, ReplyCache] = {}
+
+
+def reply_cache(folder: str | Path) -> ReplyCache:
+    """The one :class:`ReplyCache` of ``folder`` in this process."""
+    folder = Path(folder).expanduser().resolve()
+    with _CACHES_LOCK:
+        if folder not in _CACHES:
+            _CACHES[folder] = ReplyCache(folder)
+        return _CACHES[folder]
+
+
 # --------------------------------------------------------------------------- the caller
 
 _REGISTRY_LOCK = threading.Lock()
@@ -418,7 +464,8 @@ class _MethodRejected(Exception):
 
 @dataclass
 class _Stats:
-    attempts: int = 0
+    attempts: int = 0  # requests that reached the model (each with the client's retries)
+    hits: int = 0      # requests answered from the cache
     tokens_in: int = 0
     tokens_out: int = 0
 
@@ -429,30 +476,6 @@ def _error_text(exc: BaseException) -> str:
     if body is not None and str(body) not in text:
         text = f"{text} {body}"
     return text[:_ERROR_TEXT_LIMIT]
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _describe(exc: BaseException) -> str:
@@ -468,18 +491,23 @@ def _describe(exc: BaseException) -> str:
 
 
 class StructuredCaller:
-    """Ask a chat model for one Pydantic object, with cache, retries, repair and fallback.
+    """Ask a chat model for one Pydantic object, with method fallback, repair and accounting.
 
-    ``sleep`` and ``rng`` are injectable so tests need not wait for real backoff.
+    What is transient the client retries (see :func:`make_chat_model`); identical calls are
+    answered by LangChain's cache in ``settings.cache_dir`` (see :class:`ReplyCache`). A
+    ``model`` given here is used as it is, cache and retries included.
     """
 
-    def __init__(self, settings: ChatSettings, *, model: BaseChatModel | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, settings: ChatSettings, *, model: BaseChatModel | None = None) -> None:
         self.settings = settings
-        self.model = model if model is not None else make_chat_model(settings)
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._cache: ReplyCache | None = None
+        self._cache_problem: str | None = None
+        if model is None and settings.cache_dir:
+            try:
+                self._cache = reply_cache(settings.cache_dir)
+            except Exception as exc:  # noqa: BLE001 - without a cache the run still works
+                self._cache_problem = f"no chat cache in {settings.cache_dir}: {exc}"
+        self.model = model if model is not None else make_chat_model(settings, cache=self._cache)
         self._key = (settings.base_url or "", settings.model)
         self._semaphore = _semaphore_for(self._key, settings.max_concurrency)
         self._gguf = settings.model.startswith("gguf:")
@@ -488,14 +516,15 @@ class StructuredCaller:
 
     def call(self, role: str, schema: type[M], messages: list[BaseMessage],
              log: CallLog) -> M:
-        """A validated ``schema`` instance, or :class:`ChatFailure` with the reason."""
+        """A validated ``schema`` instance, or :class:`ChatFailure` with the reason.
+
+        The call is recorded in ``log`` once, with all its requests; one answered wholly from
+        the cache is recorded as cached, with no tokens and no attempts.
+        """
         started = time.monotonic()
-        cache_file = self._cache_file(schema, messages)
-        if cache_file is not None and (hit := self._cache_read(cache_file, schema)) is not None:
-            value, method = hit
-            log.add_usage(role, self.settings.model, latency_s=time.monotonic() - started,
-                          cached=True, attempts=0, method=method)
-            return value
+        if self._cache_problem is not None:
+            log.warn(f"{role}: {self._cache_problem}")
+            self._cache_problem = None
         stats = _Stats()
         method: str | None = None
         try:
@@ -507,9 +536,8 @@ class StructuredCaller:
             raise
         log.add_usage(role, self.settings.model, tokens_in=stats.tokens_in,
                       tokens_out=stats.tokens_out, latency_s=time.monotonic() - started,
+                      cached=stats.hits > 0 and stats.attempts == 0,
                       attempts=stats.attempts, method=method)
-        if cache_file is not None:
-            self._cache_write(cache_file, role, schema, value, method, log)
         return value
 
     def method_order(self) -> list[str]:
@@ -580,7 +608,7 @@ class StructuredCaller:
         prepared = self._prepare(method, schema, messages)
         reply = self._invoke(role, prepared, kwargs, log, stats)
         try:
-            return _parse_reply(reply, schema, method)
+            value = _parse_reply(reply, schema, method)
         except _InvalidReply as first:
             log.warn(f"{role}: invalid reply from the model ({first.error.splitlines()[0]}); "
                      "asking once for a corrected one")
@@ -591,36 +619,38 @@ class StructuredCaller:
                           "that matches the schema, no other text."))]
             reply = self._invoke(role, repair, kwargs, log, stats)
             try:
-                return _parse_reply(reply, schema, method)
+                value = _parse_reply(reply, schema, method)
             except _InvalidReply as second:
                 raise ChatFailure(
                     f"invalid reply after one repair attempt: {second.error.splitlines()[0]}"
                 ) from None
+        if self._cache is not None:
+            self._cache.keep()
+            self._report_cache(role, log)
+        return value
 
     # ----------------------------------------------------------------- one request
 
     def _invoke(self, role: str, messages: list[BaseMessage], kwargs: dict[str, Any],
                 log: CallLog, stats: _Stats) -> BaseMessage:
-        """One answered request: retry what is transient, classify what is not."""
-        retries = 0
+        """One answered request; the client has retried what was transient, so what fails
+        here is classified: worth another method, another form, or a :class:`ChatFailure`."""
         images_dropped = False
         while True:
             call_kwargs = dict(kwargs)
             with _REGISTRY_LOCK:
                 if self._key in _NO_LEGACY_MAX_TOKENS and not self._gguf:
                     call_kwargs["extra_body"] = None
+            if self._cache is not None:
+                self._cache.start()
             stats.attempts += 1
             try:
                 with self._semaphore:
                     reply = self.model.invoke(messages, **call_kwargs)
-            except _RETRYABLE as exc:
-                if retries >= self.settings.max_retries:
-                    raise ChatFailure(f"{_describe(exc)} at {self.settings.endpoint}; gave up "
-                                      f"after {retries + 1} attempts") from None
-                delay = self._backoff(retries, exc)
-                retries += 1
-                self._sleep(delay)
-                continue
+            except _TRANSIENT as exc:
+                raise ChatFailure(
+                    f"{_describe(exc)} at {self.settings.endpoint}; gave up after the "
+                    f"client's retries (max_retries={self.settings.max_retries})") from None
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise ChatFailure(
                     f"authentication failed at {self.settings.endpoint}: check OPENAI_API_KEY "
@@ -660,50 +690,25 @@ class StructuredCaller:
             except Exception as exc:  # noqa: BLE001 - any model failure becomes a fallback
                 raise ChatFailure(f"model call failed: {type(exc).__name__}: "
                                   f"{str(exc)[:_ERROR_TEXT_LIMIT]}") from None
+            if self._cache is not None:
+                self._report_cache(role, log)
+                if self._cache.answered():
+                    # No request was sent, and the tokens it reports were paid for before.
+                    stats.attempts -= 1
+                    stats.hits += 1
+                    return reply
             usage = getattr(reply, "usage_metadata", None) or {}
             stats.tokens_in += int(usage.get("input_tokens") or 0)
             stats.tokens_out += int(usage.get("output_tokens") or 0)
             return reply
 
+    def _report_cache(self, role: str, log: CallLog) -> None:
+        if self._cache is not None and (problem := self._cache.problem()) is not None:
+            log.warn(f"{role}: {problem}")
+
     def _sends_legacy_max_tokens(self) -> bool:
         extra = getattr(self.model, "extra_body", None)
         return isinstance(extra, dict) and "max_tokens" in extra
-
-    def _backoff(self, retries: int, exc: BaseException) -> float:
-        """Seconds to wait: the server's Retry-After when given, else exponential + jitter."""
-        if isinstance(exc, openai.RateLimitError):
-            after = _retry_after(exc)
-            if after is not None:
-                return min(after, RETRY_AFTER_CAP_S)
-        ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** retries)
-        return ceiling * self._rng.uniform(0.5, 1.0)
-
-    # ----------------------------------------------------------------- cache
-
-    def _cache_file(self, schema: type[BaseModel], messages: list[BaseMessage]) -> Path | None:
-        if not self.settings.cache_dir:
-            return None
-        s = self.settings
-        key = content_hash(s.model, s.base_url, s.method, s.temperature, s.max_tokens,
-                           schema.model_json_schema(), messages_to_dict(messages), length=64)
-        return Path(s.cache_dir).expanduser() / f"{key}.json"
-
-    @staticmethod
-    def _cache_read(path: Path, schema: type[M]) -> tuple[M, str | None] | None:
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            return schema.model_validate(stored["value"]), stored.get("method")
-        except (OSError, ValueError, KeyError, TypeError, ValidationError):
-            return None
-
-    def _cache_write(self, path: Path, role: str, schema: type[BaseModel], value: BaseModel,
-                     method: str, log: CallLog) -> None:
-        try:
-            write_json(path, {"role": role, "model": self.settings.model,
-                              "schema": schema.__name__, "method": method,
-                              "value": value.model_dump(mode="json")})
-        except OSError as exc:
-            log.warn(f"{role}: could not write the chat cache {path}: {exc}")
 
 
 def _has_images(messages: list[BaseMessage]) -> bool:
