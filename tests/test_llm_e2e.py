@@ -11,7 +11,16 @@ import pytest
 
 from lvas.graph.cli import main
 from tests.audio_checks import decode_audio, video_duration, video_packets_digest
-from tests.openai_stub import OpenAIStub, Reply, image_urls, json_reply, rate_limited, text_reply
+from tests.openai_stub import (
+    OpenAIStub,
+    Reply,
+    error_reply,
+    image_urls,
+    json_reply,
+    rate_limited,
+    retry_after_headers,
+    text_reply,
+)
 from tests.videos import make_cut_video
 
 SOUND_ID = re.compile(r"scene-\d{3}(?:\.\d+)?-(?:bed|fx)\d+")
@@ -61,7 +70,9 @@ def model_answers(body: dict, *, broken: set[str] = frozenset()) -> Reply:
         "LabelReview": {"verdicts": [{"sound_id": i, "final": True, "reason": "fits",
                                       "new_query": None} for i in ids]},
     }
-    return json_reply(answers[name]) if name in answers else Reply(status=500, error=name)
+    if name not in answers:  # a prompt this test does not know: fail now, without retries
+        return Reply(status=500, error=name, headers={"x-should-retry": "false"})
+    return json_reply(answers[name])
 
 
 @pytest.fixture
@@ -78,12 +89,20 @@ def model_env(monkeypatch, label_cache_dir):
 def test_plan_comes_from_the_model_and_renders(tmp_path, model_env):
     video = make_cut_video(tmp_path / "walk.mp4", [2.5, 2.5, 3.0])
     plan_path = tmp_path / "walk.plan.json"
+    command = ["plan", str(video), "-o", str(plan_path), "-q", "--prompt",
+               "e2e plan from the model"]
     with OpenAIStub(responder=model_answers) as stub:
         model_env(stub)
-        stub.script(rate_limited(retry_after=0))  # the first call is rate-limited
-        assert main(["plan", str(video), "-o", str(plan_path), "-q",
-                     "--prompt", "e2e plan from the model"]) == 0
+        # The first call is rate-limited, then meets a server error: the client retries both.
+        stub.script(rate_limited(retry_after_ms=1),
+                    error_reply(503, "overloaded", headers=retry_after_headers(ms=1)))
+        assert main(command) == 0
         bodies = list(stub.requests)
+        assert stub.pending == 0 and bodies[0] == bodies[1] == bodies[2]
+        # The same plan again: every call is answered from the cache, none reaches the server.
+        again = tmp_path / "again.plan.json"
+        assert main([*command[:3], str(again), *command[4:]]) == 0
+        assert len(stub.requests) == len(bodies)
     plan = json.loads(plan_path.read_text())
     assert plan["overview"].startswith("MODEL OVERVIEW")
     assert all(s["caption"].startswith("MODEL CAPTION") for s in plan["scripts"].values())
@@ -98,6 +117,12 @@ def test_plan_comes_from_the_model_and_renders(tmp_path, model_env):
     roles = usage["summary"]["roles"]
     assert {"scriptwriter", "storyboarder", "designer", "synthesizer"} <= set(roles)
     assert usage["summary"]["total"]["tokens_in"] > 0
+    assert all(c["ok"] and not c["cached"] for c in usage["calls"])
+    cached = json.loads((tmp_path / "again.plan.lvas" / "llm_usage.json").read_text())
+    assert cached["summary"]["total"] == {**cached["summary"]["total"], "tokens_in": 0,
+                                          "tokens_out": 0,
+                                          "cached": usage["summary"]["total"]["calls"]}
+    assert json.loads(again.read_text())["designs"] == plan["designs"]
 
     out = tmp_path / "walk.dubbed.mp4"
     assert main(["render", str(plan_path), "-o", str(out), "-q"]) == 0
