@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from lvas.graph.context import Context
 from lvas.graph.state import ClipTask, InputState, LVASState, OutputState, SceneTask
@@ -36,7 +37,10 @@ from lvas.nodes.synthesizer import choose_labels
 RECURSION_LIMIT = 200
 
 
-def build_graph() -> StateGraph:
+Builder = StateGraph[LVASState, Context, InputState, OutputState]
+
+
+def build_graph() -> Builder:
     """Wire the roles; every per-scene and per-sound step fans out with ``Send``."""
     builder = StateGraph(
         LVASState, context_schema=Context, input_schema=InputState, output_schema=OutputState
@@ -77,7 +81,8 @@ def build_graph() -> StateGraph:
 
 
 def compile_graph(checkpointer: Any = None, cache: Any = None, *,
-                  builder: StateGraph | None = None, **kwargs: Any):
+                  builder: Builder | None = None,
+                  **kwargs: Any) -> CompiledStateGraph[LVASState, Context, InputState, OutputState]:
     """The compiled workflow with an optional checkpointer and cache (for Python and the CLI)."""
     return (builder or build_graph()).compile(
         checkpointer=checkpointer, cache=cache, name="lvas", **kwargs

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+
+from lvas.graph.state import LVASState
+from lvas.tools.common.types import Scene
+
+if TYPE_CHECKING:
+    from lvas.graph.context import Context
+    from lvas.tools.llm.chat import CallLog
+    from lvas.tools.planning.registry import Planner
+
+P = ParamSpec("P")
+Update = TypeVar("Update", bound=Mapping[str, Any])
 
 
-def timed(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+def timed(name: str) -> Callable[[Callable[P, Update]], Callable[P, Update]]:
     """Add the node's wall time to the ``timings`` channel of its update."""
 
-    def decorate(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def decorate(func: Callable[P, Update]) -> Callable[P, Update]:
         @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Update:
             started = time.perf_counter()
             update = func(*args, **kwargs)
             if isinstance(update, dict):
-                update = {**update, "timings": {name: time.perf_counter() - started}}
+                update = cast(Update, {**update, "timings": {name: time.perf_counter() - started}})
             return update
 
         return wrapper
@@ -32,23 +43,23 @@ def in_run(run_dir: str, relative: str) -> Path:
     return path if path.is_absolute() else Path(run_dir) / path
 
 
-def planner_for(ctx: Any) -> Any:
+def planner_for(ctx: Context) -> Planner:
     """The planner this run's context asks for (offline, or a chat model)."""
     from lvas.tools.planning.registry import get_planner
 
     return get_planner(ctx.chat_backend, chat=ctx.chat_settings())
 
 
-def new_log() -> Any:
+def new_log() -> CallLog:
     """A per-node record of model calls (usage for accounting, warnings for fallbacks)."""
     from lvas.tools.llm.chat import CallLog
 
     return CallLog()
 
 
-def log_update(log: Any) -> dict[str, Any]:
+def log_update(log: CallLog) -> LVASState:
     """The state channels a node's model calls report into."""
-    update: dict[str, Any] = {}
+    update: LVASState = {}
     if log.usage:
         update["llm_usage"] = list(log.usage)
     if log.warnings:
@@ -56,6 +67,6 @@ def log_update(log: Any) -> dict[str, Any]:
     return update
 
 
-def with_absolute_keyframes(scene: dict[str, Any], run_dir: str) -> dict[str, Any]:
+def with_absolute_keyframes(scene: Scene, run_dir: str) -> Scene:
     """A scene as planners see it: keyframe paths they can open."""
     return {**scene, "keyframes": [str(in_run(run_dir, k)) for k in scene.get("keyframes", [])]}

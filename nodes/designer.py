@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import cast
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -18,12 +18,13 @@ from lvas.nodes.common import (
     timed,
     with_absolute_keyframes,
 )
+from lvas.tools.common.types import LabelReview, Scene, SceneDesign, SceneScript
 from lvas.tools.video.analysis import motion_onsets
 
 EVENTS_PER_SECOND = 0.5
 
 
-def _approved_scripts(state: LVASState, ctx: Context) -> dict[str, Any]:
+def _approved_scripts(state: LVASState, ctx: Context) -> dict[str, SceneScript]:
     """Pause for a person's approval when asked; their edits replace the scripts."""
     scripts = dict(state.get("scripts", {}))
     if not ctx.pause_after_script:
@@ -36,13 +37,20 @@ def _approved_scripts(state: LVASState, ctx: Context) -> dict[str, Any]:
     })
     if isinstance(edits, dict):
         edited = edits.get("scripts", edits)
-        return {k: {**scripts.get(k, {}), **v} for k, v in edited.items()
+        # a person's edits replace values of the script's own keys
+        return {k: cast(SceneScript, {**scripts[k], **v}) for k, v in edited.items()
                 if k in scripts and isinstance(v, dict)}
     return {}
 
 
+def _unscripted(scene: Scene) -> SceneScript:
+    """The script of a scene the Scriptwriter never wrote: planners fall back on the picture."""
+    return {"scene_id": scene["id"], "background": "", "entities": [], "actions": [],
+            "caption": "", "author": ""}
+
+
 @timed("designer")
-def design_sounds(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def design_sounds(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Beds and events for every scene, events placed on the picture's motion onsets."""
     ctx = context_of(runtime)
     edited = _approved_scripts(state, ctx)
@@ -52,51 +60,52 @@ def design_sounds(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]
     storyboard = state["storyboard"]
     envelope = str(in_run(state["run_dir"], storyboard["motion_envelope"]))
 
-    def design(scene: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def design(scene: Scene) -> tuple[str, SceneDesign]:
         length = scene["end"] - scene["start"]
         onsets = motion_onsets(envelope, storyboard["envelope_rate"], scene["start"],
                                scene["end"], max_count=max(1, int(length * EVENTS_PER_SECOND)))
         return scene["id"], planner.design_scene(
-            with_absolute_keyframes(scene, state["run_dir"]), scripts.get(scene["id"], {}),
-            state.get("prompt"), onsets, ctx.seed, log,
+            with_absolute_keyframes(scene, state["run_dir"]),
+            scripts.get(scene["id"]) or _unscripted(scene), state.get("prompt"), onsets,
+            ctx.seed, log,
         )
 
     with ThreadPoolExecutor(max_workers=max(1, ctx.llm_max_concurrency)) as pool:
         designs = dict(pool.map(design, state.get("scenes", [])))
-    update: dict[str, Any] = {"designs": designs, "label_round": 0, "label_final": False,
-                              **log_update(log)}
+    update: LVASState = {"designs": designs, "label_round": 0, "label_final": False,
+                         **log_update(log)}
     if edited:
         update["scripts"] = edited
     return update
 
 
 @timed("design_review")
-def review_labels(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def review_labels(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Judge the label choices of each scene; a rejected label is excluded, its query may be
     rewritten, and retrieval runs again until all are final or the cap is reached."""
     ctx = context_of(runtime)
     planner = planner_for(ctx)
     log = new_log()
     round_number = state.get("label_round", 0) + 1
-    designs = {key: {**d, "sounds": [dict(s) for s in d["sounds"]]}
-               for key, d in state.get("designs", {}).items()}
+    designs: dict[str, SceneDesign] = {key: {**d, "sounds": [s.copy() for s in d["sounds"]]}
+                                       for key, d in state.get("designs", {}).items()}
     choices = state.get("label_choices", {})
     finals = {r["sound_id"] for r in state.get("label_reviews", []) if r["final"]}
 
-    def review(design: dict[str, Any]) -> dict[str, tuple[bool, str, str | None]]:
+    def judge(design: SceneDesign) -> dict[str, tuple[bool, str, str | None]]:
         pending = {s["id"]: choices[s["id"]] for s in design["sounds"]
                    if s["id"] in choices and s["id"] not in finals}
         return planner.review_labels(design, pending, state.get("prompt"), log) if pending else {}
 
     with ThreadPoolExecutor(max_workers=max(1, ctx.llm_max_concurrency)) as pool:
-        verdicts = [v for result in pool.map(review, designs.values()) for v in result.items()]
+        verdicts = [v for result in pool.map(judge, designs.values()) for v in result.items()]
     by_id = {s["id"]: s for d in designs.values() for s in d["sounds"]}
-    reviews: list[dict[str, Any]] = []
+    reviews: list[LabelReview] = []
     for sound_id, (final, reason, new_query) in verdicts:
         sound = by_id[sound_id]
         label = choices[sound_id]["label"]
-        review: dict[str, Any] = {"round": round_number, "sound_id": sound_id, "label": label,
-                                  "final": final, "reason": reason}
+        review: LabelReview = {"round": round_number, "sound_id": sound_id, "label": label,
+                               "final": final, "reason": reason}
         if not final:
             if label and label not in sound["excluded_labels"]:
                 sound["excluded_labels"] = [*sound["excluded_labels"], label]

@@ -4,7 +4,6 @@ back when a run renders a plan a person may have edited."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from langgraph.runtime import Runtime
 
@@ -15,18 +14,17 @@ from lvas.retrieval_index import open_index
 from lvas.retrieval_index.knowledge import load_knowledge_base
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import relative_to_run, write_json
+from lvas.tools.common.types import Artifacts, LabelChoice
 from lvas.tools.llm.accounting import summarize_usage
-from lvas.tools.planning.plan_file import build_plan, load_plan, write_plan
-
-PLAN_STATE_KEYS = ("scenes", "overview", "scripts", "designs", "label_choices")
+from lvas.tools.planning.plan_file import Plan, build_plan, load_plan, write_plan
 
 
 @timed("write_plan")
-def write_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def write_plan_node(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Save the plan (and what its model calls cost) before any audio is rendered."""
     ctx = context_of(runtime)
     run_dir = Path(state["run_dir"])
-    plan = build_plan(dict(state), seed=ctx.seed)
+    plan = build_plan(state, seed=ctx.seed)
     path = write_plan(run_dir / "plan.json", plan)
     if state.get("plan_output"):
         write_plan(state["plan_output"], plan)
@@ -34,13 +32,14 @@ def write_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, An
         "summary": summarize_usage(state.get("llm_usage", []), **ctx.usage_prices()),
         "calls": state.get("llm_usage", []),
     })
-    return {"artifacts": {"plan": relative_to_run(run_dir, path),
-                          **({"plan_output": state["plan_output"]}
-                             if state.get("plan_output") else {})}}
+    artifacts: Artifacts = {"plan": relative_to_run(run_dir, path)}
+    if state.get("plan_output"):
+        artifacts["plan_output"] = state["plan_output"]
+    return {"artifacts": artifacts}
 
 
 @timed("load_plan")
-def load_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def load_plan_node(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Fill the state from a plan file, re-deriving what a person's edits may have changed."""
     ctx = context_of(runtime)
     plan = load_plan(state["plan"])
@@ -51,10 +50,15 @@ def load_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
             f"but {state['video']} lasts {duration:.2f} s; render it with its own video or "
             "make a new plan."
         )
-    choices = _resolve_labels(plan, ctx)
-    storyboard = {**plan["storyboard"], "duration": duration}
-    update: dict[str, Any] = {key: plan.get(key) for key in PLAN_STATE_KEYS}
-    update.update(storyboard=storyboard, label_choices=choices, label_final=True)
+    update: LVASState = {"scenes": plan["scenes"], "label_choices": _resolve_labels(plan, ctx),
+                         "storyboard": {**plan["storyboard"], "duration": duration},
+                         "label_final": True}
+    if "overview" in plan:
+        update["overview"] = plan["overview"]
+    if "scripts" in plan:
+        update["scripts"] = plan["scripts"]
+    if "designs" in plan:
+        update["designs"] = plan["designs"]
     if plan.get("narration") and not state.get("narration_lines"):
         # a narration file given with the render replaces the plan's lines
         update["narration_lines"] = [
@@ -68,16 +72,17 @@ def load_plan_node(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
     return update
 
 
-def _resolve_labels(plan: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def _resolve_labels(plan: Plan, ctx: Context) -> dict[str, LabelChoice]:
     """Each sound's label as the knowledge base knows it; a sound with no label is retrieved
     from its description, an unknown label is an error that suggests near ones. The family
     (which recipe renders it) always follows the label, so editing the label is enough."""
     records = {r.label.lower(): r for r in load_knowledge_base()}
     index = None
-    choices: dict[str, Any] = {}
+    choices: dict[str, LabelChoice] = {}
     for design in plan.get("designs", {}).values():
         for sound in design["sounds"]:
-            choice = dict(plan.get("label_choices", {}).get(sound["id"]) or {})
+            choice = (plan.get("label_choices", {}).get(sound["id"])
+                      or LabelChoice(sound_id=sound["id"]))
             label = (choice.get("label") or "").strip()
             if label and label.lower() not in records:
                 index = index or open_index(ctx.index_dir or None,

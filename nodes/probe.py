@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from langgraph.runtime import Runtime
 
@@ -20,10 +19,10 @@ from lvas.tools.video.probe import probe_video
 
 
 @timed("probe")
-def probe(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def probe(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Fail fast on a bad video, plan or output before any expensive work starts."""
     ctx = context_of(runtime)
-    update: dict[str, Any] = {"review_round": 0, "label_round": 0}
+    update: LVASState = {"review_round": 0, "label_round": 0}
     if not state.get("plan_only"):
         check_backend(ctx.generator_backend)
         if ctx.narration not in ("off", "auto"):
@@ -50,7 +49,8 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     run_dir = Path(ctx.run_dir).expanduser() if ctx.run_dir else out.with_name(
         out.name.removesuffix(".json").removesuffix(out.suffix) + ".lvas")
     run_dir.mkdir(parents=True, exist_ok=True)
-    update.update(video_info=info.to_dict(), run_dir=str(run_dir.resolve()))
+    update["video_info"] = info.to_dict()
+    update["run_dir"] = str(run_dir.resolve())
     if state.get("narration"):
         lines = read_narration(state["narration"], duration=info.duration)
         update["narration_lines"] = [line.to_dict() for line in lines]

@@ -7,27 +7,28 @@ scenes go back to the Scriptwriter until nothing changes or the round cap is rea
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from langgraph.runtime import Runtime
 
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import log_update, new_log, planner_for, timed, with_absolute_keyframes
+from lvas.tools.common.types import ReviewNote, Scene, SceneScript
 from lvas.tools.video.scenes import merge_scenes
 
 
 @timed("review")
-def review_scripts(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def review_scripts(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Merge continuous neighbours and correct captions; record every decision."""
     planner = planner_for(context_of(runtime))
     log = new_log()
     run_dir = state["run_dir"]
     round_number = state.get("review_round", 0) + 1
     scripts = dict(state.get("scripts", {}))
-    script_updates: dict[str, Any] = {}
-    notes: list[dict[str, Any]] = []
-    scenes: list[dict[str, Any]] = []
+    script_updates: dict[str, SceneScript | None] = {}  # None retires a merged scene's script
+    notes: list[ReviewNote] = []
+    scenes: list[Scene] = []
     rescript: list[str] = []
     for scene in state.get("scenes", []):
         script = scripts.get(scene["id"])
@@ -41,7 +42,7 @@ def review_scripts(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
             with_absolute_keyframes(scene, run_dir), script, state.get("overview", ""),
             state.get("prompt"), log,
         )
-        note: dict[str, Any] = {
+        note: ReviewNote = {
             "round": round_number, "scene_id": scene["id"], "action": action, "reason": reason
         }
         if action == "merge" and previous is not None:
@@ -61,7 +62,7 @@ def review_scripts(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
         scene["index"] = index
     return {
         "scenes": scenes,
-        "scripts": script_updates,
+        "scripts": cast(dict[str, SceneScript], script_updates),  # merge_by_key drops the Nones
         "review_notes": notes,
         "review_round": round_number,
         "rescript": rescript,

@@ -13,6 +13,7 @@ from langgraph.types import Send
 
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import ClipTask, LVASState, SceneTask
+from lvas.tools.common.types import LabelChoice
 from lvas.tools.planning.bed_carry import carry_beds
 from lvas.tools.planning.narration import line_as_sound
 
@@ -83,9 +84,11 @@ def clip_tasks(state: LVASState, *, carry: bool = True) -> list[Send]:
     ]
     for line in state.get("narration_lines", []):
         sound = line_as_sound(line)
-        choice = {"sound_id": sound["id"], "query": "", "label": "narration", "source": "",
-                  "family": "speech", "score": 0.0, "speech": True, "music": False,
-                  "candidates": [], "round": 0, "voice": line.get("voice", "")}
+        choice: LabelChoice = {
+            "sound_id": sound["id"], "query": "", "label": "narration", "source": "",
+            "family": "speech", "score": 0.0, "speech": True, "music": False,
+            "candidates": [], "round": 0, "voice": line.get("voice", ""),
+        }
         tasks.append(Send("generate_clip", ClipTask(sound=sound, choice=choice,
                                                     run_dir=state["run_dir"], video=video)))
     return tasks

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 
 from lvas.graph.context import Context, context_of
@@ -12,7 +10,7 @@ from lvas.nodes.common import log_update, new_log, planner_for, timed, with_abso
 
 
 @timed("scriptwriter")
-def write_overview(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def write_overview(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Describe the whole video first, so each scene is written knowing the story."""
     log = new_log()
     scenes = [with_absolute_keyframes(s, state["run_dir"]) for s in state.get("scenes", [])]
@@ -21,11 +19,13 @@ def write_overview(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any
 
 
 @timed("write_scene_script")
-def write_scene_script(task: SceneTask, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Script of one scene: background, entities, actions and a caption of what is visible."""
+def write_scene_script(state: SceneTask, runtime: Runtime[Context]) -> LVASState:
+    """Script of one scene: background, entities, actions and a caption of what is visible.
+
+    ``state`` is the scene's ``Send`` payload (LangGraph's node protocol names it so)."""
     log = new_log()
-    scene = with_absolute_keyframes(task["scene"], task["run_dir"])
+    scene = with_absolute_keyframes(state["scene"], state["run_dir"])
     script = planner_for(context_of(runtime)).describe_scene(
-        scene, task["overview"], task["prompt"], log
+        scene, state["overview"], state["prompt"], log
     )
-    return {"scripts": {task["scene"]["id"]: script}, **log_update(log)}
+    return {"scripts": {state["scene"]["id"]: script}, **log_update(log)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from langgraph.runtime import Runtime
 
@@ -11,13 +10,12 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
 from lvas.tools.common.paths import relative_to_run
+from lvas.tools.common.types import Scene, Shot, Storyboard
 from lvas.tools.video.storyboard import build_storyboard, storyboard_key
-
-SHOT_KEYS = ("index", "start", "end", "brightness", "saturation", "hue", "colour", "motion")
 
 
 @timed("storyboarder")
-def storyboarder(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def storyboarder(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Detect cuts and dissolves, pick keyframes, measure each shot, and form scenes."""
     settings = context_of(runtime).storyboard_settings()
     run_dir = state["run_dir"]
@@ -27,14 +25,14 @@ def storyboarder(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     def rel(path: str) -> str:
         return relative_to_run(run_dir, path)
 
-    shots = [
-        {**{k: shot[k] for k in SHOT_KEYS}, "keyframe": rel(shot["keyframe"]),
+    shots: list[Shot] = [
+        {**shot, "keyframe": rel(shot["keyframe"]),
          "keyframes": [rel(k) for k in shot["keyframes"]], "sharpest": rel(shot["sharpest"])}
         for shot in board["shots"]
     ]
-    scenes = [{**scene, "keyframes": [rel(k) for k in scene["keyframes"]]}
-              for scene in board["scenes"]]
-    storyboard = {
+    scenes: list[Scene] = [{**scene, "keyframes": [rel(k) for k in scene.get("keyframes", [])]}
+                           for scene in board["scenes"]]
+    storyboard: Storyboard = {
         "duration": board["duration"],
         "fps": board["fps"],
         "cuts": board["cuts"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from langgraph.runtime import Runtime
 
@@ -11,12 +10,19 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import log_update, new_log, planner_for, timed
 from lvas.retrieval_index import open_index
+from lvas.retrieval_index.retriever import LabelHit
+from lvas.tools.common.types import LabelCandidate, LabelChoice, SceneDesign
 
-CANDIDATE_KEYS = ("label", "source", "score", "family", "category", "layer", "speech", "music")
+
+def _candidate(hit: LabelHit) -> LabelCandidate:
+    """What the plan keeps of a retrieved label (its score rounded for reading)."""
+    return {"label": hit.label, "source": hit.source, "score": round(hit.score, 4),
+            "family": hit.family, "category": hit.category, "layer": hit.layer,
+            "speech": hit.speech, "music": hit.music}
 
 
 @timed("synthesizer")
-def choose_labels(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
+def choose_labels(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Retrieve candidates for every sound still open and let the planner pick among them."""
     ctx = context_of(runtime)
     planner = planner_for(ctx)
@@ -30,24 +36,25 @@ def choose_labels(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]
     fetch = ctx.label_candidates + max((len(s["excluded_labels"]) for s in todo), default=0)
     hits = index.search_many([s["query"] for s in todo], k=fetch) if todo else []
     candidates = {
-        sound["id"]: [{k: getattr(h, k) for k in CANDIDATE_KEYS} | {"score": round(h.score, 4)}
-                      for h in found if h.label not in sound["excluded_labels"]][
-                          : ctx.label_candidates]
+        sound["id"]: [_candidate(hit) for hit in found
+                      if hit.label not in sound["excluded_labels"]][: ctx.label_candidates]
         for sound, found in zip(todo, hits, strict=True)
     }
 
-    def select(design: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    def select(design: SceneDesign) -> dict[str, LabelCandidate | None]:
         wanted = {s["id"] for s in design["sounds"]} & candidates.keys()
         if not wanted:
             return {}
-        subset = {**design, "sounds": [s for s in design["sounds"] if s["id"] in wanted]}
+        subset: SceneDesign = {**design,
+                               "sounds": [s for s in design["sounds"] if s["id"] in wanted]}
         return planner.select_labels(subset, {k: candidates[k] for k in wanted},
                                      state.get("prompt"), log)
 
     with ThreadPoolExecutor(max_workers=max(1, ctx.llm_max_concurrency)) as pool:
         picks = {k: v for result in pool.map(select, designs.values()) for k, v in result.items()}
     round_number = state.get("label_round", 0)
-    choices = {k: v for k, v in previous.items() if k in {s["id"] for s in sounds}}
+    choices: dict[str, LabelChoice] = {k: v for k, v in previous.items()
+                                       if k in {s["id"] for s in sounds}}
     for sound in todo:
         best = picks.get(sound["id"])
         choices[sound["id"]] = {

@@ -18,14 +18,13 @@ from tests.videos import make_cut_video
 
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory, label_cache_dir):
-    import os
-
-    os.environ["LVAS_CACHE_DIR"] = str(label_cache_dir)
-    root = tmp_path_factory.mktemp("plan")
-    video = make_cut_video(root / "film.mp4", [2.5, 2.5, 2.5])
-    plan_path = root / "film.plan.json"
-    assert main(["plan", str(video), "-o", str(plan_path), "-q", "--seed", "4"]) == 0
-    return video, plan_path, root
+    with pytest.MonkeyPatch.context() as env:  # the module's runs share the label index
+        env.setenv("LVAS_CACHE_DIR", str(label_cache_dir))
+        root = tmp_path_factory.mktemp("plan")
+        video = make_cut_video(root / "film.mp4", [2.5, 2.5, 2.5])
+        plan_path = root / "film.plan.json"
+        assert main(["plan", str(video), "-o", str(plan_path), "-q", "--seed", "4"]) == 0
+        yield video, plan_path, root
 
 
 def test_plan_stops_before_audio(planned):

@@ -42,9 +42,9 @@ def run_ffmpeg(args: list[str], *, timeout: float | None = None) -> subprocess.C
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
-        tail = (exc.stderr or b"")
-        if isinstance(tail, bytes):
-            tail = tail.decode("utf-8", "replace")
+        # text=True, yet a timeout hands back what was read so far as bytes
+        stderr = exc.stderr or b""
+        tail = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
         raise FFmpegError(f"ffmpeg timed out after {timeout} s", tail[-_STDERR_TAIL:]) from exc
     if proc.returncode != 0:
         raise FFmpegError(

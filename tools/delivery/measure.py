@@ -37,7 +37,7 @@ def measure_delivered_audio(path: str | Path, stream_index: int = 0) -> Delivere
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
                 data = out.to_ndarray().astype(np.float64).T  # (frames, channels)
-                if loud is None:
+                if loud is None or peak is None:
                     rate, channels = out.sample_rate, data.shape[1]
                     loud, peak = LoudnessMeter(rate, channels), TruePeakMeter(channels)
                 loud.add(data)

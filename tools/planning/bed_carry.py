@@ -7,24 +7,24 @@ continuous sound instead, so only a change of sound gets a crossfade.
 
 from __future__ import annotations
 
-from typing import Any
+from lvas.tools.common.types import Sound
 
 JOIN_TOLERANCE = 0.05  # seconds between one bed's end and the next one's start
 MAX_LEVEL_STEP_DB = 6.0  # a bigger jump in volume is a new bed, not the same one continuing
 
 
 def carry_beds(
-    sounds: list[dict[str, Any]], labels: dict[str, str]
-) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    sounds: list[Sound], labels: dict[str, str]
+) -> tuple[list[Sound], dict[str, list[str]]]:
     """Merge consecutive same-label beds; returns the sounds to render and, per rendered
     sound id, the designed sound ids it covers (in time order).
 
     ``labels`` maps sound id to the chosen label; sounds without a label are left alone, and
     foreground sounds are never merged.
     """
-    out: list[dict[str, Any]] = []
+    out: list[Sound] = []
     covers: dict[str, list[str]] = {}
-    open_beds: dict[str, dict[str, Any]] = {}  # label -> the merged bed that may continue
+    open_beds: dict[str, Sound] = {}  # label -> the merged bed that may continue
     for sound in sorted(sounds, key=lambda s: (float(s["start"]), s["id"])):
         label = labels.get(sound["id"], "")
         if sound["layer"] != "background" or not label:
@@ -40,7 +40,7 @@ def carry_beds(
             bed["end"] = float(sound["end"])
             covers[bed["id"]].append(sound["id"])
             continue
-        merged = dict(sound)
+        merged = sound.copy()
         out.append(merged)
         covers[merged["id"]] = [sound["id"]]
         open_beds[label] = merged

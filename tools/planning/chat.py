@@ -25,11 +25,22 @@ from lvas.prompts.schemas import (
     VideoOverview,
 )
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.types import (
+    LabelCandidate,
+    LabelChoice,
+    ReviewAction,
+    Scene,
+    SceneDesign,
+    SceneScript,
+    Sound,
+)
 from lvas.tools.llm.chat import CallLog, ChatFailure, ChatSettings, StructuredCaller
 from lvas.tools.planning.offline import OfflinePlanner
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from lvas.tools.planning.registry import Planner
 
 MIN_VOLUME_DB = -40.0
 MIN_SPAN_S = 0.1
@@ -47,15 +58,15 @@ class ChatPlanner:
     name = "chat"
 
     def __init__(self, settings: ChatSettings, *, caller: StructuredCaller | None = None,
-                 fallback: Any = None) -> None:
+                 fallback: Planner | None = None) -> None:
         self.settings = settings
         self.caller = caller if caller is not None else StructuredCaller(settings)
-        self.fallback = fallback if fallback is not None else OfflinePlanner()
+        self.fallback: Planner = fallback if fallback is not None else OfflinePlanner()
         self.author = f"chat:{settings.model}"
 
     # -- Scriptwriter -------------------------------------------------------------------------
 
-    def describe_video(self, scenes: list[dict[str, Any]], prompt: str | None,
+    def describe_video(self, scenes: list[Scene], prompt: str | None,
                        log: CallLog | None = None) -> str:
         log = _log(log)
         if not scenes:
@@ -79,8 +90,8 @@ class ChatPlanner:
         timeline = [f"{_num(e.start)}-{_num(e.end)} s: {e.summary}" for e in out.timeline]
         return " ".join([out.summary, *timeline]).strip()
 
-    def describe_scene(self, scene: dict[str, Any], overview: str, prompt: str | None,
-                       log: CallLog | None = None) -> dict[str, Any]:
+    def describe_scene(self, scene: Scene, overview: str, prompt: str | None,
+                       log: CallLog | None = None) -> SceneScript:
         log = _log(log)
         frames = _existing(scene.get("keyframes", []), log, "scriptwriter")
         images = _spread(frames, self.settings.max_images)
@@ -95,14 +106,14 @@ class ChatPlanner:
 
     # -- Storyboarder -------------------------------------------------------------------------
 
-    def review_pair(self, previous: dict[str, Any] | None,
-                    previous_script: dict[str, Any] | None, scene: dict[str, Any],
-                    script: dict[str, Any], overview: str, prompt: str | None,
-                    log: CallLog | None = None) -> tuple[str, str, dict[str, Any] | None]:
+    def review_pair(self, previous: Scene | None, previous_script: SceneScript | None,
+                    scene: Scene, script: SceneScript, overview: str, prompt: str | None,
+                    log: CallLog | None = None) -> tuple[ReviewAction, str, SceneScript | None]:
         log = _log(log)
         has_previous = previous is not None and previous_script is not None
         what = f"the review of scene {scene['id']}"
-        earlier = (_script_text(previous, previous_script) if has_previous
+        earlier = (_script_text(previous, previous_script)
+                   if previous is not None and previous_script is not None
                    else "none: this is the first scene, so it cannot be merged")
         out = self._ask("storyboarder", "storyboarder_review", log, what, (),
                         overview=overview or "(none)", prompt=_direction(prompt),
@@ -120,9 +131,9 @@ class ChatPlanner:
 
     # -- Designer -----------------------------------------------------------------------------
 
-    def design_scene(self, scene: dict[str, Any], script: dict[str, Any], prompt: str | None,
+    def design_scene(self, scene: Scene, script: SceneScript, prompt: str | None,
                      onsets: list[float], seed: int,
-                     log: CallLog | None = None) -> dict[str, Any]:
+                     log: CallLog | None = None) -> SceneDesign:
         log = _log(log)
         start, end = float(scene["start"]), float(scene["end"])
         inside = [t for t in onsets if start <= t < end]
@@ -139,7 +150,7 @@ class ChatPlanner:
             return self.fallback.design_scene(scene, script, prompt, onsets, seed, log)
         return _design(scene, out, inside)
 
-    def review_labels(self, design: dict[str, Any], choices: dict[str, dict[str, Any]],
+    def review_labels(self, design: SceneDesign, choices: dict[str, LabelChoice],
                       prompt: str | None,
                       log: CallLog | None = None) -> dict[str, tuple[bool, str, str | None]]:
         log = _log(log)
@@ -154,7 +165,7 @@ class ChatPlanner:
             return self.fallback.review_labels(design, choices, prompt, log)
         given = {v.sound_id: v for v in out.verdicts}
         verdicts: dict[str, tuple[bool, str, str | None]] = {}
-        missing: list[dict[str, Any]] = []
+        missing: list[Sound] = []
         for sound in sounds:
             verdict = given.get(sound["id"])
             if verdict is None:
@@ -172,12 +183,12 @@ class ChatPlanner:
 
     # -- Synthesizer --------------------------------------------------------------------------
 
-    def select_labels(self, design: dict[str, Any], candidates: dict[str, list[dict[str, Any]]],
+    def select_labels(self, design: SceneDesign, candidates: dict[str, list[LabelCandidate]],
                       prompt: str | None,
-                      log: CallLog | None = None) -> dict[str, dict[str, Any] | None]:
+                      log: CallLog | None = None) -> dict[str, LabelCandidate | None]:
         log = _log(log)
         pools = {s["id"]: _pool(s, candidates.get(s["id"], [])) for s in design["sounds"]}
-        result: dict[str, dict[str, Any] | None] = {sid: None for sid, p in pools.items() if not p}
+        result: dict[str, LabelCandidate | None] = {sid: None for sid, p in pools.items() if not p}
         asked = [s for s in design["sounds"] if pools[s["id"]]]
         if not asked:
             return result
@@ -224,7 +235,7 @@ class ChatPlanner:
     def _warn(log: CallLog, role: str, reason: str, what: str) -> None:
         log.warn(f"{role}: model failed ({reason}); offline planner used for {what}")
 
-    def _script(self, scene_id: str, out: SceneScriptOut) -> dict[str, Any]:
+    def _script(self, scene_id: str, out: SceneScriptOut) -> SceneScript:
         return {
             "scene_id": scene_id,
             "background": out.background,
@@ -235,7 +246,7 @@ class ChatPlanner:
         }
 
 
-def pick_candidate(choice: str, pool: list[dict[str, Any]]) -> dict[str, Any] | None:
+def pick_candidate(choice: str, pool: list[LabelCandidate]) -> LabelCandidate | None:
     """The candidate a model's answer names: its number (from 1), its exact label, or none.
 
     Raises Unmappable for anything else, so an invented label never enters the plan.
@@ -254,7 +265,7 @@ def pick_candidate(choice: str, pool: list[dict[str, Any]]) -> dict[str, Any] | 
     raise Unmappable(f"unknown label {choice!r}")
 
 
-def _design(scene: dict[str, Any], out: SceneDesignOut, onsets: list[float]) -> dict[str, Any]:
+def _design(scene: Scene, out: SceneDesignOut, onsets: list[float]) -> SceneDesign:
     """The protocol's design dict; model times are seconds from the scene start."""
     start, end = float(scene["start"]), float(scene["end"])
     reasoning = (f"Entities and actions: {out.sound_sources} Background: {out.background} "
@@ -262,7 +273,7 @@ def _design(scene: dict[str, Any], out: SceneDesignOut, onsets: list[float]) -> 
     if out.silence or not out.sounds:
         return {"scene_id": scene["id"], "reasoning": reasoning, "silence": True, "sounds": []}
     counts = {"background": 0, "foreground": 0}
-    sounds: list[dict[str, Any]] = []
+    sounds: list[Sound] = []
     for item in out.sounds:
         s_start, s_end = _place(item.start, item.end, start, end)
         times = sorted({round(t, 3) for t in (_absolute(v, start, end) for v in item.event_times)
@@ -311,13 +322,13 @@ def _place(rel_start: float, rel_end: float, start: float, end: float) -> tuple[
     return a, b
 
 
-def _pool(sound: dict[str, Any], candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _pool(sound: Sound, candidates: list[LabelCandidate]) -> list[LabelCandidate]:
     """Candidates the Designer has not refused; all of them if it refused every one."""
     excluded = set(sound.get("excluded_labels", []))
     return [c for c in candidates if c["label"] not in excluded] or list(candidates)
 
 
-def _candidates_text(sound: dict[str, Any], pool: list[dict[str, Any]]) -> str:
+def _candidates_text(sound: Sound, pool: list[LabelCandidate]) -> str:
     lines = [f"sound {sound['id']} ({sound['layer']}): \"{sound['description']}\""]
     for number, cand in enumerate(pool, start=1):
         marks = [f"family {cand.get('family', '?')}"]
@@ -330,7 +341,7 @@ def _candidates_text(sound: dict[str, Any], pool: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _choice_text(sound: dict[str, Any], choice: dict[str, Any]) -> str:
+def _choice_text(sound: Sound, choice: LabelChoice) -> str:
     return (
         f"sound {sound['id']} ({sound['layer']}), designed as \"{sound['description']}\", "
         f"searched as \"{sound.get('query', sound['description'])}\"\n"
@@ -341,7 +352,7 @@ def _choice_text(sound: dict[str, Any], choice: dict[str, Any]) -> str:
     )
 
 
-def _script_text(scene: dict[str, Any], script: dict[str, Any]) -> str:
+def _script_text(scene: Scene, script: SceneScript) -> str:
     return (
         f"scene {scene['id']}, {_span(scene)}\n"
         f"  background: {script.get('background', '')}\n"
@@ -373,7 +384,7 @@ def _middle(items: list[str]) -> str | None:
     return items[len(items) // 2] if items else None
 
 
-def _span(scene: dict[str, Any]) -> str:
+def _span(scene: Scene) -> str:
     return f"{_num(scene['start'])}-{_num(scene['end'])} s"
 
 

@@ -9,11 +9,11 @@ for people who do not want to write subtitles.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.types import NarrationLine, Sound
 
 MAX_BYTES = 5_000_000
 DEFAULT_LINE_SECONDS = 3.0
@@ -24,8 +24,9 @@ _TAGS = re.compile(r"<[^>]+>|\{\\[^}]*\}")
 
 
 @dataclass(frozen=True)
-class NarrationLine:
-    """One line to be spoken from ``start`` to ``end`` seconds of the video."""
+class TimedLine:
+    """One line to be spoken from ``start`` to ``end`` seconds of the video, as read from the
+    file; ``to_dict`` gives the :class:`NarrationLine` that state and the plan hold."""
 
     id: str
     start: float
@@ -33,8 +34,9 @@ class NarrationLine:
     text: str
     voice: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> NarrationLine:
+        return NarrationLine(id=self.id, start=self.start, end=self.end, text=self.text,
+                             voice=self.voice)
 
 
 def parse_time(text: str) -> float:
@@ -84,7 +86,7 @@ def _timed_text(text: str, source: str) -> list[tuple[float, float | None, str, 
     return cues
 
 
-def read_narration(path: str | Path, *, duration: float | None = None) -> list[NarrationLine]:
+def read_narration(path: str | Path, *, duration: float | None = None) -> list[TimedLine]:
     """The lines of a narration file, in time order, checked against the video's length.
 
     A line without an end lasts until the next line starts (at most a few seconds); a line
@@ -106,7 +108,7 @@ def read_narration(path: str | Path, *, duration: float | None = None) -> list[N
     if not raw:
         raise LVASInputError(f"Narration file {file} holds no timed lines.")
     raw = sorted(raw, key=lambda cue: cue[0])
-    lines: list[NarrationLine] = []
+    lines: list[TimedLine] = []
     for n, (start, end, words, number) in enumerate(raw):
         if not words:
             continue
@@ -121,14 +123,14 @@ def read_narration(path: str | Path, *, duration: float | None = None) -> list[N
                 raise LVASInputError(f"{file}, line {number}: the cue starts at {start:.3f} s, "
                                      f"after the end of the video ({duration:.3f} s).")
             end = min(end, duration)
-        lines.append(NarrationLine(id=f"line{len(lines) + 1:03d}", start=round(start, 4),
+        lines.append(TimedLine(id=f"line{len(lines) + 1:03d}", start=round(start, 4),
                                    end=round(end, 4), text=words))
     if not lines:
         raise LVASInputError(f"Narration file {file} holds no text to speak.")
     return lines
 
 
-def line_as_sound(line: dict[str, Any]) -> dict[str, Any]:
+def line_as_sound(line: NarrationLine) -> Sound:
     """A narration line in the shape of a designed sound (layer "speech"), so generation,
     mixing and the report handle it like any other cue."""
     return {"id": f"narration-{line['id']}", "scene_id": "", "layer": "speech",

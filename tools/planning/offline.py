@@ -12,7 +12,17 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
+
+from lvas.tools.common.types import (
+    LabelCandidate,
+    LabelChoice,
+    Layer,
+    ReviewAction,
+    Scene,
+    SceneDesign,
+    SceneScript,
+    Sound,
+)
 
 # Motion is the mean absolute difference of consecutive small grey frames (0..1).
 CALM_MOTION = 0.008
@@ -70,7 +80,7 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
-def setting_for(scene: dict[str, Any]) -> Setting:
+def setting_for(scene: Scene) -> Setting:
     """Pick the place a scene's measured colour and light most plausibly show."""
     brightness = float(scene.get("brightness", 0.5))
     saturation = float(scene.get("saturation", 0.3))
@@ -115,11 +125,11 @@ def wants_music(*texts: str) -> bool:
     return any(MUSIC_WORDS.search(t or "") for t in texts)
 
 
-def _span(scene: dict[str, Any]) -> str:
+def _span(scene: Scene) -> str:
     return f"{scene['start']:.1f}-{scene['end']:.1f} s"
 
 
-def describe_video(scenes: list[dict[str, Any]], prompt: str | None) -> str:
+def describe_video(scenes: list[Scene], prompt: str | None) -> str:
     """Whole-video description: the scenes in order with a rough timeline."""
     if not scenes:
         return "An empty video."
@@ -136,7 +146,7 @@ def describe_video(scenes: list[dict[str, Any]], prompt: str | None) -> str:
     return " ".join(lines)
 
 
-def describe_scene(scene: dict[str, Any]) -> dict[str, Any]:
+def describe_scene(scene: Scene) -> SceneScript:
     """Per-scene script (background, entities, actions, caption) from what is visible."""
     setting = setting_for(scene)
     movement = motion_class(float(scene.get("motion", 0.0)))
@@ -157,13 +167,13 @@ def describe_scene(scene: dict[str, Any]) -> dict[str, Any]:
 
 
 def review_pair(
-    previous: dict[str, Any] | None,
-    previous_script: dict[str, Any] | None,
-    scene: dict[str, Any],
-    script: dict[str, Any],
+    previous: Scene | None,
+    previous_script: SceneScript | None,
+    scene: Scene,
+    script: SceneScript,
     overview: str,
     prompt: str | None,
-) -> tuple[str, str, dict[str, Any] | None]:
+) -> tuple[ReviewAction, str, SceneScript | None]:
     """Storyboarder's verdict on one scene: keep it, merge it into the previous, or correct it.
 
     Two neighbours merge when place, movement and background sound continue; a caption is
@@ -184,7 +194,7 @@ def review_pair(
             )
     clauses = prompt_clauses(prompt)
     if clauses and clauses[0].lower() not in script.get("caption", "").lower():
-        corrected = dict(script)
+        corrected = script.copy()
         corrected["background"] = clauses[0]
         corrected["caption"] = f"{script['caption'].rstrip('.')}; heard: {clauses[0]}."
         return ("correct", "caption did not carry the user's sound direction", corrected)
@@ -192,12 +202,12 @@ def review_pair(
 
 
 def design_scene(
-    scene: dict[str, Any],
-    script: dict[str, Any],
+    scene: Scene,
+    script: SceneScript,
     prompt: str | None,
     onsets: list[float],
     seed: int,
-) -> dict[str, Any]:
+) -> SceneDesign:
     """Sound design of one scene: a background bed and foreground events on motion onsets.
 
     Steps as the method has them: sound-making entities and actions, then the background,
@@ -209,7 +219,7 @@ def design_scene(
     clauses = prompt_clauses(prompt)
     start, end = float(scene["start"]), float(scene["end"])
     bed_text = clauses[0] if clauses else script.get("background") or setting.background
-    sounds: list[dict[str, Any]] = [
+    sounds: list[Sound] = [
         _sound(scene, 0, "background", bed_text, start, end, -6.0 + rng.uniform(-1.0, 1.0), [])
     ]
     event_texts = clauses[1:] if len(clauses) > 1 else []
@@ -242,15 +252,15 @@ def _event_times(onsets: list[float], start: float, end: float, rng: random.Rand
 
 
 def _sound(
-    scene: dict[str, Any],
+    scene: Scene,
     number: int,
-    layer: str,
+    layer: Layer,
     text: str,
     start: float,
     end: float,
     volume_db: float,
     onsets: list[float],
-) -> dict[str, Any]:
+) -> Sound:
     return {
         "id": f"{scene['id']}-{'bed' if layer == 'background' else 'fx'}{number}",
         "scene_id": scene["id"],
@@ -265,9 +275,7 @@ def _sound(
     }
 
 
-def review_label(
-    sound: dict[str, Any], choice: dict[str, Any], prompt: str | None
-) -> tuple[bool, str]:
+def review_label(sound: Sound, choice: LabelChoice, prompt: str | None) -> tuple[bool, str]:
     """Designer's verdict on one label choice: final, or rejected with the reason."""
     context = f"{sound.get('description', '')} {prompt or ''}"
     if not choice.get("label"):
@@ -282,8 +290,8 @@ def review_label(
 
 
 def choose_label(
-    sound: dict[str, Any], candidates: list[dict[str, Any]], prompt: str | None
-) -> dict[str, Any] | None:
+    sound: Sound, candidates: list[LabelCandidate], prompt: str | None
+) -> LabelCandidate | None:
     """Best-scoring candidate the Designer has not refused, avoiding voices and music unless
     the sound or the prompt asks for them; None when nothing was retrieved."""
     usable = [c for c in candidates if c["label"] not in sound.get("excluded_labels", [])]
@@ -300,32 +308,31 @@ class OfflinePlanner:
 
     name = "offline"
 
-    def describe_video(self, scenes: list[dict[str, Any]], prompt: str | None,
-                       log: Any = None) -> str:
+    def describe_video(self, scenes: list[Scene], prompt: str | None,
+                       log: object = None) -> str:
         return describe_video(scenes, prompt)
 
-    def describe_scene(self, scene: dict[str, Any], overview: str, prompt: str | None,
-                       log: Any = None) -> dict[str, Any]:
+    def describe_scene(self, scene: Scene, overview: str, prompt: str | None,
+                       log: object = None) -> SceneScript:
         return describe_scene(scene)
 
-    def review_pair(self, previous: dict[str, Any] | None,
-                    previous_script: dict[str, Any] | None, scene: dict[str, Any],
-                    script: dict[str, Any], overview: str, prompt: str | None,
-                    log: Any = None) -> tuple[str, str, dict[str, Any] | None]:
+    def review_pair(self, previous: Scene | None, previous_script: SceneScript | None,
+                    scene: Scene, script: SceneScript, overview: str, prompt: str | None,
+                    log: object = None) -> tuple[ReviewAction, str, SceneScript | None]:
         return review_pair(previous, previous_script, scene, script, overview, prompt)
 
-    def design_scene(self, scene: dict[str, Any], script: dict[str, Any], prompt: str | None,
-                     onsets: list[float], seed: int, log: Any = None) -> dict[str, Any]:
+    def design_scene(self, scene: Scene, script: SceneScript, prompt: str | None,
+                     onsets: list[float], seed: int, log: object = None) -> SceneDesign:
         return design_scene(scene, script, prompt, onsets, seed)
 
-    def select_labels(self, design: dict[str, Any], candidates: dict[str, list[dict[str, Any]]],
-                      prompt: str | None, log: Any = None) -> dict[str, dict[str, Any] | None]:
+    def select_labels(self, design: SceneDesign, candidates: dict[str, list[LabelCandidate]],
+                      prompt: str | None, log: object = None) -> dict[str, LabelCandidate | None]:
         return {sound["id"]: choose_label(sound, candidates.get(sound["id"], []), prompt)
                 for sound in design["sounds"]}
 
-    def review_labels(self, design: dict[str, Any], choices: dict[str, dict[str, Any]],
+    def review_labels(self, design: SceneDesign, choices: dict[str, LabelChoice],
                       prompt: str | None,
-                      log: Any = None) -> dict[str, tuple[bool, str, str | None]]:
+                      log: object = None) -> dict[str, tuple[bool, str, str | None]]:
         verdicts: dict[str, tuple[bool, str, str | None]] = {}
         for sound in design["sounds"]:
             if sound["id"] in choices:

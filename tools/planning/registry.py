@@ -7,40 +7,53 @@ planner otherwise; the offline planner needs no model at all.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.types import (
+    LabelCandidate,
+    LabelChoice,
+    ReviewAction,
+    Scene,
+    SceneDesign,
+    SceneScript,
+)
 from lvas.tools.planning.offline import OfflinePlanner
 
 if TYPE_CHECKING:
-    from lvas.tools.llm.chat import ChatSettings
+    from lvas.tools.llm.chat import CallLog, ChatSettings
 
 CHAT_BACKENDS = ("auto", "offline", "openai")
 
 
 class Planner(Protocol):
+    """Who writes scripts, reviews, designs and label picks; ``log`` collects model usage and
+    fallback warnings (the offline planner ignores it)."""
+
     name: str
 
-    def describe_video(self, scenes: list[dict[str, Any]], prompt: str | None,
-                       log: Any) -> str: ...
+    def describe_video(self, scenes: list[Scene], prompt: str | None,
+                       log: CallLog | None = None) -> str: ...
 
-    def describe_scene(self, scene: dict[str, Any], overview: str, prompt: str | None,
-                       log: Any) -> dict[str, Any]: ...
+    def describe_scene(self, scene: Scene, overview: str, prompt: str | None,
+                       log: CallLog | None = None) -> SceneScript: ...
 
-    def review_pair(self, previous: dict[str, Any] | None,
-                    previous_script: dict[str, Any] | None, scene: dict[str, Any],
-                    script: dict[str, Any], overview: str, prompt: str | None,
-                    log: Any) -> tuple[str, str, dict[str, Any] | None]: ...
+    def review_pair(self, previous: Scene | None, previous_script: SceneScript | None,
+                    scene: Scene, script: SceneScript, overview: str, prompt: str | None,
+                    log: CallLog | None = None
+                    ) -> tuple[ReviewAction, str, SceneScript | None]: ...
 
-    def design_scene(self, scene: dict[str, Any], script: dict[str, Any], prompt: str | None,
-                     onsets: list[float], seed: int, log: Any) -> dict[str, Any]: ...
+    def design_scene(self, scene: Scene, script: SceneScript, prompt: str | None,
+                     onsets: list[float], seed: int,
+                     log: CallLog | None = None) -> SceneDesign: ...
 
-    def select_labels(self, design: dict[str, Any], candidates: dict[str, list[dict[str, Any]]],
-                      prompt: str | None, log: Any) -> dict[str, dict[str, Any] | None]: ...
-
-    def review_labels(self, design: dict[str, Any], choices: dict[str, dict[str, Any]],
+    def select_labels(self, design: SceneDesign, candidates: dict[str, list[LabelCandidate]],
                       prompt: str | None,
-                      log: Any) -> dict[str, tuple[bool, str, str | None]]: ...
+                      log: CallLog | None = None) -> dict[str, LabelCandidate | None]: ...
+
+    def review_labels(self, design: SceneDesign, choices: dict[str, LabelChoice],
+                      prompt: str | None,
+                      log: CallLog | None = None) -> dict[str, tuple[bool, str, str | None]]: ...
 
 
 def get_planner(name: str = "auto", *, chat: ChatSettings | None = None) -> Planner:

@@ -30,6 +30,7 @@ from scenedetect.common import FrameTimecode, Timecode
 
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import atomic_path
+from lvas.tools.common.types import Shot
 from lvas.tools.video.keyframes import keyframe_count, kmeans_medoids, sharpness
 from lvas.tools.video.probe import VideoInfo, probe_video
 from lvas.tools.video.transitions import THUMB_SIZE, DissolveDetector, GradualTransition
@@ -77,8 +78,11 @@ class ShotInfo:
     colour: str
     motion: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> Shot:
+        return Shot(index=self.index, start=self.start, end=self.end, keyframe=self.keyframe,
+                    keyframes=list(self.keyframes), sharpest=self.sharpest,
+                    brightness=self.brightness, saturation=self.saturation, hue=self.hue,
+                    colour=self.colour, motion=self.motion)
 
 
 @dataclass
@@ -401,7 +405,7 @@ _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444
 
 def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
     plane = frame.planes[index]
-    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
     return rows[:, : plane.width]
 
 
@@ -630,10 +634,10 @@ def analyze_video(
         # pixels gives the same decisions for a quarter of its cost.
         cuts = [c.seconds for c in an.detector.process_frame(ftc, small[::2, ::2])]
         thumb = cv2.resize(small, _THUMB_SIZE, interpolation=cv2.INTER_AREA)
-        gradual: list[GradualTransition] = []
+        transitions: list[GradualTransition] = []
         if dissolves is not None:
-            gradual = dissolves.push(t, thumb.astype(np.float32) * (1.0 / 255.0))
-        an.push(an.measure(t, small, sample, thumb), cuts, gradual)
+            transitions = dissolves.push(t, thumb.astype(np.float32) * (1.0 / 255.0))
+        an.push(an.measure(t, small, sample, thumb), cuts, transitions)
         if progress is not None and t >= next_report:
             next_report = t + max(0.5, info.duration / 200)
             progress(min(1.0, t / info.duration))

@@ -7,7 +7,7 @@ what to do, so the pipeline fails before any expensive work starts.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ class _Scan:
     first_frame: av.VideoFrame | None = None
     packets: int = 0
     decode_errors: int = 0
-    pts: list[int] | None = None
+    pts: list[int] = field(default_factory=list)  # sampled for the variable-frame-rate check
     end: Fraction | None = None  # max(pts + duration) in seconds, over scanned packets
     start: Fraction | None = None
     duration_sum: Fraction = Fraction(0)
@@ -120,7 +120,7 @@ def _scan(
 ) -> _Scan:
     """Demux video packets: decode until the first frame, sample pts, and (if ``full``)
     run to the end to measure the duration of files whose container does not state it."""
-    scan = _Scan(pts=[])
+    scan = _Scan()
     tb = stream.time_base or Fraction(1, 90000)
     codec = stream.codec_context
     for packet in container.demux(stream):
@@ -257,7 +257,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             video_codec=stream.codec_context.codec.canonical_name,
             has_audio=bool(audio),
             audio_codec=audio[0].codec_context.codec.canonical_name if audio else None,
-            vfr=_is_vfr(scan.pts or []),
+            vfr=_is_vfr(scan.pts),
             size_bytes=size,
             duration_source=source,
         )

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
 
 import numpy as np
 
-STAT_KEYS = ("brightness", "saturation", "motion")
+from lvas.tools.common.types import Scene, Shot
+
+
+class _Looks(TypedDict):
+    """How a stretch of shots looks on the whole: the measured keys of a :class:`Scene`."""
+
+    brightness: float
+    saturation: float
+    motion: float
+    hue: float
+    colour: str
 
 
 def scenes_from_shots(
-    shots: Sequence[dict[str, Any]],
+    shots: Sequence[Shot],
     *,
     duration: float,
     min_scene_seconds: float,
     max_scene_seconds: float = 0.0,
     envelope: np.ndarray | None = None,
     envelope_rate: float = 25.0,
-) -> list[dict[str, Any]]:
+) -> list[Scene]:
     """Group shots into scenes that tile [0, duration) exactly.
 
     A shot shorter than ``min_scene_seconds`` joins the scene before it (the first joins the
@@ -26,7 +36,7 @@ def scenes_from_shots(
     than ``max_scene_seconds`` (0: no limit) is split at its quietest moments, read from the
     motion ``envelope``, so generation windows and plans stay a workable size.
     """
-    groups: list[list[dict[str, Any]]] = []
+    groups: list[list[Shot]] = []
     for shot in shots:
         length = float(shot["end"]) - float(shot["start"])
         if groups and (length < min_scene_seconds or _length(groups[-1]) < min_scene_seconds):
@@ -86,12 +96,12 @@ def quiet_split_points(
 
 
 def _split_long(
-    scene: dict[str, Any],
+    scene: Scene,
     max_seconds: float,
     min_seconds: float,
     envelope: np.ndarray | None,
     rate: float,
-) -> list[dict[str, Any]]:
+) -> list[Scene]:
     points = quiet_split_points(scene["start"], scene["end"], max_seconds=max_seconds,
                                 min_seconds=min_seconds, envelope=envelope, rate=rate)
     if not points:
@@ -99,8 +109,8 @@ def _split_long(
     bounds = [scene["start"], *points, scene["end"]]
     parts = []
     for number, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
-        part = dict(scene, start=a, end=b, id=scene["id"] if number == 0
-                    else f"{scene['id']}.{number}")
+        part: Scene = {**scene, "start": a, "end": b,
+                       "id": scene["id"] if number == 0 else f"{scene['id']}.{number}"}
         if envelope is not None and len(envelope):
             window = envelope[int(a * rate): max(int(a * rate) + 1, int(b * rate))]
             part["motion"] = round(float(np.mean(window)), 5)
@@ -108,51 +118,48 @@ def _split_long(
     return parts
 
 
-def merge_scenes(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+def merge_scenes(first: Scene, second: Scene) -> Scene:
     """One scene covering two neighbours; it keeps the first one's id."""
-    merged = _combine([first, second], weights=[_span(first), _span(second)])
-    merged.update(
-        id=first["id"],
-        index=first["index"],
-        start=first["start"],
-        end=second["end"],
-        shots=list(first["shots"]) + list(second["shots"]),
-        keyframes=list(first["keyframes"]) + list(second["keyframes"]),
-    )
-    return merged
+    return {
+        **_combine([first, second], weights=[_span(first), _span(second)]),
+        "id": first["id"],
+        "index": first["index"],
+        "start": first["start"],
+        "end": second["end"],
+        "shots": list(first["shots"]) + list(second["shots"]),
+        "keyframes": list(first["keyframes"]) + list(second["keyframes"]),
+    }
 
 
-def _span(item: dict[str, Any]) -> float:
+def _span(item: Mapping[str, Any]) -> float:
     return max(float(item["end"]) - float(item["start"]), 1e-6)
 
 
-def _length(group: Sequence[dict[str, Any]]) -> float:
+def _length(group: Sequence[Shot]) -> float:
     return float(group[-1]["end"]) - float(group[0]["start"])
 
 
-def _scene(group: list[dict[str, Any]]) -> dict[str, Any]:
-    scene = _combine(group, weights=[_span(s) for s in group])
-    scene.update(
-        id=f"scene-{int(group[0]['index']):03d}",
-        index=0,
-        start=float(group[0]["start"]),
-        end=float(group[-1]["end"]),
-        shots=[int(s["index"]) for s in group],
-        keyframes=[k for s in group for k in (s.get("keyframes") or [s["keyframe"]]) if k],
-    )
-    return scene
+def _scene(group: list[Shot]) -> Scene:
+    return {
+        **_combine(group, weights=[_span(s) for s in group]),
+        "id": f"scene-{int(group[0]['index']):03d}",
+        "index": 0,
+        "start": float(group[0]["start"]),
+        "end": float(group[-1]["end"]),
+        "shots": [int(s["index"]) for s in group],
+        "keyframes": [k for s in group for k in (s.get("keyframes") or [s["keyframe"]]) if k],
+    }
 
 
-def _combine(items: Sequence[dict[str, Any]], weights: Sequence[float]) -> dict[str, Any]:
+def _combine(items: Sequence[Mapping[str, Any]], weights: Sequence[float]) -> _Looks:
     """Duration-weighted statistics; hue and colour come from the longest item."""
     total = sum(weights)
-    combined: dict[str, Any] = {
-        key: round(
-            sum(float(i.get(key, 0.0)) * w for i, w in zip(items, weights, strict=True)) / total, 5
-        )
-        for key in STAT_KEYS
-    }
+
+    def mean(key: str) -> float:
+        weighted = sum(float(i.get(key, 0.0)) * w for i, w in zip(items, weights, strict=True))
+        return round(weighted / total, 5)
+
     longest = items[max(range(len(items)), key=lambda i: weights[i])]
-    combined["hue"] = float(longest.get("hue", 0.0))
-    combined["colour"] = str(longest.get("colour", ""))
-    return combined
+    return {"brightness": mean("brightness"), "saturation": mean("saturation"),
+            "motion": mean("motion"), "hue": float(longest.get("hue", 0.0)),
+            "colour": str(longest.get("colour", ""))}

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lvas.tools.common.paths import content_hash, file_fingerprint, write_json
+from lvas.tools.common.types import Scene, Storyboard
 from lvas.tools.video.analysis import analyze_video
 from lvas.tools.video.scenes import scenes_from_shots
 
@@ -33,6 +34,18 @@ class StoryboardSettings:
     max_scene_seconds: float = 60.0
 
 
+class StoryboardAnalysis(Storyboard):
+    """What :func:`build_storyboard` returns and caches: the storyboard (with absolute paths),
+    the scenes formed from its shots, and how the decoding went."""
+
+    video: str
+    settings: dict[str, Any]
+    scenes: list[Scene]
+    frames_decoded: int
+    corrupt_frames: int
+    warnings: list[str]
+
+
 def storyboard_key(video: str | Path, settings: StoryboardSettings) -> str:
     """Name of the analysis folder: the video's identity and every setting that matters."""
     return content_hash(STORYBOARD_VERSION, file_fingerprint(video), asdict(settings))
@@ -40,7 +53,7 @@ def storyboard_key(video: str | Path, settings: StoryboardSettings) -> str:
 
 def build_storyboard(
     video: str | Path, out_dir: str | Path, settings: StoryboardSettings | None = None
-) -> dict[str, Any]:
+) -> StoryboardAnalysis:
     """Cuts, shots (with keyframes and looks), scenes and the motion envelope of ``video``.
 
     Paths in the result are absolute; ``storyboard.json`` in ``out_dir`` caches it.
@@ -63,7 +76,7 @@ def build_storyboard(
         max_scene_seconds=settings.max_scene_seconds, envelope=envelope,
         envelope_rate=analysis.envelope_rate,
     )
-    storyboard = {
+    storyboard: StoryboardAnalysis = {
         "video": str(Path(video).resolve()),
         "settings": asdict(settings),
         "duration": analysis.duration,
@@ -81,7 +94,7 @@ def build_storyboard(
     return storyboard
 
 
-def _files_exist(storyboard: dict[str, Any]) -> bool:
+def _files_exist(storyboard: StoryboardAnalysis) -> bool:
     paths = [storyboard.get("motion_envelope", "")]
     paths += [k for shot in storyboard.get("shots", []) for k in shot.get("keyframes", [])]
     return all(p and Path(p).exists() for p in paths)

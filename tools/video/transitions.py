@@ -54,7 +54,8 @@ class DissolveDetector:
         self.min_change = min_change
         self.max_blend_error = max_blend_error
         self.max_run_frames = max(2 * self.h, int(round(fps * max_run)))
-        self.frames: deque[tuple[float, np.ndarray]] = deque(maxlen=2 * self.h + 1)
+        self.window = 2 * self.h + 1  # frames the score looks at, centred on the middle one
+        self.frames: deque[tuple[float, np.ndarray]] = deque(maxlen=self.window)
         self.steps: deque[float] = deque(maxlen=2 * self.h)
         self.run: list[tuple[float, float, float, float]] = []  # (t, score, change, blend)
         self.run_middles: list[np.ndarray] = []
@@ -77,7 +78,7 @@ class DissolveDetector:
         self.frames.append((t, thumb))
         if self.run:
             self.run_darkest = min(self.run_darkest, float(thumb.mean()))
-        if len(self.frames) < self.frames.maxlen:
+        if len(self.frames) < self.window:
             return []
         entry = self._score()
         if entry[1] > 0.0:
