@@ -1,6 +1,7 @@
 """Sound-label knowledge base and retrieval over a persistent Chroma collection.
 
-Imports are light: the embedding model and Chroma load only when an index is opened.
+Imports are light: the embedding model and Chroma load only when an index is built (or first
+opened after a change); a search loads the saved label views and the model's ONNX export.
 """
 
 from lvas.retrieval_index.knowledge import LabelRecord, load_knowledge_base

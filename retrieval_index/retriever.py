@@ -11,13 +11,13 @@ out-ranked by near neighbours ("dog barking" -> "dog barking", not "dog howling"
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from lvas.retrieval_index.embeddings import Embedder
+from lvas.retrieval_index.embeddings import TextEmbedder
 from lvas.retrieval_index.knowledge import (
     LAYERS,
     SCENARIOS,
@@ -68,11 +68,43 @@ def lexical_overlap(query: str, label: str) -> float:
     return len(wanted & set(stems(label))) / len(wanted)
 
 
+@dataclass(frozen=True)
+class Views:
+    """Every stored text ("view") of every label, as a search needs it from the collection.
+
+    Labels are in order of their first view; ``metadatas`` holds each label's metadata (that
+    of its first view), ``view_label`` the label of each view and ``matrix`` its unit vector.
+    """
+
+    record_ids: list[str]
+    metadatas: list[dict[str, Any]]
+    view_names: list[str]
+    view_label: np.ndarray  # (views,) int64, index into record_ids
+    matrix: np.ndarray  # (views, dim) float32
+
+    @classmethod
+    def from_collection_get(cls, got: dict[str, Any]) -> Views:
+        """From ``collection.get(include=["embeddings", "metadatas"])``, in its order."""
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        where: dict[str, int] = {}
+        view_label, view_names = [], []
+        for raw_id, m in zip(got["ids"], got["metadatas"], strict=True):
+            rid = str(m.get("record_id") or raw_id)
+            if rid not in where:
+                where[rid] = len(ids)
+                ids.append(rid)
+                metas.append(dict(m))
+            view_label.append(where[rid])
+            view_names.append(str(m.get("view", "name")))
+        return cls(ids, metas, view_names, np.asarray(view_label, dtype=np.int64),
+                   np.asarray(got["embeddings"], dtype=np.float32))
+
+
 @dataclass
 class _Snapshot:
     """Every view vector of a collection, grouped by label, held in memory for fast scoring."""
 
-    key: tuple[str, str]
     ids: list[str]
     metas: list[dict[str, Any]]
     matrix: np.ndarray  # (views, dim), unit rows
@@ -89,40 +121,40 @@ class _Snapshot:
     scenarios: list[frozenset[str]]
 
 
-_snapshots: dict[tuple[str, str], _Snapshot] = {}
+_snapshots: dict[Hashable, _Snapshot] = {}
 _snapshots_lock = threading.Lock()
 
 
-def _load_snapshot(collection: Any) -> _Snapshot:
-    meta = collection.metadata or {}
-    key = (str(collection.id), str(meta.get("content_hash", "")))
+def _cached_snapshot(key: Hashable | None, load_views: Callable[[], Views]) -> _Snapshot:
+    """The snapshot for ``key`` (one collection at one content hash), built once per process:
+    a run opens the index for every node that searches."""
+    if key is None:
+        return _snapshot(load_views())
     with _snapshots_lock:
         snap = _snapshots.get(key)
-    if snap is not None:
-        return snap
-    got = collection.get(include=["embeddings", "metadatas"])
-    ids: list[str] = []
-    metas: list[dict[str, Any]] = []
-    where: dict[str, int] = {}
-    view_label, view_weight = [], []
-    for raw_id, m in zip(got["ids"], got["metadatas"], strict=True):
-        rid = str(m.get("record_id") or raw_id)
-        if rid not in where:
-            where[rid] = len(ids)
-            ids.append(rid)
-            metas.append(dict(m))
-        view_label.append(where[rid])
-        view_weight.append(VIEW_WEIGHTS.get(view_kind(str(m.get("view", "name"))), 1.0))
-    labels = np.asarray(view_label, dtype=np.int64)
-    weights = np.asarray(view_weight, dtype=np.float32)
-    snap = _Snapshot(
-        key=key,
-        ids=ids,
+    if snap is None:
+        snap = _snapshot(load_views())
+        with _snapshots_lock:
+            if len(_snapshots) >= _SNAPSHOTS_KEPT:
+                _snapshots.clear()
+            _snapshots[key] = snap
+    return snap
+
+
+def _snapshot(views: Views) -> _Snapshot:
+    """Scoring arrays for ``views``: view weights, per-label stems, flags and filters."""
+    metas = views.metadatas
+    labels = views.view_label
+    weights = np.asarray([VIEW_WEIGHTS.get(view_kind(v), 1.0) for v in views.view_names],
+                         dtype=np.float32)
+    return _Snapshot(
+        ids=list(views.record_ids),
         metas=metas,
-        matrix=np.asarray(got["embeddings"], dtype=np.float32),
+        matrix=views.matrix,
         view_label=labels,
         view_weight=weights,
-        weight_sum=np.bincount(labels, weights=weights, minlength=len(ids)).astype(np.float32),
+        weight_sum=np.bincount(labels, weights=weights,
+                               minlength=len(views.record_ids)).astype(np.float32),
         label_stems=[frozenset(stems(str(m["label"]))) for m in metas],
         label_norm=[" ".join(stems(str(m["label"]))) for m in metas],
         alias_stems=[frozenset(stems(str(m.get("aliases", "")))) for m in metas],
@@ -132,11 +164,6 @@ def _load_snapshot(collection: Any) -> _Snapshot:
         source=np.asarray([str(m["source"]) for m in metas]),
         scenarios=[frozenset(filter(None, str(m.get("scenarios", "")).split(","))) for m in metas],
     )
-    with _snapshots_lock:
-        if len(_snapshots) >= _SNAPSHOTS_KEPT:
-            _snapshots.clear()
-        _snapshots[key] = snap
-    return snap
 
 
 def _mask(
@@ -220,12 +247,17 @@ def _rank(snap: _Snapshot, query: str, vector: np.ndarray, keep: np.ndarray | No
 
 
 class LabelIndex:
-    """Search over the persistent label collection; cheap to call many times."""
+    """Search over the label collection's views, held in memory; cheap to call many times.
 
-    def __init__(self, collection_getter: Callable[[], Any], embedder: Embedder, info: Any):
-        self._get_collection = collection_getter
-        self._collection = collection_getter()
-        self._snapshot = _load_snapshot(self._collection)
+    ``load_views`` gives the collection's views; with a ``key`` (what identifies them, e.g. the
+    folder and content hash) they are loaded and prepared once per process. ``embedder``
+    embeds the queries: the same model as the collection's documents (its ONNX export when
+    there is one).
+    """
+
+    def __init__(self, load_views: Callable[[], Views], embedder: TextEmbedder, info: Any, *,
+                 key: Hashable | None = None):
+        self._snapshot = _cached_snapshot(key, load_views)
         self.embedder = embedder
         self._vector_cache: dict[str, list[float]] = {}
         self._cache_lock = threading.Lock()
@@ -234,7 +266,7 @@ class LabelIndex:
     @property
     def count(self) -> int:
         """Number of labels in the collection."""
-        return int(self._call(lambda c: c.count() and len(self._snapshot.ids)))
+        return len(self._snapshot.ids)
 
     def __len__(self) -> int:
         return self.count
@@ -306,15 +338,3 @@ class LabelIndex:
                     self._vector_cache.clear()
                 self._vector_cache.update(fresh)
         return [known[t] for t in texts]
-
-    def _call(self, fn: Callable[[Any], Any]) -> Any:
-        try:
-            return fn(self._collection)
-        except Exception:
-            # Another process may have swapped in a rebuilt collection: look it up once more.
-            fresh = self._get_collection()
-            if fresh is None:
-                raise
-            self._collection = fresh
-            self._snapshot = _load_snapshot(fresh)
-            return fn(fresh)

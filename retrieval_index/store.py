@@ -3,11 +3,18 @@
 A build is embedded into a collection under a temporary name and swapped in only when complete,
 under a file lock, so two processes starting at once, or a build killed half-way, never leave a
 half-filled collection that looks valid.
+
+Searching needs every view vector in memory (scoring is a matrix product over all of them), and
+reading them back from Chroma takes seconds, plus a second to import it. So the views are also
+saved once as a NumPy file named by the collection's content hash (``label_views/``), and the
+build exports the embedding model to ONNX for queries (``onnx_embedder``): a search in a fresh
+process then imports neither Chroma nor torch. Chroma stays the store the views come from.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -16,12 +23,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from filelock import FileLock
 
-from lvas.retrieval_index.embeddings import PACKAGED, get_embedder
+from lvas.retrieval_index.embeddings import PACKAGED, Embedder, TextEmbedder, get_embedder
 from lvas.retrieval_index.knowledge import LabelRecord, data_fingerprint, load_knowledge_base
-from lvas.retrieval_index.retriever import LabelIndex
-from lvas.tools.common.paths import default_cache_dir
+from lvas.retrieval_index.onnx_embedder import (
+    export_onnx,
+    export_status,
+    load_onnx_embedder,
+    needs_export,
+    onnx_folder,
+)
+from lvas.retrieval_index.retriever import LabelIndex, Views
+from lvas.tools.common.paths import atomic_path, default_cache_dir
 
 COLLECTION = "lvas_sound_labels"
 _BUILD_PREFIX = f"{COLLECTION}__build_"
@@ -33,8 +48,11 @@ _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 _vectors: dict[str, list[list[float]]] = {}
 _vectors_lock = threading.Lock()
-_default_index: LabelIndex | None = None
+_default_indexes: dict[tuple[str, str], LabelIndex] = {}
 _default_lock = threading.Lock()
+_views: dict[str, Views] = {}
+_views_lock = threading.Lock()
+_PROBE_STEP = 150  # every 150th view text also checks the ONNX export (about 65 texts)
 
 
 @dataclass(frozen=True)
@@ -136,9 +154,10 @@ def _embed_documents(texts: list[str], wanted_hash: str, embedding_model: str) -
     return vectors
 
 
-def _build_collection(client: Any, wanted_hash: str, model_id: str, embedding_model: str) -> int:
+def _build_collection(client: Any, wanted_hash: str, model_id: str, embedding_model: str
+                      ) -> tuple[int, list[str]]:
     """Embed every view of every record into a fresh collection and swap it in under the final
-    name; returns the number of labels."""
+    name; returns the number of labels and a sample of the texts (to check an ONNX export)."""
     records = load_knowledge_base()
     entries = _entries(records)
     vectors = _embed_documents([text for _, text, _ in entries], wanted_hash, embedding_model)
@@ -170,7 +189,7 @@ def _build_collection(client: Any, wanted_hash: str, model_id: str, embedding_mo
     except BaseException:
         _drop(client, tmp_name)
         raise
-    return len(records)
+    return len(records), [text for _, text, _ in entries[::_PROBE_STEP]]
 
 
 def _drop(client: Any, name: str) -> None:
@@ -192,7 +211,7 @@ def _ensure(
     cache_dir: str | Path | None, force: bool, embedding_model: str
 ) -> tuple[Any, IndexInfo, str]:
     started = time.perf_counter()
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    root = default_cache_dir(cache_dir)
     chroma_dir = root / "chroma"
     embedder = get_embedder(embedding_model)
     wanted = content_hash(embedder.model_id)
@@ -217,51 +236,156 @@ def _ensure(
         if not force and _is_current(current, wanted):  # another process built it meanwhile
             return client, info(_label_count(current), False), embedding_model
         _drop_stale_builds(client)
-        count = _build_collection(client, wanted, embedder.model_id, embedding_model)
+        count, sample = _build_collection(client, wanted, embedder.model_id, embedding_model)
+        _save_views(_get_collection(client, COLLECTION), _views_path(root, wanted))
+    # The torch model is loaded now: the one moment a query-model export costs little.
+    _export_query_model(root, embedder, sample)
     return client, info(count, True), embedding_model
+
+
+# --- views saved for fast loading ------------------------------------------------------------
+
+
+def _views_path(root: Path, wanted_hash: str) -> Path:
+    return root / "label_views" / f"{wanted_hash[:24]}.npz"
+
+
+def _save_views(collection: Any, path: Path) -> Views:
+    """Read every view from the collection once and save it beside it, named by its hash."""
+    views = Views.from_collection_get(collection.get(include=["embeddings", "metadatas"]))
+    meta = json.dumps({"record_ids": views.record_ids, "metadatas": views.metadatas,
+                       "view_names": views.view_names}, ensure_ascii=False)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, matrix=views.matrix, view_label=views.view_label,
+                 meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8))
+    for old in path.parent.glob("*.npz"):  # views of older contents are never read again
+        if old != path:
+            old.unlink(missing_ok=True)
+    with _views_lock:
+        _views[str(path)] = views
+    return views
+
+
+def _load_views(path: Path) -> Views | None:
+    """The views saved at ``path`` (once per process), or None when missing or unreadable."""
+    with _views_lock:
+        views = _views.get(str(path))
+    if views is not None:
+        return views
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            meta = json.loads(saved["meta"].tobytes().decode("utf-8"))
+            views = Views(meta["record_ids"], meta["metadatas"], meta["view_names"],
+                          saved["view_label"].astype(np.int64), saved["matrix"])
+    except (OSError, ValueError, KeyError):
+        return None
+    if not (len(views.view_names) == len(views.view_label) == len(views.matrix)):
+        return None
+    with _views_lock:
+        _views[str(path)] = views
+    return views
+
+
+def _export_query_model(root: Path, embedder: Embedder, sample: list[str] | None = None
+                        ) -> None:
+    """Export the model to ONNX for queries unless done (or failed with these packages)."""
+    folder = onnx_folder(root, embedder.model_id)
+    if needs_export(folder, embedder.model_id):
+        export_onnx(embedder, folder, sample or ())
+
+
+def _query_embedder(root: Path, embedder: Embedder) -> TextEmbedder:
+    """The ONNX export of the model for queries where there is one (made now, once, for an
+    index built before exports existed), else the torch model."""
+    _export_query_model(root, embedder)
+    return load_onnx_embedder(onnx_folder(root, embedder.model_id), embedder) or embedder
 
 
 def build_index(
     cache_dir: str | Path | None = None, *, force: bool = False, embedding_model: str = PACKAGED
 ) -> IndexInfo:
-    """Build the label collection if it is missing, stale or ``force`` is set; say what happened."""
-    return _ensure(cache_dir, force, embedding_model)[1]
+    """Build the label collection if it is missing, stale or ``force`` is set, and the query
+    model's ONNX export if it is missing; say what happened."""
+    info = _ensure(cache_dir, force, embedding_model)[1]
+    _export_query_model(default_cache_dir(cache_dir), get_embedder(embedding_model))
+    return info
 
 
 def open_index(
-    cache_dir: str | Path | None = None, *, force: bool = False, embedding_model: str = PACKAGED
+    cache_dir: str | Path | None = None, *, force: bool = False, embedding_model: str = PACKAGED,
+    onnx_queries: bool = True,
 ) -> LabelIndex:
-    """The label index under ``cache_dir``, built first when needed."""
-    client, info, model = _ensure(cache_dir, force, embedding_model)
-    return LabelIndex(
-        lambda: _get_collection(client, COLLECTION), get_embedder(model), info
-    )
+    """The label index under ``cache_dir`` (default ~/.cache/lvas), built first when needed.
+
+    Queries are embedded by the model's ONNX export when there is one; ``onnx_queries=False``
+    keeps them on the torch model (to compare the two).
+    """
+    started = time.perf_counter()
+    root = default_cache_dir(cache_dir)
+    embedder = get_embedder(embedding_model)
+    wanted = content_hash(embedder.model_id)
+    path = _views_path(root, wanted)
+    views = None if force else _load_views(path)
+    if views is None:
+        client, info, _ = _ensure(root, force, embedding_model)
+        views = _save_views(_get_collection(client, COLLECTION), path)
+    else:
+        info = IndexInfo(collection=COLLECTION, count=len(views.record_ids), content_hash=wanted,
+                         rebuilt=False, seconds=round(time.perf_counter() - started, 3),
+                         path=str(root / "chroma"))
+    found = views
+    queries = _query_embedder(root, embedder) if onnx_queries else embedder
+    return LabelIndex(lambda: found, queries, info, key=(str(path), wanted))
 
 
-def default_index() -> LabelIndex:
-    """The process-wide index in the default cache directory (built on first use)."""
-    global _default_index
+def default_index(cache_dir: str | Path | None = None, embedding_model: str = PACKAGED
+                  ) -> LabelIndex:
+    """One index per cache folder and model for the whole process (built on first use)."""
+    key = (str(default_cache_dir(cache_dir)), embedding_model)
     with _default_lock:
-        if _default_index is None:
-            _default_index = open_index()
-        return _default_index
+        if key not in _default_indexes:
+            _default_indexes[key] = open_index(cache_dir, embedding_model=embedding_model)
+        return _default_indexes[key]
+
+
+def query_engine(cache_dir: str | Path | None = None, embedding_model: str = PACKAGED) -> str:
+    """What embeds queries under ``cache_dir``: ONNX Runtime or torch, and why (no model is
+    loaded)."""
+    from lvas.retrieval_index.embeddings import resolve_model
+
+    _, model_id = resolve_model(embedding_model)
+    status = export_status(onnx_folder(default_cache_dir(cache_dir), model_id))
+    if status is None or status.get("model_id") != model_id:
+        return "queries on torch until the ONNX export (made on next use)"
+    if status.get("ok"):
+        return "queries on ONNX Runtime"
+    return f"queries on torch (ONNX export failed: {status.get('reason', 'unknown')})"
 
 
 def index_status(
     cache_dir: str | Path | None = None, *, embedding_model: str = PACKAGED
 ) -> dict[str, Any]:
     """Whether the index exists and is current, without building it or loading the model."""
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    from lvas.retrieval_index.embeddings import resolve_model
+
+    root = default_cache_dir(cache_dir)
     chroma_dir = root / "chroma"
     if not chroma_dir.exists():
         return {"ready": False, "path": str(chroma_dir),
                 "detail": f"not built yet at {chroma_dir} (built on first use or by "
                           "'lvas index build')"}
+    wanted = content_hash(resolve_model(embedding_model)[1])
+    engine = query_engine(cache_dir, embedding_model)
+    views = _load_views(_views_path(root, wanted))
+    if views is not None:  # saved only from a current, complete collection
+        count = len(views.record_ids)
+        return {"ready": True, "path": str(chroma_dir), "count": count,
+                "detail": f"{count} labels, current, at {chroma_dir}; {engine}"}
     collection = _get_collection(_client(chroma_dir), COLLECTION)
     if collection is None:
         return {"ready": False, "path": str(chroma_dir), "detail": f"no collection in {chroma_dir}"}
-    current = _is_current(collection, content_hash(get_embedder(embedding_model).model_id))
+    current = _is_current(collection, wanted)
     count = _label_count(collection)
     state = "current" if current else "stale (rebuilt on next use)"
     return {"ready": current, "path": str(chroma_dir), "count": count,
-            "detail": f"{count} labels, {state}, at {chroma_dir}"}
+            "detail": f"{count} labels, {state}, at {chroma_dir}; {engine}"}

@@ -13,10 +13,18 @@ import pytest
 from tests.videos import make_audio_only, make_cut_video, make_text_file
 
 
-def _lvas(*args: str, cache_dir: Path | None = None) -> subprocess.CompletedProcess:
+def _lvas(*args: str, cache_dir: Path | None = None, **variables: str | None
+          ) -> subprocess.CompletedProcess:
+    """Run ``lvas`` in a fresh process; ``variables`` set (or, when None, unset) environment
+    variables."""
     env = dict(os.environ)
     if cache_dir is not None:
         env["LVAS_CACHE_DIR"] = str(cache_dir)
+    for name, value in variables.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return subprocess.run([sys.executable, "-m", "lvas.graph.cli", *args], capture_output=True,
                           text=True, env=env, timeout=300)
 
@@ -89,6 +97,22 @@ def test_doctor_reports_what_is_available(label_cache_dir):
     ffmpeg = next(c for c in report["checks"] if c["name"] == "ffmpeg")
     assert ffmpeg["ok"]
     assert report["auto_profile"]["generator"] == "procedural"
+    index = next(c for c in report["checks"] if c["name"] == "label index")
+    assert index["ok"] and str(label_cache_dir) in index["detail"]
+
+
+def test_doctor_shows_the_configuration_a_run_would_use(label_cache_dir, tmp_path):
+    result = _lvas("doctor", "--json", cache_dir=label_cache_dir, LVAS_LLM_MODEL="gpt-test",
+                   LVAS_LLM_BASE_URL=None, OPENAI_API_KEY=None,
+                   LVAS_ESPEAK=str(tmp_path / "my-espeak"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    llm = checks["LLM endpoint"]
+    assert not llm["ok"] and "gpt-test" in llm["detail"] and "missing" in llm["detail"]
+    assert "gpt-test" in report["auto_profile"]["chat"]
+    espeak = checks["backend espeak"]
+    assert not espeak["ok"] and str(tmp_path / "my-espeak") in espeak["detail"]
 
 
 def test_scenes_json_lists_cuts_and_tiling_scenes(cut_video, tmp_path, label_cache_dir):

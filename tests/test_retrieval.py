@@ -5,6 +5,7 @@ The index is built once per session with the real packaged embedding model (offl
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -189,11 +190,14 @@ def test_unknown_embedding_model_is_refused(tmp_path):
 # --- index lifecycle ------------------------------------------------------------------------------
 
 
-def test_default_cache_dir_honours_env(monkeypatch, tmp_path):
+def test_cache_dir_comes_from_the_context(monkeypatch, tmp_path):
+    from lvas.graph.context import Context
+
     monkeypatch.setenv("LVAS_CACHE_DIR", str(tmp_path))
-    assert default_cache_dir() == tmp_path
-    monkeypatch.delenv("LVAS_CACHE_DIR")
-    assert default_cache_dir() == Path.home() / ".cache" / "lvas"
+    assert Context().index_dir == str(tmp_path)  # the context reads the environment ...
+    assert default_cache_dir() == Path.home() / ".cache" / "lvas"  # ... the tools do not
+    assert default_cache_dir(Context().index_dir) == tmp_path
+    assert default_cache_dir("") == default_cache_dir(None) == default_cache_dir()
 
 
 def test_index_is_reused_when_current(index, index_dir):
@@ -234,7 +238,7 @@ def test_force_rebuilds_and_swaps_in_place(index, index_dir):
     names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     assert names == {store.COLLECTION}  # the killed build's temporary collection is gone
     assert client.get_collection(store.COLLECTION, embedding_function=None).id != old_id
-    # An index opened before the swap finds the new collection by itself.
+    # An index opened before the swap keeps answering from the views it holds in memory.
     assert index.count == 836
     assert index.search("dog barking", k=1)[0].label == "dog barking"
 
@@ -338,17 +342,116 @@ def test_search_is_fast(index):
     assert per_query < 0.25  # milliseconds in practice; generous for a loaded 2-core runner
 
 
+# --- fast start: saved views and ONNX queries -------------------------------------------------
+
+_DEV_ITEMS = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "retrieval_eval.jsonl"
+# Without the onnx package the index cannot export its query model and searches use torch.
+needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnx") is None,
+                                reason="the onnx package is not installed")
+
+
+@needs_onnx
+def test_queries_run_on_the_checked_onnx_export(index, index_dir):
+    import json
+
+    import numpy as np
+
+    from lvas.retrieval_index.onnx_embedder import TOLERANCE, export_status, onnx_folder
+
+    torch_model = get_embedder()
+    assert index.embedder.engine == "onnxruntime"
+    assert index.embedder.model_id == torch_model.model_id
+    status = export_status(onnx_folder(index_dir, torch_model.model_id))
+    assert status["ok"] and status["max_abs_diff"] <= TOLERANCE
+    texts = ["dog barking", "a hound baying in the distance", "", "rain, rain, RAIN!",
+             *[r.label for r in load_knowledge_base()[::40]], "word " * 400]
+    onnx = np.asarray(index.embedder.embed(texts), dtype=np.float32)
+    reference = np.asarray(torch_model.embed(texts), dtype=np.float32)
+    assert onnx.shape == reference.shape == (len(texts), 384)
+    assert np.abs(onnx - reference).max() < 1e-5
+    assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+
+    # The retrieval benchmark's dev descriptions find the same labels in the same order.
+    rows = [json.loads(line) for line in _DEV_ITEMS.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    queries = [row["description"] for row in rows if row["split"] == "dev"]
+    on_torch = open_index(index_dir, onnx_queries=False)
+    assert on_torch.embedder.engine == "torch"
+    for query in queries:
+        assert ([h.label for h in index.search(query, 5)]
+                == [h.label for h in on_torch.search(query, 5)]), query
+
+
+@needs_onnx
+def test_a_warm_search_imports_neither_torch_nor_chroma(index, index_dir):
+    import subprocess
+    import sys
+
+    code = ("import sys; from lvas.retrieval_index import open_index; "
+            f"hits = open_index({str(index_dir)!r}).search('dog barking', 3); "
+            "print(hits[0].label, [m for m in ('torch', 'chromadb', 'sentence_transformers', "
+            "'transformers') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "dog barking []"
+
+
+def test_unreadable_saved_views_are_read_again_from_chroma(index, index_dir, monkeypatch):
+    import numpy as np
+
+    saved = list((index_dir / "label_views").glob("*.npz"))
+    assert len(saved) == 1
+    saved[0].write_bytes(b"not a numpy file")
+    monkeypatch.setattr(store, "_views", {})  # as in a fresh process
+    assert store._load_views(saved[0]) is None
+    again = open_index(index_dir)
+    assert again.count == 836 and again.info.rebuilt is False
+    monkeypatch.setattr(store, "_views", {})
+    reread = store._load_views(saved[0])  # written again from the collection, the same views
+    assert reread is not None and np.array_equal(reread.matrix, index._snapshot.matrix)
+    assert reread.record_ids == index._snapshot.ids
+    assert again.search("dog barking", k=1)[0].label == "dog barking"
+
+
+def test_a_failed_export_leaves_queries_on_torch(tmp_path, monkeypatch):
+    from lvas.retrieval_index import onnx_embedder
+
+    def broken(model, path):
+        raise RuntimeError("cannot trace this model")
+
+    embedder = get_embedder()
+    folder = tmp_path / "onnx"
+    monkeypatch.setattr(onnx_embedder, "_export", broken)
+    status = onnx_embedder.export_onnx(embedder, folder)
+    assert not status["ok"] and "cannot trace" in status["reason"]
+    assert onnx_embedder.load_onnx_embedder(folder, embedder) is None
+    assert not (folder / onnx_embedder.MODEL_FILE).exists()
+    assert not onnx_embedder.needs_export(folder, embedder.model_id)  # not retried as it is
+    monkeypatch.setattr(onnx_embedder, "_environment", lambda: {"onnx": "a newer one"})
+    assert onnx_embedder.needs_export(folder, embedder.model_id)  # packages changed: retry
+
+
+@needs_onnx
+def test_index_status_reads_metadata_only(index, index_dir):
+    status = store.index_status(index_dir)
+    assert status["ready"] and status["count"] == 836
+    assert "ONNX Runtime" in status["detail"]
+    assert not store.index_status(index_dir / "nothing-here")["ready"]
+
+
 # --- tool and graph ------------------------------------------------------------------------------
 
 
-def test_langchain_tool_uses_default_index(index, monkeypatch):
+def test_langchain_tool_uses_the_context_cache_folder(index, index_dir, monkeypatch):
     from lvas.retrieval_index.tool import search_sound_labels
 
-    monkeypatch.setattr(store, "_default_index", index)
+    monkeypatch.setattr(store, "_default_indexes", {})
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(index_dir))  # Context() outside a graph run
     assert search_sound_labels.name == "search_sound_labels"
     result = search_sound_labels.invoke({"query": "dog barking", "k": 3})
     assert len(result) == 3 and result[0]["label"] == "dog barking"
     assert isinstance(result[0]["score"], float)
+    assert list(store._default_indexes) == [(str(index_dir), "packaged")]
 
 
 def test_builder_graph_runs(index, index_dir):
