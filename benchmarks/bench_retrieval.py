@@ -6,7 +6,10 @@ in ``benchmarks/data/retrieval_eval.jsonl``. The dev split may be used for tunin
 is the held-out figure, so its misses are never printed.
 
     python benchmarks/bench_retrieval.py [--split test|dev|all] [--cache DIR] [--k 5]
-        [--show-misses] [--skip-build]
+        [--show-misses] [--skip-build] [--torch-queries]
+
+Queries are embedded as shipped, by the model's ONNX export; ``--torch-queries`` embeds them
+with the torch model instead, to check that both give the same figures.
 """
 
 from __future__ import annotations
@@ -112,11 +115,14 @@ def run_baseline(items: Sequence[EvalItem], k: int) -> MethodResult:
     return _timed(items, query, "baseline")
 
 
-def run_lvas(items: Sequence[EvalItem], k: int, cache: str | None) -> MethodResult:
+def run_lvas(items: Sequence[EvalItem], k: int, cache: str | None, *,
+             onnx_queries: bool = True) -> MethodResult:
     """The shipped hybrid index, one ``search`` call per description."""
+    from lvas.graph.context import Context
     from lvas.retrieval_index import open_index
 
-    index = open_index(cache)
+    index = open_index(cache or Context().index_dir or None, onnx_queries=onnx_queries)
+    print(f"LVAS queries embedded with {index.embedder.engine}", file=sys.stderr)
     return _timed(items, lambda text: [h.label for h in index.search(text, k)], "LVAS")
 
 
@@ -214,12 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=(*SPLITS, "all"), default="test")
     parser.add_argument("--cache", default=None,
-                        help="index cache directory (default: the project's cache directory)")
+                        help="index cache directory (default: LVAS_CACHE_DIR, ~/.cache/lvas)")
     parser.add_argument("--k", type=int, default=5, help="results per query (default 5)")
     parser.add_argument("--show-misses", action="store_true",
                         help="print LVAS misses (dev split only: test stays held out)")
     parser.add_argument("--skip-build", action="store_true",
                         help="do not measure the cold build (saves about a minute)")
+    parser.add_argument("--torch-queries", action="store_true",
+                        help="embed LVAS's queries with the torch model, not its ONNX export")
     args = parser.parse_args(argv)
     if args.show_misses and args.split != "dev":
         parser.error("--show-misses is only allowed with --split dev: the test split is held out")
@@ -229,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = load_eval(split=args.split)
     if not items:
         parser.error(f"no items in split {args.split!r} of {EVAL_FILE}")
-    lvas = run_lvas(items, args.k, args.cache)
+    lvas = run_lvas(items, args.k, args.cache, onnx_queries=not args.torch_queries)
     base = run_baseline(items, args.k)
     build = None if args.skip_build else cold_build_seconds()
     report(items, [lvas, base], args.k, args.split, build)
