@@ -49,10 +49,10 @@ def check_gpu() -> dict[str, Any]:
 
     if not gpu_driver_present():
         try:
-            torch = f"torch {metadata.version('torch')}"
+            version = f"torch {metadata.version('torch')}"
         except metadata.PackageNotFoundError:
-            torch = "torch not installed"
-        return _check("GPU", False, f"none (no NVIDIA or ROCm driver); {torch} runs on the CPU")
+            version = "torch not installed"
+        return _check("GPU", False, f"none (no NVIDIA or ROCm driver); {version} runs on the CPU")
     try:
         import torch
 

@@ -44,7 +44,9 @@ def build_index(state: BuildState, runtime: Runtime[Context]) -> BuildOutput:
     info = _build_index(state.get("cache_dir") or ctx.index_dir or None,
                         force=bool(state.get("force", False)),
                         embedding_model=ctx.embedding_model)
-    return BuildOutput(**info.to_dict())
+    return BuildOutput(collection=info.collection, count=info.count,
+                       content_hash=info.content_hash, rebuilt=info.rebuilt,
+                       seconds=info.seconds, path=info.path)
 
 
 builder = StateGraph(BuildState, context_schema=Context, input_schema=BuildInput,

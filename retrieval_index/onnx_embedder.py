@@ -125,8 +125,8 @@ def _export(model: Any, path: Path) -> tuple[list[str], int]:
     axes = {name: {0: "batch", 1: "tokens"} for name in inputs}
     axes["embedding"] = {0: "batch"}
     # The TorchScript exporter traces exactly this module; newer torch defaults to another.
-    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters \
-        else {}
+    legacy: dict[str, Any] = (
+        {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {})
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about Python branches on shapes
         torch.onnx.export(
