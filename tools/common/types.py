@@ -17,7 +17,7 @@ without it) or that only some writers add; the planners always write every other
 # (``__required_keys__``) only from annotations evaluated when the class is made.
 from typing import Annotated, Literal, NotRequired
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 # typing_extensions' TypedDict, because pydantic rejects typing's on Python 3.11.
 from typing_extensions import TypedDict
@@ -108,12 +108,18 @@ def _check_span(kind: str, item_id: str, start: float, end: float) -> None:
         raise ValueError(f"{kind} {item_id}: end ({end}) must be after start ({start})")
 
 
+def _design_layer(value: object) -> object:
+    """Plan check, before the shape's own: a designed sound is a bed or an event (said here,
+    because the shape's own message would offer "speech" too)."""
+    if isinstance(value, dict) and value.get("layer", DESIGN_LAYERS[0]) not in DESIGN_LAYERS:
+        raise ValueError(f"sound {value.get('id')}: layer {value['layer']!r} must be "
+                         "'background' or 'foreground' (narration lines go in 'narration')")
+    return value
+
+
 def _designed(sound: "Sound") -> "Sound":
-    """Plan check: a designed sound ends after it starts and is a bed or an event."""
+    """Plan check: a designed sound ends after it starts."""
     _check_span("sound", sound["id"], sound["start"], sound["end"])
-    if sound["layer"] not in DESIGN_LAYERS:
-        raise ValueError(f"sound {sound['id']}: layer {sound['layer']!r} is not background or "
-                         "foreground (narration lines go in 'narration')")
     return sound
 
 
@@ -142,7 +148,7 @@ class Sound(TypedDict):
     excluded_labels: NotRequired[list[str]]
 
 
-_DesignedSound = Annotated[Sound, AfterValidator(_designed)]
+_DesignedSound = Annotated[Sound, BeforeValidator(_design_layer), AfterValidator(_designed)]
 """A sound of a design: a bed or an event that ends after it starts."""
 
 
