@@ -1,9 +1,10 @@
 """The state schema declares every key the pipeline writes, so the two cannot drift apart.
 
-The offline pipeline dubs a small generated video, then renders the plan it wrote; the final
-state of both runs, every node's update, the payloads of the fan-outs and the plan file are
-walked against the TypedDicts of ``lvas.graph.state`` and ``lvas.tools.common.types``. A key
-that is not declared, a required key that is missing or a value of the wrong kind fails here.
+The offline pipeline plans a small generated video (``lvas plan``), then renders the plan
+(``lvas render``): between them every node runs. The final state of both runs, every node's
+update, the payloads of the fan-outs and the plan file are walked against the TypedDicts of
+``lvas.graph.state`` and ``lvas.tools.common.types``. A key that is not declared, a required key
+that is missing or a value of the wrong kind fails here.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def test_the_walker_finds_undeclared_missing_and_mistyped_keys():
 
 @pytest.fixture(scope="module")
 def runs(cut_video: Path, label_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A dub with a narration file, then a render of its plan: final states and updates."""
+    """A plan with a narration file, then its render: final states, updates and the plan."""
     root = tmp_path_factory.mktemp("schema")
     lines = root / "lines.srt"
     lines.write_text("1\n00:00:01,000 --> 00:00:02,500\nThe storm rolls in.\n", encoding="utf-8")
@@ -95,25 +96,26 @@ def runs(cut_video: Path, label_cache_dir: Path, tmp_path_factory: pytest.TempPa
     def record(node: str, update: dict[str, Any], _seconds: float) -> None:
         updates.append((node, update))
 
-    dubbed = run_pipeline(
-        {"video": str(cut_video), "output": str(root / "dub.mp4"), "narration": str(lines)},
-        Context(run_dir=str(root / "dub"), index_dir=str(label_cache_dir), seed=5),
+    plan = root / "film.plan.json"
+    planned = run_pipeline(
+        {"video": str(cut_video), "plan_only": True, "plan_output": str(plan),
+         "narration": str(lines)},
+        Context(run_dir=str(root / "plan"), index_dir=str(label_cache_dir), seed=5),
         progress=record)
-    plan = root / "dub" / dubbed["artifacts"]["plan"]
     rendered = run_pipeline(
         {"plan": str(plan), "output": str(root / "render.mp4")},
         Context(run_dir=str(root / "render"), index_dir=str(label_cache_dir), seed=5),
         progress=record)
-    return dubbed, rendered, updates, plan
+    return planned, rendered, updates, plan
 
 
 def test_every_key_of_the_final_state_is_declared(runs):
-    dubbed, rendered, _, _ = runs
-    assert dubbed["narration_lines"] and dubbed["clips"] and dubbed["review_notes"]
-    assert "delivered_lufs" in dubbed["artifacts"]  # the mixer's keys are walked too
-    assert drift(dubbed, LVASState) == []
+    planned, rendered, _, _ = runs
+    assert planned["review_notes"] and planned["label_reviews"] and planned["narration_lines"]
+    assert rendered["clips"] and "delivered_lufs" in rendered["artifacts"]  # the mixer's keys
+    assert drift(planned, LVASState, "planned") == []
     assert drift(rendered, LVASState, "rendered") == []
-    json.dumps([dubbed, rendered])  # plain JSON (DESIGN §4)
+    json.dumps([planned, rendered])  # plain JSON (DESIGN §4)
 
 
 def test_every_node_update_is_declared(runs):
@@ -129,12 +131,12 @@ def test_every_node_update_is_declared(runs):
 
 
 def test_fan_out_payloads_are_declared(runs):
-    dubbed, _, _, _ = runs
-    sends = clip_tasks(dubbed)
+    planned, rendered, _, _ = runs
+    sends = clip_tasks(planned) + clip_tasks(rendered)
     assert any(send.arg["sound"]["layer"] == "speech" for send in sends)  # the narration line
     for send in sends:
         assert drift(send.arg, ClipTask, f"ClipTask {send.arg['sound']['id']}") == []
-    for send in scene_tasks(dubbed):
+    for send in scene_tasks(planned):
         assert drift(send.arg, SceneTask, f"SceneTask {send.arg['scene']['id']}") == []
 
 
