@@ -29,14 +29,16 @@ NODE_TITLES = {
 
 
 def run_pipeline(
-    inputs: dict[str, Any],
+    inputs: dict[str, Any] | None,
     context: Context,
     *,
     progress: ProgressFn | None = None,
     graph: Any = None,
     config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Stream the graph to completion; returns the final state (all channels)."""
+    """Stream the graph to completion; returns the final state (all channels).
+
+    ``inputs`` None resumes the checkpointed thread named in ``config``."""
     graph = graph or compile_graph()
     run_config = {"recursion_limit": RECURSION_LIMIT, **(config or {})}
     started = time.perf_counter()
