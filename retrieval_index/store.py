@@ -328,7 +328,8 @@ def open_index(
     views = None if force else _load_views(path)
     if views is None:
         client, info, _ = _ensure(root, force, embedding_model)
-        views = _save_views(_get_collection(client, COLLECTION), path)
+        # A build has just saved them; an index built before views were saved gets them now.
+        views = _load_views(path) or _save_views(_get_collection(client, COLLECTION), path)
     else:
         info = IndexInfo(collection=COLLECTION, count=len(views.record_ids), content_hash=wanted,
                          rebuilt=False, seconds=round(time.perf_counter() - started, 3),
