@@ -13,6 +13,7 @@ from lvas.graph.state import LVASState
 from lvas.nodes.common import in_run, timed
 from lvas.tools.audio.mixing import DuckingSettings, MixTrack, mix_to_wav
 from lvas.tools.common.paths import relative_to_run
+from lvas.tools.common.types import Clip
 from lvas.tools.delivery.measure import DeliveredLevels, measure_delivered_audio
 from lvas.tools.delivery.muxing import mux_soundtrack
 from lvas.tools.generation.options import NO_VOICE_HINT
@@ -96,7 +97,7 @@ def _rounded(value: float) -> float | None:
     return round(float(value), 2) if math.isfinite(value) else None
 
 
-def _track(clip: dict[str, Any], run_dir: Path, ctx: Context) -> MixTrack:
+def _track(clip: Clip, run_dir: Path, ctx: Context) -> MixTrack:
     """Beds fade over the crossfade length at both ends; events and narration start and stop
     as rendered."""
     fade = ctx.crossfade_seconds if clip["layer"] == "background" else 0.0

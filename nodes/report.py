@@ -11,17 +11,26 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
 from lvas.tools.common.paths import relative_to_run
+from lvas.tools.common.types import Artifacts, LabelChoice, SceneScript
 from lvas.tools.llm.accounting import summarize_usage
 from lvas.tools.planning.narration import line_as_sound
 from lvas.tools.reporting.report import write_report
 from lvas.tools.reporting.timeline import write_otio
 
 
+def _label(choice: LabelChoice | None) -> str:
+    return choice.get("label", "") if choice else ""
+
+
+def _caption(script: SceneScript | None) -> str:
+    return script.get("caption", "") if script else ""
+
+
 def _sounds(state: LVASState) -> list[dict[str, Any]]:
     """Designed sounds with their chosen labels, and narration lines as speech cues."""
     choices = state.get("label_choices", {})
     sounds = [
-        {**sound, "label": (choices.get(sound["id"]) or {}).get("label", "")}
+        {**sound, "label": _label(choices.get(sound["id"]))}
         for design in state.get("designs", {}).values()
         for sound in design["sounds"]
     ]
@@ -35,11 +44,12 @@ def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Write ``report.html`` and ``timeline.otio`` into the run directory."""
     ctx = context_of(runtime)
     run_dir = Path(state["run_dir"])
-    artifacts = dict(state.get("artifacts", {}))
-    storyboard = state.get("storyboard", {})
-    duration = float(storyboard.get("duration") or state["video_info"]["duration"])
+    artifacts = state.get("artifacts", Artifacts()).copy()
+    storyboard = state.get("storyboard")
+    duration = float((storyboard["duration"] if storyboard else 0.0)
+                     or state["video_info"]["duration"])
     scripts = state.get("scripts", {})
-    scenes = [{**scene, "caption": (scripts.get(scene["id"]) or {}).get("caption", "")}
+    scenes = [{**scene, "caption": _caption(scripts.get(scene["id"]))}
               for scene in state.get("scenes", [])]
     clips = list(state.get("clips", {}).values())
     stems = {layer: str(run_dir / path) for layer, path in artifacts.get("stems", {}).items()}

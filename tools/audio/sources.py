@@ -11,6 +11,7 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import soundfile as sf
@@ -159,8 +160,9 @@ class TrackReader:
             # padding on both sides makes the chunk equal to resampling the whole file.
             a = self.down * (first // self.up)
             b = self.down * -(-(first + n) // self.up)
+            # cast: scipy-stubs leave out the array form of ``window`` that scipy documents.
             y = resample_poly(self._source(a - self.pad, b + self.pad), self.up, self.down,
-                              axis=0, window=self.taps)
+                              axis=0, window=cast(Any, self.taps))
             skip = self.pad * self.up // self.down + first - a * self.up // self.down
             data = y[skip : skip + n]
         out = _apply_matrix(data, self.matrix)

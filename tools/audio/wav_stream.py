@@ -17,10 +17,10 @@ asks for (tests/test_mixing.py checks that libsndfile and ffmpeg read every kind
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import struct
 import threading
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -40,7 +40,7 @@ class WriteBehind:
     """
 
     def __init__(self, depth: int = 6) -> None:
-        self._queue: queue.Queue[tuple[BinaryIO, object] | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[tuple[BinaryIO, memoryview] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mix-writer", daemon=True)
         self._thread.start()
@@ -58,7 +58,7 @@ class WriteBehind:
             finally:
                 self._queue.task_done()
 
-    def write(self, file: BinaryIO, data: object) -> None:
+    def write(self, file: BinaryIO, data: memoryview) -> None:
         if self._error is not None:
             raise self._error
         self._queue.put((file, data))
@@ -143,7 +143,8 @@ class WavWriter:
     (tools/audio/mixing.py) write their stage files, the mix and its stems with it.
     """
 
-    def __init__(self, path: str | Path, sample_rate: int, channels: int, subtype: str,
+    def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int,
+                 subtype: str,
                  frames: int, behind: WriteBehind | None = None,
                  rf64: bool | None = None) -> None:
         if subtype not in SUBTYPES:

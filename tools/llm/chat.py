@@ -29,7 +29,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from lvas.tools.common.errors import LVASInputError
 
@@ -199,7 +199,8 @@ def make_chat_model(settings: ChatSettings, *, cache: BaseCache | None = None) -
     }
     try:
         # With no key given, the client reads OPENAI_API_KEY, and refuses to start without one.
-        return ChatOpenAI(api_key=settings.api_key, **options)
+        key = SecretStr(settings.api_key) if settings.api_key else None
+        return ChatOpenAI(api_key=key, **options)
     except openai.OpenAIError:
         if settings.base_url is None:
             raise ChatConfigError(
@@ -207,7 +208,7 @@ def make_chat_model(settings: ChatSettings, *, cache: BaseCache | None = None) -
                 "OPENAI_API_KEY, or set LVAS_LLM_BASE_URL to a local OpenAI-compatible "
                 "server (vLLM, Ollama, llama.cpp)."
             ) from None
-    return ChatOpenAI(api_key="not-needed", **options)  # local servers take any key
+    return ChatOpenAI(api_key=SecretStr("not-needed"), **options)  # local servers take any key
 
 
 def _make_gguf_model(settings: ChatSettings, cache: BaseCache | None) -> BaseChatModel:
@@ -546,7 +547,7 @@ class StructuredCaller:
             base = ["json_mode", "function_calling"]
         else:
             base = list(METHODS)
-        first = self.settings.method if self.settings.method != "auto" else None
+        first: str | None = self.settings.method if self.settings.method != "auto" else None
         with _REGISTRY_LOCK:
             first = first or _WORKING_METHOD.get(self._key)
         if first in base:

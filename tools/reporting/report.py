@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -124,14 +124,15 @@ def _soundtrack(soundtrack: Path | None, span: float,
     }, span
 
 
-def _sound_rows(sounds: list[dict], clips: list[dict]) -> list[dict[str, str]]:
+def _sound_rows(sounds: Sequence[Mapping[str, Any]],
+                clips: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Cues in time order (layers in their usual order at equal starts), with the backend
     that rendered each one's clip."""
     backend = {str(c.get("sound_id")): c.get("backend", "") for c in clips}
     order = {layer: i for i, layer in enumerate(LAYERS)}
     rows = []
     for s in sorted(sounds, key=lambda s: (as_float(s.get("start")),
-                                           order.get(s.get("layer"), 9))):
+                                           order.get(str(s.get("layer", "")), 9))):
         layer = str(s.get("layer", ""))
         rows.append({
             "scene": _text(s.get("scene_id")), "layer": layer,
@@ -157,7 +158,8 @@ def _timings(timings: Mapping[str, float]) -> dict | None:
 
 
 def _usage(summary: Mapping[str, Any] | None) -> dict | None:
-    roles = (summary or {}).get("roles") or {}
+    summary = summary or {}
+    roles = summary.get("roles") or {}
     if not roles:
         return None
     cost_key = next((k for k in ("cost_usd", "cost") if any(k in r for r in roles.values())),
@@ -196,9 +198,9 @@ def write_report(
     title: str,
     video: str,
     duration: float,
-    scenes: list[dict],
-    sounds: list[dict],
-    clips: list[dict],
+    scenes: Sequence[Mapping[str, Any]],
+    sounds: Sequence[Mapping[str, Any]],
+    clips: Sequence[Mapping[str, Any]],
     soundtrack: Path | None,
     warnings: list[str],
     timings: dict[str, float],
