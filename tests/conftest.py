@@ -18,11 +18,14 @@ import pytest
 
 from tests import videos
 
-# Tests never download anything. The embedding loader sets these two itself (setdefault) the
-# first time it runs; setting them for the whole session up front keeps that from reading as a
-# leak of whichever test happened to load the model first.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Defaults that code set up once per process writes into os.environ with setdefault: the
+# embedding loader's offline flags (tests never download anything anyway), and scikit-learn's and
+# joblib's OpenMP workarounds, imported by sentence-transformers. The first label index is often
+# built by a session fixture in the middle of a module; setting them here, to the same values,
+# keeps that from reading as a leak of the module that happened to need the index first.
+for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                      ("KMP_DUPLICATE_LIB_OK", "True"), ("KMP_INIT_AT_FORK", "FALSE")):
+    os.environ.setdefault(_name, _value)
 
 
 _PYTEST_OWN = "PYTEST_CURRENT_TEST"  # pytest rewrites it at every phase of every test
