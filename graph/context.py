@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from lvas.tools.common.paths import default_cache_dir
 
@@ -80,7 +80,7 @@ class Context:
         metadata={"description": "Seconds before a model call is retried."},
     )
     llm_method: StructuredMethod = field(
-        default_factory=lambda: _env("LVAS_LLM_METHOD", "auto"),  # type: ignore[arg-type]
+        default_factory=lambda: cast(StructuredMethod, _env("LVAS_LLM_METHOD", "auto")),
         metadata={"description": "Structured-output method: JSON schema, JSON mode with the "
                   "schema in the prompt, or function calling; 'auto' falls back when a "
                   "server rejects one."},

@@ -55,9 +55,12 @@ def _clap_scorer(model: str) -> ClapScorer:
 
 
 @timed("generate_clip")
-def generate_clip(task: ClipTask, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Render a clip named by the hash of everything that shapes it, so reruns reuse it."""
+def generate_clip(state: ClipTask, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Render a clip named by the hash of everything that shapes it, so reruns reuse it.
+
+    ``state`` is the fan-out payload of one sound (LangGraph's node protocol names it so)."""
     ctx = context_of(runtime)
+    task = state
     sound, choice = task["sound"], task["choice"]
     layer = sound["layer"]
     generator = _generator_for(layer, ctx)

@@ -12,7 +12,7 @@ from lvas.nodes.common import timed
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import check_output_path
 from lvas.tools.delivery.muxing import check_output_container, default_output_path
-from lvas.tools.generation.registry import check_backend
+from lvas.tools.generation.options import check_run_backends
 from lvas.tools.planning.narration import read_narration
 from lvas.tools.planning.plan_file import load_plan
 from lvas.tools.video.probe import probe_video
@@ -24,9 +24,7 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     ctx = context_of(runtime)
     update: LVASState = {"review_round": 0, "label_round": 0}
     if not state.get("plan_only"):
-        check_backend(ctx.generator_backend)
-        if ctx.narration not in ("off", "auto"):
-            check_backend(ctx.narration)
+        check_run_backends(ctx)
     video = (state.get("video") or "").strip()
     if state.get("plan"):
         recorded = load_plan(state["plan"])["video"]

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from lvas.retrieval_index.text import stem, stems, tokens
 
@@ -573,7 +574,7 @@ class Scenario:
     labels: tuple[str, ...]
 
 
-def _read_yaml(path: Path) -> object:
+def _read_yaml(path: Path) -> Any:
     import yaml
 
     return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -647,7 +648,7 @@ def _enrich(records: list[LabelRecord], data_dir: Path) -> list[LabelRecord]:
     out = []
     for rec in records:
         key = rec.label.strip().lower()
-        changes: dict[str, object] = {
+        changes: dict[str, Any] = {
             "scenarios": tuple(dict.fromkeys((*rec.scenarios, *in_scenario.get(key, ()))))
         }
         alias = context["aliases"].get(key, "")

@@ -382,9 +382,9 @@ def _stable_audio_max_seconds(pipe: Any) -> float:
 def _peek_rate(kind: str, model: str) -> int | None:
     """The native rate from the model's config file, local folder or hub cache, no download."""
     name = "vae/config.json" if kind == "stable-audio" else "vocoder/config.json"
-    path: Path | None = Path(model) / name
-    if not path.is_file():
-        path = None
+    local = Path(model) / name
+    path: Path | None = local if local.is_file() else None
+    if path is None:
         try:
             from huggingface_hub import try_to_load_from_cache
 

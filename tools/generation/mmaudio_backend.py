@@ -285,6 +285,10 @@ class _FrameSampler:
             self.out[self.next] = self._picture(*last)
             self.next += 1
 
+    def pictures(self) -> list[np.ndarray]:
+        """Every target's picture, once :meth:`finish` has filled the last ones."""
+        return [picture for picture in self.out if picture is not None]
+
 
 def _display_size(stream: av.video.stream.VideoStream) -> tuple[int, int]:
     width, height = stream.codec_context.width, stream.codec_context.height
@@ -351,7 +355,7 @@ def read_mmaudio_frames(
         for sampler in samplers:
             sampler.finish(last)
     clip, sync = (
-        np.ascontiguousarray(np.stack(s.out).transpose(0, 3, 1, 2)) if s.out
+        np.ascontiguousarray(np.stack(s.pictures()).transpose(0, 3, 1, 2)) if s.out
         else np.zeros((0, 3, size, size), np.float32)
         for s, size in zip(samplers, (CLIP_SIZE, SYNC_SIZE), strict=True)
     )
@@ -375,7 +379,7 @@ def _scan_frames(
     fps = float(stream.average_rate or stream.guessed_rate or 25)
     origin = stream.start_time
     seek = start > 1.0 and origin is not None
-    if seek:
+    if seek and origin is not None:
         try:
             container.seek(origin + int((start - 1.0) / tb), stream=stream, backward=True)
         except av.error.FFmpegError:

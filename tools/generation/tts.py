@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -345,7 +345,8 @@ def _load_vits(source: str, device: str) -> tuple[Any, Any]:
                     f"'hf download {source}', or set LVAS_TTS_MODEL to a folder saved with "
                     "save_pretrained."
                 ) from None
-            _VITS_CACHE[key] = (model.to(device).eval(), tokenizer)
+            # cast: transformers' stub types the decorated .to() as taking a model, not a device.
+            _VITS_CACHE[key] = (cast(Any, model).to(device).eval(), tokenizer)
         return _VITS_CACHE[key]
 
 

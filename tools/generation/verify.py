@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import soundfile as sf
@@ -245,7 +245,8 @@ class ClapScorer:
                 from transformers import ClapModel, ClapProcessor
 
                 processor = ClapProcessor.from_pretrained(self._resolved)
-                model = ClapModel.from_pretrained(self._resolved).to(self.device).eval()
+                # cast: transformers' stub types the decorated .to() as taking a model.
+                model = cast(Any, ClapModel.from_pretrained(self._resolved)).to(self.device).eval()
                 _LOADED[key] = (model, processor)
         return _LOADED[key]
 
