@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from lvas.graph.context import Context
 from lvas.tools.generation import mmaudio_backend as mb
 from lvas.tools.generation.base import GenerationRequest
+from lvas.tools.generation.options import generator_options
 
 STANDIN = Path(__file__).parent / "mmaudio_standin"
 
@@ -58,7 +60,10 @@ def _check(path: Path, duration: float, rate: int) -> np.ndarray:
 def test_mmaudio_renders_text_and_video_on_the_gpu(cut_video: Path, tmp_path: Path) -> None:
     mb.clear_model_cache()
     variant = os.environ.get("LVAS_MMAUDIO_TEST_VARIANT", mb.DEFAULT_VARIANT)
-    gen = mb.MMAudioGenerator(variant=variant, device="cuda")
+    # The weights folder comes from the run's context (LVAS_MMAUDIO_WEIGHTS fills its default).
+    options = generator_options(Context(), "mmaudio")
+    gen = mb.MMAudioGenerator(variant=variant, device="cuda",
+                              weights_dir=options.get("weights_dir"))
     rate = gen.capabilities.sample_rate
     assert rate == mb.SAMPLE_RATES[variant]
 
