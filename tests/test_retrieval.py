@@ -225,6 +225,7 @@ def test_stale_hash_or_partial_collection_is_not_current():
     assert not store._is_current(None, "h")
 
 
+@pytest.mark.slow  # a second full build of the index (about 20 s on 2 cores)
 def test_force_rebuilds_and_swaps_in_place(index, index_dir):
     client = store._client(index_dir / "chroma")
     collection = client.get_collection(store.COLLECTION, embedding_function=None)
