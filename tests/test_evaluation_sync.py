@@ -48,6 +48,7 @@ def test_sync_recovers_a_known_shift_and_its_sign(tmp_path: Path, shift: float) 
                          scenes=[(0.0, 12.0), (12.0, 30.0)])
     assert report.overall.lag_seconds is not None
     assert report.overall.lag_seconds == pytest.approx(shift, abs=0.08)
+    assert not report.overall.lag_at_edge
     for scene in report.scenes:
         assert scene.lag_seconds == pytest.approx(shift, abs=0.08)
     assert report.overall.onset_f1 is not None

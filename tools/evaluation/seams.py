@@ -8,7 +8,8 @@ just after:
 - ``spectral_change_db`` (dB): root-mean-square over 32 mel bands (0–8 kHz, 20 ms frames every
   10 ms) of the difference of the windows' mean log-mel levels;
 - ``click`` (ratio): the largest absolute sample-to-sample difference within +-20 ms of the
-  point, over the median of the 10 ms maxima of that difference in all measured windows —
+  point, over the median of the 10 ms maxima of that difference in all measured windows
+  (floored at 1e-6) —
   a discontinuity stands out of the signal's own roughness.
 
 Each statistic is averaged over the boundaries and over the control points, and reported with
@@ -37,6 +38,7 @@ FRAME_SECONDS = 0.01
 N_MELS = 32
 FMAX_HZ = 8000.0
 _FLOOR = 0.1
+_CLICK_SCALE_FLOOR = 1e-6
 _DB_PER_NEPER = 10.0 / math.log(10.0)  # natural-log power to dB
 
 
@@ -101,7 +103,7 @@ def _point(store: _FrameStore, t: float, scale: float) -> SeamPoint:
     click = float(np.nanmax(store.diff[store.rows(i - c, i + c)]))
     return SeamPoint(time=t, level_jump_db=abs(level[1] - level[0]),
                      spectral_change_db=float(np.sqrt(np.mean(spec**2))) * _DB_PER_NEPER,
-                     click=click / scale if scale > 0 else 0.0)
+                     click=click / scale)
 
 
 def _mean(points: list[SeamPoint]) -> dict[str, float]:
@@ -146,7 +148,8 @@ def seams(path: str | os.PathLike[str], boundaries: Sequence[float],
         store.put(store.diff, done_diff, maxima)
         done_diff += len(maxima)
     measured = store.diff[np.isfinite(store.diff)]
-    scale = float(np.median(measured)) if len(measured) else 0.0
+    # Floored at 1e-6 (about -120 dBFS): a mostly silent stretch would otherwise divide by 0.
+    scale = max(float(np.median(measured)) if len(measured) else 0.0, _CLICK_SCALE_FLOOR)
     at_cuts = [_point(store, t, scale) for t in cuts]
     at_controls = [_point(store, t, scale) for t in controls]
     b_mean, c_mean = _mean(at_cuts), _mean(at_controls)

@@ -5,7 +5,8 @@ Two numbers per span (a scene, or the whole video):
 - ``lag_seconds`` (s, signed, positive = the audio is late): the shift within +-1 s that
   maximises the normalised cross-correlation of the audio onset envelope with the picture's
   motion-onset envelope (:mod:`onsets`), refined between 40 ms frames by a parabola through
-  the peak and its neighbours. ``None`` when either envelope is flat over the span.
+  the peak and its neighbours. ``None`` when either envelope is flat over the span;
+  ``lag_at_edge`` marks a best lag at the +-1 s limit (no alignment found inside the range).
 - ``onset_f1`` (0–1): peak-picked audio onsets matched one-to-one to motion onsets within
   +-100 ms, without compensating the lag. ``None`` when neither side has an onset.
 
@@ -41,6 +42,7 @@ class SyncSpan:
     end: float
     lag_seconds: float | None
     correlation: float | None
+    lag_at_edge: bool  # the best lag is the search's limit: no alignment found within +-1 s
     onset_f1: float | None
     audio_onsets: int
     motion_onsets: int
@@ -117,6 +119,7 @@ def _span(motion: np.ndarray, audio: np.ndarray, motion_times: np.ndarray,
         start=start, end=end,
         lag_seconds=None if found is None else found[0] / RATE,
         correlation=None if found is None else found[1],
+        lag_at_edge=found is not None and abs(found[0]) >= MAX_LAG_SECONDS * RATE - 1e-9,
         onset_f1=onset_f1(ref, est), audio_onsets=len(est), motion_onsets=len(ref),
     )
 
