@@ -9,8 +9,7 @@ just after:
   10 ms) of the difference of the windows' mean log-mel levels;
 - ``click`` (ratio): the largest absolute sample-to-sample difference within +-20 ms of the
   point, over the median of the 10 ms maxima of that difference in all measured windows
-  (floored at 1e-6) —
-  a discontinuity stands out of the signal's own roughness.
+  (floored at 1e-6): a discontinuity stands out of the signal's own roughness.
 
 Each statistic is averaged over the boundaries and over the control points, and reported with
 their ratio (boundary mean / control mean, the control mean floored at 0.1 dB or 0.1 so a
