@@ -32,12 +32,21 @@ def audio_onset_envelope(path: str | os.PathLike[str], block_seconds: float = 10
     sr = audio_info(path).sample_rate
     hop = int(round(sr / RATE))
     frames = LogMelFrames(sr, 2 * hop, hop, N_MELS, centre=True)
-    parts = [frames.add(block) for block in iter_mono(path, block_seconds)]
-    mel = np.concatenate(parts) if parts else np.zeros((0, N_MELS))
-    if len(mel) < 2:
-        return np.zeros(len(mel))
-    flux = np.clip(np.diff(mel, axis=0), 0.0, None).sum(axis=1)
-    return np.concatenate([[0.0], flux])
+    previous: np.ndarray | None = None  # the last frame of the previous block
+    parts: list[np.ndarray] = []
+    for block in iter_mono(path, block_seconds):
+        mel = frames.add(block)
+        if not len(mel):
+            continue
+        if previous is None:
+            parts.append(np.zeros(1))  # the first frame has nothing to rise from
+            previous = mel[0]
+            mel = mel[1:]
+        steps = np.diff(np.vstack([previous[None, :], mel]), axis=0)
+        parts.append(np.clip(steps, 0.0, None).sum(axis=1))
+        if len(mel):
+            previous = mel[-1]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def motion_onset_envelope(motion: np.ndarray) -> np.ndarray:
