@@ -23,9 +23,22 @@ from tests import videos
 # joblib's OpenMP workarounds, imported by sentence-transformers. The first label index is often
 # built by a session fixture in the middle of a module; setting them here, to the same values,
 # keeps that from reading as a leak of the module that happened to need the index first.
+# torch's compiler writes its cache folder into the environment the first time a model compiles
+# anything (a VITS or diffusers test, or the ONNX export): the same value, set here.
 for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
                       ("KMP_DUPLICATE_LIB_OK", "True"), ("KMP_INIT_AT_FORK", "FALSE")):
     os.environ.setdefault(_name, _value)
+
+
+def _torch_compiler_cache_dir() -> None:
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    except ImportError:  # a torch without the compiler sets nothing
+        return
+    default_cache_dir()  # sets TORCHINDUCTOR_CACHE_DIR to torch's own default, once
+
+
+_torch_compiler_cache_dir()
 
 
 _PYTEST_OWN = "PYTEST_CURRENT_TEST"  # pytest rewrites it at every phase of every test

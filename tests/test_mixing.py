@@ -26,6 +26,7 @@ from lvas.tools.audio.mixing import (
     loudness_target_for,
     mix_to_wav,
 )
+from lvas.tools.audio.wav_stream import WavWriter
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.generation.procedural import render_to_wav
 
@@ -492,12 +493,28 @@ def test_wav_header_switches_to_rf64_past_4_gib():
 @pytest.mark.parametrize(("subtype", "dtype", "shift"), [("PCM_16", "<i2", 0),
                                                          ("PCM_24", "<i4", 8)])
 def test_pcm_wavs_are_byte_for_byte_what_libsndfile_writes(tmp_path, subtype, dtype, shift):
-    # Integers pass through libsndfile unconverted, so its file is the reference for ours.
+    # The mix rounds to the nearest step. Integers pass through libsndfile unconverted, so its
+    # file of the rounded integers is the reference for ours.
     x = np.random.default_rng(3).uniform(-1.1, 1.1, (999, 2))
-    ours = write_wav(tmp_path / "ours.wav", x, SR, subtype=subtype)
+    ours = tmp_path / "ours.wav"
+    with WavWriter(ours, SR, 2, subtype, len(x)) as wav:
+        wav.write(x.astype(np.float32))
     full = 2.0 ** (15 if subtype == "PCM_16" else 23)
     ints = np.clip(np.rint(x.astype(np.float32) * full), -full, full - 1).astype(dtype) << shift
     sf.write(tmp_path / "ref.wav", ints, SR, subtype=subtype, format="WAV")
+    assert ours.read_bytes() == (tmp_path / "ref.wav").read_bytes()
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+def test_clips_keep_the_bytes_soundfile_gave_them(tmp_path, subtype):
+    # Generated clips (speech is 16-bit) were written by soundfile before LVAS wrote its own
+    # WAVs; write_wav quantises float samples the same way, half steps and overloads included.
+    rng = np.random.default_rng(5)
+    edges = np.array([1.5, 2.5, -1.5, -0.5, 16383.5]) / 32768
+    x = np.concatenate([rng.uniform(-1.3, 1.3, 4000), edges, [1.0, -1.0, 0.99999]])
+    x = np.stack([x, x[::-1]], axis=1).astype(np.float32)
+    ours = write_wav(tmp_path / "ours.wav", x, SR, subtype=subtype)
+    sf.write(tmp_path / "ref.wav", x, SR, subtype=subtype, format="WAV")
     assert ours.read_bytes() == (tmp_path / "ref.wav").read_bytes()
 
 

@@ -47,8 +47,9 @@ def write_wav(
         raise ValueError(f"audio must be 1-D or 2-D (frames, channels), got shape {data.shape}")
     channels = 1 if data.ndim == 1 else data.shape[1]
     target = Path(path)
+    # pcm_floor: a generated clip keeps the quantisation it had when soundfile wrote it.
     with atomic_path(target) as tmp, WavWriter(tmp, int(sample_rate), channels, subtype,
-                                               len(data)) as wav:
+                                               len(data), pcm_floor=True) as wav:
         wav.write(data)
     return target
 

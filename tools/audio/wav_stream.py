@@ -110,16 +110,24 @@ def _wav_header(frames: int, sample_rate: int, channels: int, subtype: str,
             + b"data" + struct.pack("<I", 0xFFFFFFFF))
 
 
-def encode(x: np.ndarray, subtype: str) -> np.ndarray:
+def encode(x: np.ndarray, subtype: str, *, floor: bool = False) -> np.ndarray:
     """Float samples (full scale ±1) as the little-endian values ``subtype`` stores.
 
-    PCM rounds to the nearest step of 2**-15 or 2**-23 and saturates one step below +1.
+    PCM rounds to the nearest step of 2**-15 or 2**-23 and saturates one step below +1. With
+    ``floor``, PCM takes the step at or below instead, after rounding at 2**-31, which is what
+    libsndfile does (with clipping on, as soundfile sets it): generated clips were written that
+    way before LVAS wrote its own WAVs, and keep those bytes (and so their content hashes).
     """
     if subtype == "FLOAT":
         return np.ascontiguousarray(x, dtype="<f4")
     full = 32768.0 if subtype == "PCM_16" else 8388608.0
-    scaled = np.multiply(x, full, dtype=np.float64)
-    np.rint(scaled, out=scaled)
+    if floor:
+        scaled = np.multiply(np.asarray(x, dtype=np.float32), 2.0**31, dtype=np.float64)
+        np.rint(scaled, out=scaled)
+        np.floor_divide(scaled, 2.0**31 / full, out=scaled)
+    else:
+        scaled = np.multiply(x, full, dtype=np.float64)
+        np.rint(scaled, out=scaled)
     np.clip(scaled, -full, full - 1, out=scaled)
     if subtype == "PCM_16":
         return scaled.astype("<i2")
@@ -146,13 +154,14 @@ class WavWriter:
     def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int,
                  subtype: str,
                  frames: int, behind: WriteBehind | None = None,
-                 rf64: bool | None = None) -> None:
+                 rf64: bool | None = None, pcm_floor: bool = False) -> None:
         if subtype not in SUBTYPES:
             raise ValueError(
                 f"Unsupported WAV subtype {subtype!r}; use one of {', '.join(SUBTYPES)}.")
         if int(channels) < 1 or int(sample_rate) < 1:
             raise ValueError(f"A WAV needs channels and a rate, got {channels}, {sample_rate}")
         self.subtype = subtype
+        self._floor = pcm_floor
         self.channels = int(channels)
         self.sample_rate = int(sample_rate)
         self.frames_written = 0
@@ -168,7 +177,7 @@ class WavWriter:
         if not (x.ndim == 2 and x.shape[1] == self.channels
                 or x.ndim == 1 and self.channels == 1):
             raise ValueError(f"Expected blocks of {self.channels} channel(s), got {x.shape}")
-        data = encode(x, self.subtype).data
+        data = encode(x, self.subtype, floor=self._floor).data
         if self._behind is not None:
             self._behind.write(self._file, data)
         else:
