@@ -99,11 +99,14 @@ class LoudnessMeter:
         self._partial = sq[pos:].sum(axis=0)
         self._partial_n = len(sq) - pos
 
+    def hop_powers(self) -> np.ndarray:
+        """Weighted mean square of every complete 100 ms hop so far (short-term loudness and
+        the loudness range are built from these)."""
+        return np.concatenate(self._hops) if self._hops else np.zeros(0)
+
     def block_powers(self) -> np.ndarray:
         """Weighted mean square of every complete 400 ms gating block so far."""
-        if not self._hops:
-            return np.zeros(0)
-        hops = np.concatenate(self._hops)
+        hops = self.hop_powers()
         per_block = int(round(_BLOCK_SECONDS / _HOP_SECONDS))
         if len(hops) < per_block:
             return np.zeros(0)

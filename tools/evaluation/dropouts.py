@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from lvas.tools.evaluation.streaming import HopMeans, audio_info, iter_mono
+from lvas.tools.audio.audio_io import wav_info
+from lvas.tools.evaluation.streaming import HopMeans, iter_mono
 
 WINDOW_SECONDS = 0.1
 THRESHOLD_DB = 30.0
@@ -37,7 +38,7 @@ class DropoutReport:
 def window_levels_db(path: str | os.PathLike[str], window_seconds: float = WINDOW_SECONDS,
                      block_seconds: float = 10.0) -> np.ndarray:
     """RMS in dBFS of each complete window (``-inf`` for digital silence)."""
-    sr = audio_info(path).sample_rate
+    sr = wav_info(path).sample_rate
     hops = HopMeans(max(int(round(window_seconds * sr)), 1))
     parts = [hops.add(block * block) for block in iter_mono(path, block_seconds)]
     power = np.concatenate(parts) if parts else np.zeros(0)

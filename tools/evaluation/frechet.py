@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
+from lvas.tools.audio.audio_io import wav_info
 from lvas.tools.evaluation.logmel import LogMelFrames
-from lvas.tools.evaluation.streaming import audio_info, iter_mono
+from lvas.tools.evaluation.streaming import iter_mono
 
 N_MELS = 64
 WINDOW_SECONDS = 0.025
@@ -64,7 +65,7 @@ def log_mel_stats(
     """Gaussian statistics of the documented log-mel frames over every file in ``paths``."""
     acc = StatsAccumulator(N_MELS)
     for path in paths:
-        sr = audio_info(path).sample_rate
+        sr = wav_info(path).sample_rate
         frames = LogMelFrames(sr, int(round(WINDOW_SECONDS * sr)), int(round(HOP_SECONDS * sr)),
                               N_MELS, fmax=FMAX_HZ)
         for block in iter_mono(path, block_seconds):

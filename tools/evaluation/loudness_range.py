@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
-from lvas.tools.audio.loudness import LoudnessMeter, TruePeakMeter, k_weighting_sos
-from lvas.tools.evaluation.streaming import HopMeans, audio_info, iter_blocks
+from lvas.tools.audio.audio_io import wav_info
+from lvas.tools.audio.loudness import LoudnessMeter, TruePeakMeter
+from lvas.tools.evaluation.streaming import iter_blocks
 
 _HOP_SECONDS = 0.1
 _SHORT_TERM_HOPS = 30  # 3 s
@@ -26,30 +26,15 @@ _ABSOLUTE_GATE = -70.0
 _RELATIVE_GATE = -20.0
 
 
-class ShortTermLoudness:
-    """Short-term loudness (LUFS, 3 s windows) every 100 ms of a signal fed in blocks.
-
-    (The mixer's ``LoudnessMeter`` keeps its 100 ms powers private; this keeps its own
-    K-weighting state with the same public filter.) One number per 100 ms is kept.
-    """
-
-    def __init__(self, sample_rate: int, channels: int) -> None:
-        self._sos = k_weighting_sos(sample_rate)
-        self._zi = np.zeros((self._sos.shape[0], 2, channels))
-        self._hops = HopMeans(max(int(round(_HOP_SECONDS * sample_rate)), 1))
-        self._powers: list[np.ndarray] = []
-
-    def add(self, block: np.ndarray) -> None:
-        y, self._zi = signal.sosfilt(self._sos, block, axis=0, zi=self._zi)
-        self._powers.append(self._hops.add((y * y).sum(axis=1)))
-
-    def values(self) -> np.ndarray:
-        hops = np.concatenate(self._powers) if self._powers else np.zeros(0)
-        if len(hops) < _SHORT_TERM_HOPS:
-            return np.zeros(0)
-        power = np.lib.stride_tricks.sliding_window_view(hops, _SHORT_TERM_HOPS).mean(axis=1)
-        with np.errstate(divide="ignore"):
-            return -0.691 + 10.0 * np.log10(power)
+def short_term_loudness(meter: LoudnessMeter) -> np.ndarray:
+    """Short-term loudness (LUFS, 3 s windows) every 100 ms, from the meter's 100 ms powers:
+    one K-weighting pass serves the integrated loudness and the loudness range."""
+    hops = meter.hop_powers()
+    if len(hops) < _SHORT_TERM_HOPS:
+        return np.zeros(0)
+    power = np.lib.stride_tricks.sliding_window_view(hops, _SHORT_TERM_HOPS).mean(axis=1)
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10.0 * np.log10(power)
 
 
 def loudness_range(short_term_lufs: np.ndarray) -> float:
@@ -78,13 +63,11 @@ class LoudnessReport:
 def measure_loudness(path: str | os.PathLike[str], block_seconds: float = 10.0
                      ) -> LoudnessReport:
     """Integrated loudness, LRA and true peak of an audio file, in one streaming pass."""
-    info = audio_info(path)
-    integrated = LoudnessMeter(info.sample_rate, info.channels)
-    short = ShortTermLoudness(info.sample_rate, info.channels)
+    info = wav_info(path)
+    meter = LoudnessMeter(info.sample_rate, info.channels)
     peak = TruePeakMeter(info.channels)
     for block in iter_blocks(path, block_seconds):
-        integrated.add(block)
-        short.add(block)
+        meter.add(block)
         peak.add(block)
-    return LoudnessReport(integrated.integrated(), loudness_range(short.values()),
+    return LoudnessReport(meter.integrated(), loudness_range(short_term_loudness(meter)),
                           peak.peak_db())

@@ -12,8 +12,9 @@ import os
 
 import numpy as np
 
+from lvas.tools.audio.audio_io import wav_info
 from lvas.tools.evaluation.logmel import LogMelFrames
-from lvas.tools.evaluation.streaming import audio_info, iter_mono
+from lvas.tools.evaluation.streaming import iter_mono
 
 RATE = 25.0
 """Frames per second of both onset envelopes (the motion envelope's own rate)."""
@@ -29,7 +30,7 @@ def audio_onset_envelope(path: str | os.PathLike[str], block_seconds: float = 10
     Frames are centred on ``i / 25`` s (80 ms Hann windows); only the 25 numbers per second of
     the envelope are kept while the audio streams past.
     """
-    sr = audio_info(path).sample_rate
+    sr = wav_info(path).sample_rate
     hop = int(round(sr / RATE))
     frames = LogMelFrames(sr, 2 * hop, hop, N_MELS, centre=True)
     previous: np.ndarray | None = None  # the last frame of the previous block

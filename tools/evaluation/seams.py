@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from lvas.tools.audio.audio_io import wav_info
 from lvas.tools.evaluation.logmel import LogMelFrames
-from lvas.tools.evaluation.streaming import HopMeans, audio_info, iter_mono
+from lvas.tools.evaluation.streaming import HopMeans, iter_mono
 
 WINDOW_SECONDS = 0.2
 CLICK_SECONDS = 0.02
@@ -115,7 +116,7 @@ def _mean(points: list[SeamPoint]) -> dict[str, float]:
 def seams(path: str | os.PathLike[str], boundaries: Sequence[float],
           block_seconds: float = 10.0) -> SeamReport:
     """Seam statistics at ``boundaries`` (seconds) and at control points inside the scenes."""
-    info = audio_info(path)
+    info = wav_info(path)
     sr, duration = info.sample_rate, info.duration
     margin = WINDOW_SECONDS + FRAME_SECONDS
     cuts = [float(b) for b in sorted(boundaries) if margin <= b <= duration - margin]

@@ -9,31 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 
 DEFAULT_BLOCK_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """Sample rate, length in frames and channel count of an audio file."""
-
-    sample_rate: int
-    frames: int
-    channels: int
-
-    @property
-    def duration(self) -> float:
-        return self.frames / self.sample_rate if self.sample_rate else 0.0
-
-
-def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
-    """The file's format, read from its header only."""
-    info = sf.info(str(path))
-    return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
 
 
 def iter_blocks(
