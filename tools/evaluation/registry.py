@@ -10,46 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from lvas.tools.evaluation.cost import run_cost
 from lvas.tools.evaluation.dropouts import dropouts
 from lvas.tools.evaluation.frechet import log_mel_frechet
 from lvas.tools.evaluation.loudness_range import measure_loudness
+from lvas.tools.evaluation.metric import Metric, MetricInputs, Numbers
 from lvas.tools.evaluation.seams import seams
 from lvas.tools.evaluation.sync import sync_metric
-
-Numbers = dict[str, float | None]
-
-
-@dataclass(frozen=True)
-class MetricInputs:
-    """What a metric may need: the soundtrack always, the rest only where declared."""
-
-    soundtrack: Path
-    reference: Sequence[Path] = ()
-    motion: np.ndarray | None = None  # the Storyboarder's 25 Hz motion envelope
-    scenes: Sequence[tuple[float, float]] = ()  # (start, end) seconds
-    run_dir: Path | None = None
-    summary: Mapping[str, Any] | None = None  # the CLI's --json summary
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    unit: str
-    description: str
-    compute: Callable[[MetricInputs], Numbers]
-    aliases: tuple[str, ...] = ()
-    needs_reference: bool = False
-    needs_video: bool = False  # the motion envelope and the scenes
-    needs_run: bool = False  # a run directory's records
-    keys: tuple[str, ...] = field(default=())
 
 
 def _finite(x: float | None) -> float | None:
