@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lvas.tools.common.errors import LVASInputError
-from lvas.tools.evaluation.ablation_plan import Ablation, parse_plan, read_plan
+from lvas.tools.ablation.plan import Ablation, parse_plan, read_plan
 
 PLAN = """\
 ### Ablation 1: Remove Discussion-Correction
