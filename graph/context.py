@@ -23,6 +23,9 @@ StructuredMethod = Literal["auto", "json_schema", "json_mode", "function_calling
 GeneratorBackend = Literal["auto", "procedural", "mmaudio", "stable-audio", "audioldm2"]
 NarrationBackend = Literal["off", "auto", "espeak", "vits"]
 Detector = Literal["content", "adaptive", "histogram"]
+Segmentation = Literal["semantic", "fixed", "single", "shots"]
+LabelSource = Literal["retrieved", "description", "random"]
+DesignLayers = Literal["multi", "background"]
 
 
 def _env(name: str, default: str) -> str:
@@ -230,6 +233,52 @@ class Context:
         metadata={"description": "Scenes longer than this are split at their quietest "
                   "(lowest-motion) moments; 0 disables splitting."},
     )
+    segmentation: Segmentation = field(
+        default="semantic",
+        metadata={"description": "How the Storyboarder cuts the video into scenes: 'semantic' "
+                  "(shots merged into scenes, long scenes split at quiet moments: LVAS's "
+                  "method), 'fixed' (chunks of segment_seconds, the paper's MMAudio baseline), "
+                  "'single' (one scene for the whole video) or 'shots' (every detected shot "
+                  "is a scene, none merged)."},
+    )
+    segment_seconds: float = field(
+        default=10.0,
+        metadata={"description": "Chunk length of the 'fixed' segmentation in seconds."},
+    )
+    vision_input: bool = field(
+        default=True,
+        metadata={"description": "Let the Scriptwriter see the keyframes (images to a vision "
+                  "model, measured colour and light to the offline planner); off: captions "
+                  "from the motion and the prompt alone."},
+    )
+    review_scripts: bool = field(
+        default=True,
+        metadata={"description": "Discussion-correction: the Storyboarder reviews the "
+                  "Scriptwriter's scene descriptions (merge or correct); off: the first "
+                  "descriptions stand."},
+    )
+    review_labels: bool = field(
+        default=True,
+        metadata={"description": "Generate-retrieve-optimize: the Designer reviews the "
+                  "Synthesizer's label choices; off: the first retrieval is final."},
+    )
+    label_source: LabelSource = field(
+        default="retrieved",
+        metadata={"description": "What names each designed sound for the generator: "
+                  "'retrieved' (labels from the Chroma index), 'description' (the Designer's "
+                  "raw description as the prompt) or 'random' (a random label of the same "
+                  "layer, seeded)."},
+    )
+    design_layers: DesignLayers = field(
+        default="multi",
+        metadata={"description": "Sound design per scene: 'multi' (background beds and "
+                  "foreground events) or 'background' (one background layer only)."},
+    )
+    use_prompt: bool = field(
+        default=True,
+        metadata={"description": "Use the user's text prompt (sound direction); off: plan "
+                  "as if none was given."},
+    )
     max_review_rounds: int = field(
         default=2,
         metadata={"description": "Cap on discussion-correction rounds (Storyboarder reviews "
@@ -278,6 +327,11 @@ class Context:
         metadata={"description": "True-peak ceiling of the soundtrack in dBTP. The default "
                   "keeps 0.5 dB in hand for the AAC/Opus encoder, whose output can overshoot "
                   "the WAV's peaks, so the delivered video also stays at or below -1 dBTP."},
+    )
+    normalize_loudness: bool = field(
+        default=True,
+        metadata={"description": "Bring the soundtrack to loudness_target; off: the mix "
+                  "keeps its own level (the true-peak limiter still applies)."},
     )
     channels: Literal["stereo", "mono"] = field(
         default="stereo",
