@@ -51,7 +51,7 @@ def _context(args: argparse.Namespace):
 
 def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
     """Run the graph with a progress line per node; print and return the summary."""
-    from lvas.graph.runner import describe_update
+    from lvas.graph.runner import describe_update, gpu_seconds, write_run_summary
     from lvas.tools.llm.accounting import format_usage, summarize_usage
 
     counts: Counter = Counter()
@@ -86,7 +86,9 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
         "warnings": final.get("warnings", []),
         "timings": final.get("timings", {}),
         "seconds": round(time.perf_counter() - started, 2),
+        "gpu_seconds": round(gpu_seconds(final, ctx), 3),
     }
+    write_run_summary(run_dir, summary)
     if args.json:
         print(json.dumps(summary, indent=2))
         return summary

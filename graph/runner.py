@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lvas.graph.builder import RECURSION_LIMIT, compile_graph
@@ -95,3 +96,29 @@ def describe_update(node: str, update: dict[str, Any], counts: Counter) -> str:
         detail = f"{art.get('report', '')}, {art.get('timeline', '')}"
     timing = f" ({seconds:.2f} s)" if seconds is not None else ""
     return f"  {title}: {detail}{timing}".rstrip()
+
+
+MODEL_BACKENDS = ("mmaudio", "stable-audio", "audioldm2", "vits")
+"""Backends that run a neural model (on the GPU where there is one); the procedural
+synthesizer and espeak never use a GPU."""
+
+
+def gpu_seconds(final: dict[str, Any], context: Context) -> float:
+    """GPU time of a finished run: the generation step's wall time when a model backend ran on
+    a CUDA device, else 0 (nothing ran on a GPU). An upper bound: it includes the model's
+    host-side work within the step."""
+    from lvas.tools.common.gpu import cuda_available
+
+    backends = {clip.get("backend", "") for clip in (final.get("clips") or {}).values()}
+    on_gpu = (context.device or "cuda").startswith("cuda") and cuda_available()
+    if not on_gpu or not backends.intersection(MODEL_BACKENDS):
+        return 0.0
+    return float((final.get("timings") or {}).get("generate_clip", 0.0))
+
+
+def write_run_summary(run_dir: str | Path, summary: dict[str, Any]) -> Path:
+    """Keep the run's summary (wall time, timings, model usage, GPU-seconds) beside its
+    artifacts, so ``lvas eval`` can report its cost later."""
+    from lvas.tools.common.paths import write_json
+
+    return write_json(Path(run_dir) / "summary.json", summary)

@@ -79,6 +79,24 @@ def test_run_dir_holds_soundtrack_and_plan(dubbed):
     assert summary["scenes"] == len(plan["scenes"])
 
 
+def test_run_dir_keeps_the_summary_that_run_cost_reads(dubbed):
+    from lvas.tools.evaluation.cost import run_cost
+
+    _, _, run_dir, summary, _ = dubbed
+    kept = json.loads((run_dir / "summary.json").read_text())
+    assert kept == summary
+    assert kept["gpu_seconds"] == 0.0  # the procedural synthesizer never uses a GPU
+    cost = run_cost(run_dir)
+    assert cost.wall_seconds == summary["seconds"] and cost.gpu_seconds == 0.0
+    assert cost.per_minute["wall_seconds"] == pytest.approx(
+        summary["seconds"] / (plan_duration(run_dir) / 60.0))
+    assert not cost.missing or all("llm_usage" in m for m in cost.missing)
+
+
+def plan_duration(run_dir: Path) -> float:
+    return float(json.loads((run_dir / "plan.json").read_text())["video_info"]["duration"])
+
+
 def test_deliverables_meet_loudness_and_peak_rules(dubbed):
     import soundfile as sf
 

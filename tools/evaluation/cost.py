@@ -2,11 +2,11 @@
 
 A run directory (``<output>.lvas/``) holds ``plan.json`` (the video's duration in
 ``video_info``) and ``llm_usage.json`` (model calls and tokens, summed in ``summary.total``).
-Wall time and per-node timings are not written there: they are in the CLI's ``--json`` summary
-(``seconds``, ``timings``), which can be passed as ``summary``. Units: seconds of wall time,
-calls and tokens, each divided by the video's length in minutes. GPU-seconds are reported
-only where a record holds them (``gpu_seconds`` in the summary); no run records them yet, so
-they are ``None`` with the reason in ``missing``, never guessed.
+Wall time, per-node timings and GPU-seconds are in ``summary.json``, which every CLI run and
+every ablation pair writes there (the same object as ``lvas dub --json`` prints); a summary can
+also be passed explicitly. Units: seconds of wall time, calls, tokens and GPU-seconds, each
+divided by the video's length in minutes. A figure no record holds (a run made before runs
+kept their summary) is ``None`` with the reason in ``missing``, never guessed.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 def run_cost(run_dir: str | os.PathLike[str],
              summary: str | os.PathLike[str] | dict[str, Any] | None = None) -> CostReport:
-    """Cost of the run in ``run_dir``; ``summary`` is the CLI's ``--json`` output (a path or
-    the parsed object) when wall time is wanted."""
+    """Cost of the run in ``run_dir``, from its ``summary.json`` unless ``summary`` (the CLI's
+    ``--json`` output, a path or the parsed object) is given."""
     root = Path(run_dir)
     plan = _read(root / "plan.json")
     duration = float((plan.get("video_info") or {}).get("duration") or 0.0)
@@ -59,11 +59,13 @@ def run_cost(run_dir: str | os.PathLike[str],
         missing.append("llm_usage.json (model calls and tokens counted as 0)")
     calls = int(total.get("calls") or 0)
     tokens = int(total.get("tokens_in") or 0) + int(total.get("tokens_out") or 0)
+    if summary is None and (root / "summary.json").is_file():
+        summary = root / "summary.json"
     info = (_read(Path(summary)) if isinstance(summary, (str, os.PathLike))
             else dict(summary or {}))
     wall = float(info["seconds"]) if info.get("seconds") is not None else None
     if wall is None:
-        missing.append("wall time: pass the CLI's --json summary")
+        missing.append("wall time: the run kept no summary.json; pass the CLI's --json summary")
     gpu = float(info["gpu_seconds"]) if info.get("gpu_seconds") is not None else None
     if gpu is None:
         missing.append("GPU-seconds: not recorded by the run")
