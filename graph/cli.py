@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lvas.graph.cli_eval import register as register_eval
 from lvas.tools.common.errors import LVASInputError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
@@ -384,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="show what this machine can run")
     doctor.add_argument("--json", action="store_true", help="machine-readable report")
     doctor.set_defaults(func=cmd_doctor)
+
+    register_eval(sub)
     return parser
 
 
