@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lvas.graph.cli_ablate import register as register_ablate
 from lvas.graph.cli_eval import register as register_eval
 from lvas.tools.common.errors import LVASInputError
 
@@ -387,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     register_eval(sub)
+    register_ablate(sub)
     return parser
 
 
