@@ -16,6 +16,7 @@ DOC = Path(__file__).with_name("architecture.md")
 GRAPHS = {
     "lvas": "lvas.graph.workflow",
     "index": "lvas.retrieval_index.graph",
+    "ablate": "lvas.graph.ablation_workflow",
 }
 _BLOCK = re.compile(r"(<!-- graph:(\w+) -->\n```mermaid\n)(.*?)(```\n<!-- /graph:\2 -->)", re.S)
 

@@ -136,3 +136,11 @@ def test_every_alternative_is_a_valid_context() -> None:
             ctx = Context(**alt.settings)
             for name, value in alt.settings.items():
                 assert getattr(ctx, name) == value
+
+
+def test_the_docs_list_every_component_and_alternative() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ablation.md").read_text()
+    for comp in COMPONENTS:
+        assert f"| `{comp.name}` |" in text
+        for alt in comp.alternatives:
+            assert f"`{alt.name}`" in text, alt.name

@@ -26,15 +26,18 @@ def test_the_diagrams_match_the_compiled_graphs() -> None:
         assert f"<!-- graph:{name} -->" in text
 
 
-def test_every_node_of_the_workflow_is_in_the_diagram_and_the_table() -> None:
+def test_every_node_of_the_workflows_is_in_the_diagram_and_the_table() -> None:
     from lvas.graph import graph
+    from lvas.graph.ablation_workflow import graph as ablation_graph
 
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    nodes = [node for node in graph.get_graph().nodes if not node.startswith("__")]
-    assert {"storyboarder", "synthesizer"} <= set(nodes)
-    for node in nodes:
-        assert f"\t{node}({node})" in text
-        assert f"| `{node}` |" in text
+    for compiled, expected in ((graph, {"storyboarder", "synthesizer"}),
+                               (ablation_graph, {"run_variant", "score_run"})):
+        nodes = [node for node in compiled.get_graph().nodes if not node.startswith("__")]
+        assert expected <= set(nodes)
+        for node in nodes:
+            assert f"\t{node}({node})" in text
+            assert f"| `{node}` |" in text
 
 
 def test_every_subpackage_is_in_the_package_map() -> None:
