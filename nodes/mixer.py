@@ -37,6 +37,7 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         peak_ceiling_db=ctx.true_peak_ceiling,
         ducking=DuckingSettings(enabled=ctx.duck_beds, speech_depth_db=ctx.duck_depth_db),
         stems_dir=run_dir / "stems",
+        normalize=ctx.normalize_loudness,
     )
     warnings: list[str] = []
     output, delivered, trim = _deliver(state, ctx, report.path, warnings)

@@ -39,6 +39,25 @@ def _sounds(state: LVASState) -> list[dict[str, Any]]:
     return sounds
 
 
+NOT_NORMALISED = "off: not normalised, the mix keeps its own level (true-peak limiter only)"
+
+
+def _loudness(artifacts: Artifacts, ctx: Context) -> dict[str, Any]:
+    """The measured levels, and the target they were brought to (or that there was none)."""
+    levels: dict[str, Any] = {
+        "integrated_lufs": artifacts.get("loudness_lufs"),
+        "true_peak_db": artifacts.get("peak_db"),
+        "delivered_lufs": artifacts.get("delivered_lufs"),
+        "delivered_peak_db": artifacts.get("delivered_peak_db"),
+        "delivery_trim_db": artifacts.get("delivery_trim_db"),
+    }
+    if ctx.normalize_loudness:
+        levels["target_lufs"] = ctx.loudness_target
+    else:
+        levels["loudness normalisation"] = NOT_NORMALISED
+    return levels
+
+
 @timed("report")
 def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Write ``report.html`` and ``timeline.otio`` into the run directory."""
@@ -88,14 +107,7 @@ def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         warnings=list(state.get("warnings", [])),
         timings=dict(state.get("timings", {})),
         usage_summary=summarize_usage(state.get("llm_usage", []), **ctx.usage_prices()),
-        loudness={
-            "integrated_lufs": artifacts.get("loudness_lufs"),
-            "true_peak_db": artifacts.get("peak_db"),
-            "delivered_lufs": artifacts.get("delivered_lufs"),
-            "delivered_peak_db": artifacts.get("delivered_peak_db"),
-            "delivery_trim_db": artifacts.get("delivery_trim_db"),
-            "target_lufs": ctx.loudness_target,
-        },
+        loudness=_loudness(artifacts, ctx),
         artifacts={k: v for k, v in links.items() if v},
         plan_path=artifacts.get("plan"),
     )

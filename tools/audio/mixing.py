@@ -98,6 +98,7 @@ class MixReport:
     stems: dict[str, str] = field(default_factory=dict)  # layer -> stem WAV path
     stem_peak_db: dict[str, float] = field(default_factory=dict)  # layer -> sample peak, dBFS
     ducking_db: float = 0.0  # deepest reduction the ducker applied to the background layer
+    normalized: bool = True  # False: brought to no loudness target (the limiter still acted)
 
     def to_dict(self) -> dict:
         """Plain data for state and JSON: non-finite levels (silence) become ``None``."""
@@ -128,6 +129,7 @@ def mix_to_wav(
     subtype: str = "PCM_24",
     ducking: DuckingSettings | None = None,
     stems_dir: str | os.PathLike[str] | None = None,
+    normalize: bool = True,
 ) -> MixReport:
     """Mix ``tracks`` into a WAV of exactly ``round(duration * sample_rate)`` frames.
 
@@ -139,6 +141,10 @@ def mix_to_wav(
     the same mastering and limiter gain as the mix and add up to it (stale stems of absent
     layers are removed). A silent mix stays silent and reports ``-inf``. Every file is
     written under a temporary name and renamed when complete.
+
+    ``normalize=False`` skips the loudness target: the mix keeps the level its tracks' gains
+    give it (no gain, no correction passes; ``gain_applied_db`` is 0) and only the true-peak
+    limiter acts, so the report's loudness is wherever the mix lands.
     """
     if not (math.isfinite(duration) and duration > 0):
         raise LVASInputError(f"Mix duration must be a positive number of seconds, got {duration}.")
@@ -176,7 +182,7 @@ def mix_to_wav(
         meter = LoudnessMeter(sr, channels)
         _pass_one(readers, total, block, sr, channels, ducker, meter, stages)
         integrated = meter.integrated()
-        gain_db = target_lufs - integrated if math.isfinite(integrated) else 0.0
+        gain_db = target_lufs - integrated if normalize and math.isfinite(integrated) else 0.0
         ceiling = 10 ** ((peak_ceiling_db - _LIMITER_MARGIN_DB) / 20)
         with contextlib.ExitStack() as outputs:
             out_tmp = outputs.enter_context(atomic_path(target))
@@ -184,14 +190,15 @@ def mix_to_wav(
             if stems is not None and present:
                 stem_paths = {layer: stems / f"stem_{layer}.wav" for layer in present}
             stem_tmps = {k: outputs.enter_context(atomic_path(p)) for k, p in stem_paths.items()}
-            for attempt in range(_MAX_PASSES):
+            passes = _MAX_PASSES if normalize else 1  # nothing to correct without a target
+            for attempt in range(passes):
                 final_lufs, peak_db, stem_peaks = _pass_two(
                     stages, out_tmp, stem_tmps, total, block, sr, channels,
                     10 ** (gain_db / 20), ceiling, subtype,
                 )
                 error = target_lufs - final_lufs
                 if not (math.isfinite(error) and _LOUDNESS_TOLERANCE < abs(error)
-                        <= _MAX_CORRECTION) or attempt == _MAX_PASSES - 1:
+                        <= _MAX_CORRECTION) or attempt == passes - 1:
                     break
                 gain_db += error  # the limiter took some loudness away: ask for it back
     finally:
@@ -214,6 +221,7 @@ def mix_to_wav(
         stems={k: str(p) for k, p in stem_paths.items()},
         stem_peak_db=stem_peaks,
         ducking_db=ducker.deepest_db if ducker else 0.0,
+        normalized=normalize,
     )
 
 
