@@ -18,6 +18,7 @@ from lvas.nodes.common import (
     timed,
     with_absolute_keyframes,
 )
+from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.types import LabelReview, Scene, SceneDesign, SceneScript
 from lvas.tools.video.analysis import motion_onsets
 
@@ -72,6 +73,11 @@ def design_sounds(state: LVASState, runtime: Runtime[Context]) -> LVASState:
 
     with ThreadPoolExecutor(max_workers=max(1, ctx.llm_max_concurrency)) as pool:
         designs = dict(pool.map(design, state.get("scenes", [])))
+    if ctx.design_layers == "background":
+        designs = {key: background_only(d) for key, d in designs.items()}
+    elif ctx.design_layers != "multi":
+        raise LVASInputError(f"design_layers {ctx.design_layers!r} is unknown; use 'multi' or "
+                             "'background'.")
     update: LVASState = {"designs": designs, "label_round": 0, "label_final": False,
                          **log_update(log)}
     if edited:
@@ -79,11 +85,30 @@ def design_sounds(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     return update
 
 
+def background_only(design: SceneDesign) -> SceneDesign:
+    """One background layer: the scene's bed that covers most of it (the first on a tie), no
+    foreground events; a design without a bed keeps none (the Designer left it bare)."""
+    beds = [s for s in design["sounds"] if s["layer"] == "background"]
+    kept = max(beds, key=lambda s: float(s["end"]) - float(s["start"]), default=None)
+    dropped = len(design["sounds"]) - (1 if kept else 0)
+    out: SceneDesign = {**design, "sounds": [kept] if kept else []}
+    if dropped:
+        note = f"Background layer only: {dropped} other sound(s) left out."
+        out["reasoning"] = f"{design.get('reasoning', '')} {note}".strip()
+    return out
+
+
 @timed("design_review")
 def review_labels(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Judge the label choices of each scene; a rejected label is excluded, its query may be
-    rewritten, and retrieval runs again until all are final or the cap is reached."""
+    rewritten, and retrieval runs again until all are final or the cap is reached.
+
+    Without the loop (``Context.review_labels`` off) the first retrieval is final at once, and
+    so are labels that were not retrieved (``label_source`` 'description' or 'random'): there
+    is no search for a review to steer. No verdict is recorded and no model is called."""
     ctx = context_of(runtime)
+    if not ctx.review_labels or ctx.label_source != "retrieved":
+        return {"label_round": state.get("label_round", 0) + 1, "label_final": True}
     planner = planner_for(ctx)
     log = new_log()
     round_number = state.get("label_round", 0) + 1

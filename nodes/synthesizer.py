@@ -1,4 +1,9 @@
-"""Synthesizer: map each designed sound onto a label from the Chroma knowledge base."""
+"""Synthesizer: map each designed sound onto a label from the Chroma knowledge base.
+
+``Context.label_source`` replaces the retrieval for ablations: ``description`` names each sound
+by the Designer's own words (no index is opened), ``random`` by a seeded random label of its
+layer (see ``lvas.retrieval_index.label_sources``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import log_update, new_log, planner_for, timed
 from lvas.retrieval_index import open_index
+from lvas.retrieval_index.label_sources import VOICED_FAMILIES, family_of_text, random_label
 from lvas.retrieval_index.retriever import LabelHit
-from lvas.tools.common.types import LabelCandidate, LabelChoice, SceneDesign
+from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.types import LabelCandidate, LabelChoice, SceneDesign, Sound
 
 
 def _candidate(hit: LabelHit) -> LabelCandidate:
@@ -21,10 +28,40 @@ def _candidate(hit: LabelHit) -> LabelCandidate:
             "speech": hit.speech, "music": hit.music}
 
 
+def _described(sound: Sound, round_number: int) -> LabelChoice:
+    """The sound named by its description: the text is the prompt, the family that renders it
+    comes from the knowledge base's family rules read as free text."""
+    text = sound["description"]
+    family = family_of_text(text, sound["layer"])
+    return {"sound_id": sound["id"], "query": text, "label": text, "source": "description",
+            "family": family, "score": 0.0, "speech": family in VOICED_FAMILIES,
+            "music": family == "music", "candidates": [], "round": round_number}
+
+
+def _random(sound: Sound, seed: int, round_number: int) -> LabelChoice:
+    """A random label of the sound's layer, drawn by the run's seed and the sound's id."""
+    record = random_label(sound["layer"], seed, sound["id"])
+    return {"sound_id": sound["id"], "query": sound.get("query") or sound["description"],
+            "label": record.label, "source": record.source, "family": record.family,
+            "score": 0.0, "speech": record.speech, "music": record.music, "candidates": [],
+            "round": round_number}
+
+
 @timed("synthesizer")
 def choose_labels(state: LVASState, runtime: Runtime[Context]) -> LVASState:
-    """Retrieve candidates for every sound still open and let the planner pick among them."""
+    """Retrieve candidates for every sound still open and let the planner pick among them
+    (or, for an ablation, name them without retrieval: ``Context.label_source``)."""
     ctx = context_of(runtime)
+    if ctx.label_source != "retrieved":
+        round_number = state.get("label_round", 0)
+        sounds = [s for d in state.get("designs", {}).values() for s in d["sounds"]]
+        if ctx.label_source == "description":
+            return {"label_choices": {s["id"]: _described(s, round_number) for s in sounds}}
+        if ctx.label_source == "random":
+            return {"label_choices": {s["id"]: _random(s, ctx.seed, round_number)
+                                      for s in sounds}}
+        raise LVASInputError(f"label_source {ctx.label_source!r} is unknown; use 'retrieved', "
+                             "'description' or 'random'.")
     planner = planner_for(ctx)
     log = new_log()
     index = open_index(ctx.index_dir or None, embedding_model=ctx.embedding_model)
