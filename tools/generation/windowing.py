@@ -97,7 +97,8 @@ def plan_windows(
     last ends exactly at ``duration``, so no window is longer than the model renders well and
     no more audio than needed is rendered. ``crossfade`` (default: the whole overlap) is the
     length of each join, centred in its overlap, and never more than the step between window
-    starts (which only binds when the overlap is more than half the window).
+    starts (which only binds when the overlap is more than half the window). An overlap of 0
+    butt-joins the windows, end to start with no fade (the "hard joins" of an ablation).
     """
     duration = _check_seconds("duration", duration)
     window = _check_seconds("window", window)
