@@ -1,4 +1,9 @@
-"""Scriptwriter: a whole-video description, then one script per scene (fanned out)."""
+"""Scriptwriter: a whole-video description, then one script per scene (fanned out).
+
+With ``Context.vision_input`` off the Scriptwriter works blind: its planner is built without
+vision and the scenes reach it without keyframes (and, from the Storyboarder, without colour
+and light), so its captions come from the scenes' timing and motion and the prompt alone.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,30 @@ from langgraph.runtime import Runtime
 
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState, SceneTask
-from lvas.nodes.common import log_update, new_log, planner_for, timed, with_absolute_keyframes
+from lvas.nodes.common import log_update, new_log, timed, with_absolute_keyframes
+from lvas.tools.common.types import Scene
+from lvas.tools.planning.registry import Planner, get_planner
+
+
+def scriptwriter_planner(ctx: Context) -> Planner:
+    """The run's planner, seeing the keyframes only when the run has vision input."""
+    return get_planner(ctx.chat_backend, chat=ctx.chat_settings(), vision=ctx.vision_input)
+
+
+def scene_for_scriptwriter(scene: Scene, run_dir: str, ctx: Context) -> Scene:
+    """A scene as the Scriptwriter gets it: keyframes it can open, or none without vision."""
+    if not ctx.vision_input:
+        return {**scene, "keyframes": []}
+    return with_absolute_keyframes(scene, run_dir)
 
 
 @timed("scriptwriter")
 def write_overview(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Describe the whole video first, so each scene is written knowing the story."""
+    ctx = context_of(runtime)
     log = new_log()
-    scenes = [with_absolute_keyframes(s, state["run_dir"]) for s in state.get("scenes", [])]
-    overview = planner_for(context_of(runtime)).describe_video(scenes, state.get("prompt"), log)
+    scenes = [scene_for_scriptwriter(s, state["run_dir"], ctx) for s in state.get("scenes", [])]
+    overview = scriptwriter_planner(ctx).describe_video(scenes, state.get("prompt"), log)
     return {"overview": overview, **log_update(log)}
 
 
@@ -23,9 +43,10 @@ def write_scene_script(state: SceneTask, runtime: Runtime[Context]) -> LVASState
     """Script of one scene: background, entities, actions and a caption of what is visible.
 
     ``state`` is the scene's ``Send`` payload (LangGraph's node protocol names it so)."""
+    ctx = context_of(runtime)
     log = new_log()
-    scene = with_absolute_keyframes(state["scene"], state["run_dir"])
-    script = planner_for(context_of(runtime)).describe_scene(
+    scene = scene_for_scriptwriter(state["scene"], state["run_dir"], ctx)
+    script = scriptwriter_planner(ctx).describe_scene(
         scene, state["overview"], state["prompt"], log
     )
     return {"scripts": {state["scene"]["id"]: script}, **log_update(log)}

@@ -6,6 +6,11 @@ it says (descriptions, designs, choices, even silence) but never for the shape o
 times are clamped into the scene, volumes into range, labels must be among the candidates.
 When a step cannot get a usable answer it falls back to the offline planner for that step
 only and says so in the run's log, so one bad reply never stops a run.
+
+Its "vision" is the keyframe images sent with the Scriptwriter's two prompts (no other role
+sees images). ``ChatPlanner(settings, vision=False)`` sends none: the model is told it works
+without the picture and is given each scene's measured movement in words instead, and its
+offline fallback is blind too.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from lvas.tools.common.types import (
     Sound,
 )
 from lvas.tools.llm.chat import CallLog, ChatFailure, ChatSettings, StructuredCaller
-from lvas.tools.planning.offline import OfflinePlanner
+from lvas.tools.planning.offline import OfflinePlanner, motion_class
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -58,10 +63,12 @@ class ChatPlanner:
     name = "chat"
 
     def __init__(self, settings: ChatSettings, *, caller: StructuredCaller | None = None,
-                 fallback: Planner | None = None) -> None:
+                 fallback: Planner | None = None, vision: bool = True) -> None:
         self.settings = settings
         self.caller = caller if caller is not None else StructuredCaller(settings)
-        self.fallback: Planner = fallback if fallback is not None else OfflinePlanner()
+        self.vision = vision
+        self.fallback: Planner = (fallback if fallback is not None
+                                  else OfflinePlanner(vision=vision))
         self.author = f"chat:{settings.model}"
 
     # -- Scriptwriter -------------------------------------------------------------------------
@@ -76,14 +83,17 @@ class ChatPlanner:
         lines: list[str] = []
         for number, scene in enumerate(scenes):
             line = f"- scene {scene['id']}: {_span(scene)}"
-            if number in picked:
+            if not self.vision:
+                line += f", {_movement(scene)}"
+            elif number in picked:
                 frame = _middle(_existing(scene.get("keyframes", []), log, "scriptwriter"))
                 if frame is not None:
                     images.append(frame)
                     line += f" (keyframe image {len(images)})"
             lines.append(line)
         out = self._ask("scriptwriter", "scriptwriter_overview", log, "the whole-video description",
-                        images, duration=_num(scenes[-1]["end"]), scene_count=len(scenes),
+                        images, note=None if self.vision else BLIND_OVERVIEW,
+                        duration=_num(scenes[-1]["end"]), scene_count=len(scenes),
                         scenes="\n".join(lines), prompt=_direction(prompt))
         if not isinstance(out, VideoOverview):
             return self.fallback.describe_video(scenes, prompt, log)
@@ -93,10 +103,15 @@ class ChatPlanner:
     def describe_scene(self, scene: Scene, overview: str, prompt: str | None,
                        log: CallLog | None = None) -> SceneScript:
         log = _log(log)
-        frames = _existing(scene.get("keyframes", []), log, "scriptwriter")
-        images = _spread(frames, self.settings.max_images)
+        images: list[str] = []
+        note = None
+        if self.vision:
+            frames = _existing(scene.get("keyframes", []), log, "scriptwriter")
+            images = _spread(frames, self.settings.max_images)
+        else:
+            note = f"{BLIND_SCENE} Movement measured in this scene: {_movement(scene)}."
         out = self._ask("scriptwriter", "scriptwriter_scene", log, f"scene {scene['id']}'s script",
-                        images, overview=overview or "(none)", scene_id=scene["id"],
+                        images, note=note, overview=overview or "(none)", scene_id=scene["id"],
                         start=_num(scene["start"]), end=_num(scene["end"]),
                         duration=_num(scene["end"] - scene["start"]), image_count=len(images),
                         prompt=_direction(prompt))
@@ -216,8 +231,12 @@ class ChatPlanner:
     # -- helpers ------------------------------------------------------------------------------
 
     def _ask(self, role: str, prompt_name: str, log: CallLog, what: str,
-             images: Sequence[str], **values: Any) -> BaseModel | None:
-        """The validated answer, or None (with a warning) when the model could not give one."""
+             images: Sequence[str], note: str | None = None,
+             **values: Any) -> BaseModel | None:
+        """The validated answer, or None (with a warning) when the model could not give one.
+
+        ``note`` is a paragraph added to the end of the user message (what the model is given
+        instead of the picture when the run has no vision input)."""
         prompt = load_prompt(prompt_name)
         try:
             messages = prompt.messages(images, max_images=self.settings.max_images,
@@ -225,6 +244,8 @@ class ChatPlanner:
         except LVASInputError as exc:  # an unreadable keyframe: ask about the text alone
             log.warn(f"{role}: keyframes not sent ({exc})")
             messages = prompt.messages((), **values)
+        if note:
+            messages = _with_note(messages, note)
         try:
             return self.caller.call(role, prompt.schema, messages, log)
         except ChatFailure as exc:
@@ -360,6 +381,34 @@ def _script_text(scene: Scene, script: SceneScript) -> str:
         f"  actions: {', '.join(script.get('actions', [])) or '(none)'}\n"
         f"  caption: {script.get('caption', '')}"
     )
+
+
+BLIND_OVERVIEW = (
+    "No keyframes are attached: this run works without the picture. Describe the video "
+    "from the scenes' timing, the movement measured in each and the sound direction alone, "
+    "and do not invent what cannot be known from them."
+)
+BLIND_SCENE = (
+    "No keyframes are attached: this run works without the picture. Write the script from the "
+    "scene's timing, its measured movement, the whole-video description and the sound "
+    "direction alone; where the place cannot be known, choose a neutral background."
+)
+
+
+def _movement(scene: Scene) -> str:
+    """The scene's measured movement in the offline planner's words."""
+    return f"{motion_class(float(scene.get('motion', 0.0)))} movement"
+
+
+def _with_note(messages: list[Any], note: str) -> list[Any]:
+    """The messages with ``note`` as the user message's last paragraph."""
+    from langchain_core.messages import HumanMessage
+
+    *head, human = messages
+    content = human.content
+    if isinstance(content, str):
+        return [*head, HumanMessage(content=f"{content}\n\n{note}")]
+    return [*head, HumanMessage(content=[*content, {"type": "text", "text": note}])]
 
 
 def _existing(paths: Sequence[str], log: CallLog, role: str) -> list[str]:

@@ -5,6 +5,11 @@ measured in the picture (brightness, colour, motion) and from the user's text pr
 whole pipeline runs on a machine with no model, key or network. Everything is deterministic
 for a given seed. Descriptions say only what the measurements support; background sounds are
 concrete places and weather, never moods.
+
+Its "vision" is the measured colour and light of each scene, read as a place
+(:func:`setting_for`). Without it (``OfflinePlanner(vision=False)``, or a scene that carries
+no colour and light) every scene gets the neutral :data:`NEUTRAL` setting, and captions,
+reviews and designs follow only the motion and the prompt.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from lvas.tools.common.types import (
     SceneScript,
     Sound,
 )
+from lvas.tools.video.scenes import without_looks
 
 # Motion is the mean absolute difference of consecutive small grey frames (0..1).
 CALM_MOTION = 0.008
@@ -80,8 +86,18 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
+NEUTRAL = Setting("unseen", "an unseen place", "a quiet, steady background ambience", (),
+                  "footsteps nearby")
+"""The setting of a scene whose picture the planner does not see: no place is guessed."""
+
+_LOOKS = ("brightness", "saturation", "hue")
+
+
 def setting_for(scene: Scene) -> Setting:
-    """Pick the place a scene's measured colour and light most plausibly show."""
+    """Pick the place a scene's measured colour and light most plausibly show; the neutral
+    setting when the scene carries no such measurement (vision off)."""
+    if not any(key in scene for key in _LOOKS):
+        return NEUTRAL
     brightness = float(scene.get("brightness", 0.5))
     saturation = float(scene.get("saturation", 0.3))
     hue = float(scene.get("hue", 0.0)) % 360.0
@@ -304,26 +320,36 @@ def choose_label(
 
 
 class OfflinePlanner:
-    """The Planner protocol over the functions above: no model, no network, deterministic."""
+    """The Planner protocol over the functions above: no model, no network, deterministic.
+
+    ``vision`` False: every scene is read without its colour and light (the neutral setting).
+    """
 
     name = "offline"
 
+    def __init__(self, *, vision: bool = True) -> None:
+        self.vision = vision
+
+    def _seen(self, scene: Scene) -> Scene:
+        return scene if self.vision else without_looks(scene)
+
     def describe_video(self, scenes: list[Scene], prompt: str | None,
                        log: object = None) -> str:
-        return describe_video(scenes, prompt)
+        return describe_video([self._seen(s) for s in scenes], prompt)
 
     def describe_scene(self, scene: Scene, overview: str, prompt: str | None,
                        log: object = None) -> SceneScript:
-        return describe_scene(scene)
+        return describe_scene(self._seen(scene))
 
     def review_pair(self, previous: Scene | None, previous_script: SceneScript | None,
                     scene: Scene, script: SceneScript, overview: str, prompt: str | None,
                     log: object = None) -> tuple[ReviewAction, str, SceneScript | None]:
-        return review_pair(previous, previous_script, scene, script, overview, prompt)
+        return review_pair(None if previous is None else self._seen(previous), previous_script,
+                           self._seen(scene), script, overview, prompt)
 
     def design_scene(self, scene: Scene, script: SceneScript, prompt: str | None,
                      onsets: list[float], seed: int, log: object = None) -> SceneDesign:
-        return design_scene(scene, script, prompt, onsets, seed)
+        return design_scene(self._seen(scene), script, prompt, onsets, seed)
 
     def select_labels(self, design: SceneDesign, candidates: dict[str, list[LabelCandidate]],
                       prompt: str | None, log: object = None) -> dict[str, LabelCandidate | None]:

@@ -56,14 +56,19 @@ class Planner(Protocol):
                       log: CallLog | None = None) -> dict[str, tuple[bool, str, str | None]]: ...
 
 
-def get_planner(name: str = "auto", *, chat: ChatSettings | None = None) -> Planner:
-    """The planner called ``name``; ``auto`` uses the chat model when ``chat`` is configured."""
+def get_planner(name: str = "auto", *, chat: ChatSettings | None = None,
+                vision: bool = True) -> Planner:
+    """The planner called ``name``; ``auto`` uses the chat model when ``chat`` is configured.
+
+    ``vision`` False gives a planner that does not see the picture: the chat planner sends no
+    keyframes, the offline planner ignores measured colour and light (see each module).
+    """
     if name not in CHAT_BACKENDS:
         raise LVASInputError(
             f"Unknown chat backend {name!r}; choose one of: {', '.join(CHAT_BACKENDS)}."
         )
     if name == "offline" or (name == "auto" and chat is None):
-        return OfflinePlanner()
+        return OfflinePlanner(vision=vision)
     if chat is None:
         raise LVASInputError(
             "chat_backend 'openai' needs a model: set LVAS_LLM_MODEL (and LVAS_LLM_BASE_URL "
@@ -71,4 +76,4 @@ def get_planner(name: str = "auto", *, chat: ChatSettings | None = None) -> Plan
         )
     from lvas.tools.planning.chat import ChatPlanner
 
-    return ChatPlanner(chat)
+    return ChatPlanner(chat, vision=vision)
