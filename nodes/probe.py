@@ -1,4 +1,8 @@
-"""Probe: check the input video (or plan) and fix where this run writes."""
+"""Probe: check the input video (or plan) and fix where this run writes.
+
+It also applies ``Context.use_prompt``: off, the run's prompt is emptied here, before any role
+reads it, so every role plans as if none was given; a warning records what was ignored.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from lvas.tools.generation.options import check_run_backends
 from lvas.tools.planning.narration import read_narration
 from lvas.tools.planning.plan_file import load_plan
 from lvas.tools.video.probe import probe_video
+from lvas.tools.video.scenes import check_segmentation
 
 
 @timed("probe")
@@ -23,8 +28,13 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Fail fast on a bad video, plan or output before any expensive work starts."""
     ctx = context_of(runtime)
     update: LVASState = {"review_round": 0, "label_round": 0}
+    check_segmentation(ctx.segmentation, ctx.segment_seconds)
     if not state.get("plan_only"):
         check_run_backends(ctx)
+    if not ctx.use_prompt and state.get("prompt"):
+        update["prompt"] = ""
+        update["warnings"] = [f"use_prompt is off: the prompt {state['prompt']!r} was "
+                              "ignored (planned as if none was given)"]
     video = (state.get("video") or "").strip()
     if state.get("plan"):
         recorded = load_plan(state["plan"])["video"]

@@ -3,6 +3,11 @@
 One pass over the scenes in order; each is compared with the scene before it and with the
 whole-video description, then kept, merged into the previous scene, or corrected. Merged
 scenes go back to the Scriptwriter until nothing changes or the round cap is reached.
+
+With ``Context.review_scripts`` off the loop is removed: the node passes through (no planner
+call, no note, no merge or correction, so the Scriptwriter's first descriptions stand) and the
+router goes straight on to the Designer. The node stays in the graph so its shape is the same
+for every run; a trace shows it with an empty update.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from lvas.tools.video.scenes import merge_scenes
 @timed("review")
 def review_scripts(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     """Merge continuous neighbours and correct captions; record every decision."""
-    planner = planner_for(context_of(runtime))
+    ctx = context_of(runtime)
+    if not ctx.review_scripts:
+        return {"rescript": []}
+    planner = planner_for(ctx)
     log = new_log()
     run_dir = state["run_dir"]
     round_number = state.get("review_round", 0) + 1

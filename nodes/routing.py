@@ -47,10 +47,11 @@ def fan_out_scenes(state: LVASState) -> list[Send]:
 def route_after_review(
     state: LVASState, runtime: Runtime[Context]
 ) -> list[Send] | Literal["designer"]:
-    """Back to the Scriptwriter for merged scenes, unless the cap is reached."""
-    cap = context_of(runtime).max_review_rounds
+    """Back to the Scriptwriter for merged scenes, unless the cap is reached; straight on to
+    the Designer when the run has no discussion-correction (``review_scripts`` off)."""
+    ctx = context_of(runtime)
     pending = state.get("rescript") or []
-    if pending and state.get("review_round", 0) < cap:
+    if ctx.review_scripts and pending and state.get("review_round", 0) < ctx.max_review_rounds:
         return scene_tasks(state, pending)
     return "designer"
 
