@@ -15,9 +15,13 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lvas.tools.common.errors import LVASInputError
+
+if TYPE_CHECKING:
+    from lvas.tools.evaluation.items import EvalItem
+    from lvas.tools.evaluation.metric import Metric
 
 
 def _err(message: str) -> None:
@@ -82,11 +86,11 @@ def _print_listing(as_json: bool) -> None:
                 print(f"       cannot run here: {m['status']}")
     print("\nfamily names: " + "; ".join(f"{words[0]} = every {f}-* metric"
                                          for f, words in FAMILIES.items()))
-    for name, (members, _aliases, why) in COMPOSITES.items():
-        print(f"{name} = {' + '.join(members)}: {why}")
+    for name, (parts, _aliases, why) in COMPOSITES.items():
+        print(f"{name} = {' + '.join(parts)}: {why}")
 
 
-def _selected(names: str | None) -> tuple[list[Any], dict[str, str]]:
+def _selected(names: str | None) -> tuple[list[Metric], dict[str, str]]:
     from lvas.tools.evaluation.registry import ALL_METRICS, resolve_metric_names
 
     if not names:
@@ -110,7 +114,7 @@ def _selected(names: str | None) -> tuple[list[Any], dict[str, str]]:
     return resolved.found, resolved.not_applicable
 
 
-def _check_items(items: Sequence[Any]) -> None:
+def _check_items(items: Sequence[EvalItem]) -> None:
     """Every item and reference exists and holds audio: else one message naming them all."""
     from lvas.tools.evaluation.media import probe_media
 

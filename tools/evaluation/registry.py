@@ -152,14 +152,16 @@ def get_metric(name: str) -> Metric | None:
 
 
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "fd": ("FD", "FAD", "Fréchet distance", "Frechet audio distance", "Fréchet audio distance",
-           "FD family"),
-    "kl": ("KL", "KL divergence", "KLD", "Kullback-Leibler divergence", "Kullback-Leibler"),
-    "is": ("IS", "Inception score"),
+    "fd": ("FD", "Fréchet distance", "Frechet distances", "FD scores", "FD family"),
+    "kl": ("KL", "KL divergence", "KLD", "MKL", "mean KL", "KL distance",
+           "Kullback-Leibler divergence", "Kullback-Leibler"),
+    "is": ("IS", "ISc", "Inception score", "Inception scores"),
 }
-"""Names that stand for every metric of a family: FD (and FAD, as papers use the word for any
-backbone) is every Fréchet distance, the weight-free log-mel one included; KL and IS are
-every classifier's. A family member's name starts with the family's word (``fd-passt``)."""
+"""Names that stand for every metric of a family: FD is every Fréchet distance (over VGGish,
+PANNs and PaSST, and the weight-free log-mel one, which runs where the models' weights are
+missing); KL and IS are every classifier's. A family member's name starts with the family's
+word (``fd-passt``). "FAD" is not a family: it names the VGGish FD (Kilgour et al.), as the
+model metric's own alias says."""
 
 _BACKBONES = {"vgg": "vggish", "vggish": "vggish", "pann": "panns", "panns": "panns",
               "passt": "passt", "logmel": "logmel", "mel": "logmel"}

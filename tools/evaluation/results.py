@@ -99,10 +99,19 @@ def _groups(widths: Sequence[int], room: int) -> list[list[int]]:
     return groups
 
 
+def shown_keys(result: EvalResult) -> list[str]:
+    """The keys of the metrics that scored at least one item: the terminal table's columns
+    (the others are listed under "not computed", with why)."""
+    return [k for m in result.metrics
+            if any(s.status.get(m.name) == OK for s in result.items) for k in m.keys]
+
+
 def format_table(result: EvalResult, width: int = 100) -> list[str]:
-    """Rows = items, columns = metric keys, then the set row; columns that do not fit
-    ``width`` continue in further blocks under the first."""
-    keys = result.keys
+    """Rows = items, columns = the computed metrics' keys, then the set row; columns that do
+    not fit ``width`` continue in further blocks under the first."""
+    keys = shown_keys(result)
+    if not keys:
+        return ["no metric could be computed for any item (see below)"]
     labels = [s.item.id if len(s.item.id) <= LABEL_WIDTH else s.item.id[:LABEL_WIDTH - 1] + "…"
               for s in result.items] + [SET_ROW]
     label_width = max(len("item"), *(len(x) for x in labels))
@@ -125,14 +134,18 @@ def format_table(result: EvalResult, width: int = 100) -> list[str]:
 
 
 def format_notes(result: EvalResult) -> list[str]:
-    """How the set row was made, and every metric not computed for some item, with why."""
+    """How the set row was made, and every metric not computed for some item, with why
+    (metrics sharing a reason and the same items on one line)."""
+    shown = set(shown_keys(result))
     lines = ["set row:"]
     for metric in result.metrics:
+        if not shown.intersection(metric.keys):
+            continue
         labels = sorted({result.aggregate[k].aggregation for k in metric.keys
                          if k in result.aggregate})
         lines.append(f"  {metric.name}: {'; '.join(labels)}")
-    missing: list[str] = []
     total = len(result.items)
+    grouped: dict[tuple[str, str], list[str]] = {}
     for metric in result.metrics:
         reasons: dict[str, list[str]] = {}
         for score in result.items:
@@ -141,12 +154,13 @@ def format_notes(result: EvalResult) -> list[str]:
                 reasons.setdefault(status, []).append(score.item.id)
         for reason, ids in reasons.items():
             who = "all items" if len(ids) == total else ", ".join(ids)
-            missing.append(f"  {metric.name}: {reason} ({who})")
+            grouped.setdefault((reason, who), []).append(metric.name)
         set_status = result.set_status.get(metric.name, OK)
         if set_status != OK and not reasons:
-            missing.append(f"  {metric.name} (set): {set_status}")
-    for name, why in result.not_applicable.items():
-        missing.append(f"  {name}: not applicable: {why}")
+            grouped.setdefault((set_status, "the set row"), []).append(metric.name)
+    missing = [f"  {', '.join(names)}: {reason} ({who})"
+               for (reason, who), names in grouped.items()]
+    missing += [f"  {name}: not applicable: {why}" for name, why in result.not_applicable.items()]
     if missing:
         lines += ["not computed:", *missing]
     return lines
