@@ -2,8 +2,10 @@
 
 - **Fréchet distance** (FD over VGGish, PANNs or PaSST features): each set of feature vectors
   is summarised by its mean and its unbiased covariance (``np.cov``, rows are samples), and
-  ``|mu1 - mu2|² + tr(S1 + S2 - 2 (S1 S2)^½)``; when the product's square root is not finite
-  (a singular product), 1e-6 is added to both diagonals, as pytorch-fid and av-benchmark do.
+  ``|mu1 - mu2|² + tr(S1) + tr(S2) - 2 tr((S1 S2)^½)``. av-benchmark takes the last trace
+  with scipy's ``sqrtm`` of the product (adding 1e-6 to both diagonals when that is not
+  finite); here it is the same quantity from symmetric eigendecompositions
+  (:func:`trace_sqrt_product`), exact also for the singular covariances of a few windows.
 - **KL** (KL_PANNs, KL_PaSST): the softmax of paired logits, ``KL(reference || generated)``
   summed over classes and averaged over the pairs.
 - **Inception score** (IS_PANNs, IS_PaSST): the softmax of the generated logits, rows shuffled
@@ -20,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SINGULAR_EPS = 1e-6
 IS_SPLITS = 10
 IS_SEED = 2020
 
@@ -44,33 +45,32 @@ def gaussian(features: np.ndarray) -> Gaussian:
     return Gaussian(x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False)), len(x))
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
-                     sigma2: np.ndarray, eps: float = SINGULAR_EPS) -> float:
-    """Fréchet (2-Wasserstein²) distance between N(mu1, sigma1) and N(mu2, sigma2).
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """``tr((S1 S2)^½)`` of two covariance matrices, as ``Σ √λ(S1^½ S2 S1^½)``.
 
-    Raises ValueError when the square root of the covariance product keeps a real imaginary
-    part (covariances that are not positive semi-definite), rather than returning a number
-    that means nothing.
+    The product of two positive semi-definite matrices is similar to the symmetric
+    ``S1^½ S2 S1^½``, so their square roots have the same trace; computed this way (two
+    symmetric eigendecompositions) it stays exact and fast for the rank-deficient covariances
+    of a few windows, where scipy's ``sqrtm`` of the product takes seconds and needs the
+    diagonal nudge av-benchmark adds. Eigenvalues rounding below zero count as zero.
     """
+    w, v = np.linalg.eigh(sigma1)
+    root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    inner = root1 @ sigma2 @ root1
+    return float(np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0.0, None))))
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
+                     sigma2: np.ndarray) -> float:
+    """Fréchet (2-Wasserstein²) distance between N(mu1, sigma1) and N(mu2, sigma2)."""
     m1, m2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     s1 = np.atleast_2d(np.asarray(sigma1, np.float64))
     s2 = np.atleast_2d(np.asarray(sigma2, np.float64))
     if m1.shape != m2.shape or s1.shape != s2.shape or s1.shape != (len(m1), len(m1)):
         raise ValueError(f"mismatched shapes: means {m1.shape}, {m2.shape}; "
                          f"covariances {s1.shape}, {s2.shape}")
-    from scipy import linalg  # here: scipy.linalg costs a quarter second to import
-
     diff = m1 - m2
-    root = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(root).all():
-        offset = np.eye(len(m1)) * eps
-        root = linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    if np.iscomplexobj(root):
-        if not np.allclose(np.diagonal(root).imag, 0, atol=1e-3):
-            raise ValueError("the covariance product has no real square root "
-                             f"(imaginary part {np.max(np.abs(root.imag)):.3g})")
-        root = root.real
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(root))
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_sqrt_product(s1, s2))
 
 
 def frechet_distance_of(generated: np.ndarray, reference: np.ndarray) -> float:
