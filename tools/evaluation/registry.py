@@ -25,6 +25,7 @@ from lvas.tools.evaluation.dropouts import dropouts
 from lvas.tools.evaluation.frechet import log_mel_frechet
 from lvas.tools.evaluation.loudness_range import measure_loudness
 from lvas.tools.evaluation.metric import Metric, MetricInputs, Numbers
+from lvas.tools.evaluation.models import MODEL_METRICS  # no torch at import time
 from lvas.tools.evaluation.seams import seams
 from lvas.tools.evaluation.sync import sync_metric
 
@@ -115,22 +116,6 @@ METRICS: tuple[Metric, ...] = (
 )
 
 
-def _model_metrics() -> tuple[Metric, ...]:
-    """The model-based metrics (FD, KL, IS over VGGish/PANNs/PaSST, ImageBind, DeSync, CLAP).
-
-    Their module imports no model framework at import time; each metric's ``availability``
-    says whether its package and weights are here.
-    """
-    try:
-        from lvas.tools.evaluation.models import MODEL_METRICS
-    except ImportError as exc:
-        if exc.name != "lvas.tools.evaluation.models":
-            raise  # a broken import inside the module is a bug, not an absent module
-        return ()  # the package is not there yet (only its folder): no model metrics
-    return tuple(MODEL_METRICS)
-
-
-MODEL_METRICS: tuple[Metric, ...] = _model_metrics()
 ALL_METRICS: tuple[Metric, ...] = METRICS + MODEL_METRICS
 """Every registered metric: the weight-free ones, then the model-based ones."""
 
