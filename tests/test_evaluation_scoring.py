@@ -297,3 +297,17 @@ def test_collect_items_from_one_file_with_a_reference(tmp_path: Path) -> None:
     assert (item.id, item.video, item.reference) == ("a.wav", a, ref)
     with pytest.raises(LVASInputError, match="does not exist"):
         collect_items(tmp_path / "missing.mp4")
+
+
+def test_a_shared_reference_counts_once_in_the_pooled_fd(tmp_path: Path) -> None:
+    """Two items against the same video's audio: it is decoded for each, and pooled once."""
+    original = make_cut_video(tmp_path / "original.mp4", [1.0, 1.0], with_audio=True)
+    a = _track(tmp_path / "a.wav", seconds=2.0, seed=1, clicks=())
+    b = _track(tmp_path / "b.wav", seconds=2.0, seed=2, clicks=())
+    result = score_items([EvalItem("a", a, original), EvalItem("b", b, original)],
+                         [get_metric("fd-logmel")])
+    decoded = decode_soundtrack(probe_media(original), tmp_path / "reference.wav")
+    assert result.aggregate["fd_logmel"].value == pytest.approx(
+        log_mel_frechet([a, b], [decoded]))
+    assert result.items[0].values["fd_logmel"] == pytest.approx(
+        log_mel_frechet([a], [decoded]))

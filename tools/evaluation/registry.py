@@ -18,8 +18,10 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
+from lvas.tools.common.paths import file_sha256
 from lvas.tools.evaluation.cost import run_cost
 from lvas.tools.evaluation.dropouts import dropouts
 from lvas.tools.evaluation.frechet import log_mel_frechet
@@ -61,11 +63,16 @@ def _fd(inp: MetricInputs) -> Numbers:
 
 
 def _fd_set(items: Sequence[MetricInputs]) -> Numbers:
-    """Every item's frames pooled against every reference's, as FD is reported for a set."""
+    """Every item's frames pooled against every distinct reference's (a reference shared by
+    several items counts once, by content), as FD is reported for a set."""
     if not items or not all(inp.reference for inp in items):
         raise ValueError("the log-mel Fréchet distance needs reference audio for every item")
+    references: dict[str, Path] = {}
+    for inp in items:
+        for ref in inp.reference:
+            references.setdefault(file_sha256(ref), ref)
     return {"fd_logmel": log_mel_frechet([inp.soundtrack for inp in items],
-                                         [ref for inp in items for ref in inp.reference])}
+                                         list(references.values()))}
 
 
 def _loudness(inp: MetricInputs) -> Numbers:
@@ -103,7 +110,7 @@ METRICS: tuple[Metric, ...] = (
            _fd, ("fad-free", "fd without weights", "weight-free fd", "log-mel fd", "mel fd"),
            needs_reference=True, keys=("fd_logmel",), compute_set=_fd_set,
            aggregation="per item: its frames against its reference's; set: every item's "
-                       "frames pooled against every reference's frames"),
+                       "frames pooled against every distinct reference's frames"),
     Metric("loudness", "LUFS; LU; dBTP",
            "integrated loudness (BS.1770), loudness range (EBU Tech 3342), true peak",
            _loudness, ("lufs", "integrated loudness", "lra", "loudness range", "true peak"),
