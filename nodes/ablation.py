@@ -2,9 +2,11 @@
 
 Every pair runs the ordinary LVAS graph with the variant's ``Context`` settings and the study's
 seed, so a variant is exactly what a normal run with those settings gives. Unchanged upstream
-work is shared through the caches every run uses (scene analyses, model replies, the label
-index). Each finished pair is appended to the study folder's records at once, so a killed study
-resumes without redoing finished pairs; one failing pair is recorded and the study goes on.
+work is shared: each video's scene analysis and every clip whose render a variant does not
+change are linked from earlier pairs (``lvas.tools.ablation.sharing``), and model replies and
+the label index come from the cache every run uses. Each finished pair is appended to the
+study folder's records at once, so a killed study resumes without redoing finished pairs; one
+failing pair is recorded and the study goes on.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ def fan_out_runs(state: AblationState) -> list[Send] | str:
 def run_variant(task: PairTask, runtime: Runtime[Context]) -> AblationState:
     """Dub one video with one variant's settings (the full LVAS graph, the study's seed)."""
     from lvas.graph.runner import gpu_seconds, run_pipeline, write_run_summary
+    from lvas.tools.ablation.sharing import collect_run, seed_run
 
     variant, video = task["variant"], task["video"]
     folder = Path(task["folder"]) / "runs" / _fs_name(variant["slug"])
@@ -166,15 +169,18 @@ def run_variant(task: PairTask, runtime: Runtime[Context]) -> AblationState:
     record: dict[str, Any] = {"variant": variant["slug"], "video": video["id"],
                               "output": str(output), "run_dir": str(run_dir),
                               "seed": task["seed"]}
+    pool = Path(task["folder"]) / "shared" / video["id"]
+    reused = seed_run(pool, run_dir)
     started = time.perf_counter()
     try:
         final = run_pipeline(inputs, ctx)
+        collect_run(pool, run_dir)
         summary = {"seconds": round(time.perf_counter() - started, 3),
                    "timings": final.get("timings", {}), "warnings": final.get("warnings", []),
                    "scenes": len(final.get("scenes", [])), "sounds": len(final.get("clips", {})),
                    "gpu_seconds": round(gpu_seconds(final, ctx), 3)}
         write_run_summary(run_dir, summary)
-        record.update(status="ok", error=None, seconds=summary["seconds"])
+        record.update(status="ok", error=None, seconds=summary["seconds"], reused_files=reused)
     except Exception as exc:  # noqa: BLE001 - one pair failing must not end the study
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                       seconds=round(time.perf_counter() - started, 3))

@@ -26,7 +26,7 @@ def test_langgraph_json_points_at_compiled_graphs(monkeypatch: pytest.MonkeyPatc
     from langgraph.graph.state import CompiledStateGraph
 
     config = json.loads((ROOT / "langgraph.json").read_text(encoding="utf-8"))
-    assert set(config["graphs"]) == {"lvas", "index"}
+    assert set(config["graphs"]) == {"lvas", "index", "ablate"}
     for name, reference in config["graphs"].items():
         path, attribute = reference.rsplit(":", 1)
         spec = importlib.util.spec_from_file_location(f"_langgraph_json_{name}", ROOT / path)
@@ -96,12 +96,36 @@ def server(tmp_path_factory, label_cache_dir):
 
 # Starting ``langgraph dev`` and serving a whole run takes about 15 s: the slow tier.
 @pytest.mark.slow
-def test_server_lists_both_graphs(server):
+def test_server_lists_every_graph(server):
     from langgraph_sdk import get_sync_client
 
     client = get_sync_client(url=server)
     graphs = {a["graph_id"] for a in client.assistants.search(limit=20)}
-    assert {"lvas", "index"} <= graphs
+    assert {"lvas", "index", "ablate"} <= graphs
+
+
+@pytest.mark.slow
+def test_server_runs_an_ablation_study(server, tmp_path):
+    from langgraph_sdk import get_sync_client
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    make_cut_video(videos / "one.mp4", [1.5, 1.5])
+    plan = ("### Ablation 1: no ducking\n- **Ablated Part**: ducking\n- **Action**: REMOVE\n"
+            "- **Metrics**: seams, dropouts\n")
+    client = get_sync_client(url=server, timeout=600)
+    thread = client.threads.create()
+    result = client.runs.wait(
+        thread["thread_id"], "ablate",
+        input={"plan": plan, "videos": str(videos), "output_dir": str(tmp_path / "study")},
+        context={"seed": 1},
+    )
+    assert "__error__" not in result, result
+    rows = [json.loads(line) for line in
+            (tmp_path / "study" / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["variant"] for r in rows) == ["ducking/no-ducking", "full"]
+    assert all(r["status"] == "ok" and r["dropout_share"] is not None for r in rows)
+    assert Path(result["outputs"]["table_md"]).is_file()
 
 
 @pytest.mark.slow
