@@ -44,11 +44,46 @@ def _context(args: argparse.Namespace):
         values["channels"] = "mono"
     if getattr(args, "no_ducking", False):
         values["duck_beds"] = False
+    for assignment in getattr(args, "set", None) or []:
+        name, value = context_setting(assignment)
+        values[name] = value
     if getattr(args, "tts", None):
         values["narration"] = args.tts
     elif getattr(args, "narration", None):
         values["narration"] = "auto"  # a narration file asks for a voice
     return Context(**values)
+
+
+def context_setting(assignment: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` for any Context field, the value read as the field's type: how a run
+    selects the alternatives ablation studies compare (``--set segmentation=fixed``)."""
+    import typing
+    from dataclasses import fields
+
+    from lvas.graph.context import Context
+
+    name, sep, raw = assignment.partition("=")
+    name = name.strip().replace("-", "_")
+    known = {f.name: f for f in fields(Context)}
+    if not sep or name not in known:
+        raise LVASInputError(f"--set {assignment!r}: write NAME=VALUE with NAME one of the run's "
+                             f"settings: {', '.join(sorted(known))}.")
+    kind = typing.get_type_hints(Context)[name]
+    raw = raw.strip()
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError
+            return name, raw.lower() in ("true", "1", "yes", "on")
+        if kind in (int, float):
+            return name, kind(raw)
+    except ValueError:
+        wanted = {bool: "true or false", int: "a whole number"}.get(kind, "a number")
+        raise LVASInputError(f"--set {name}={raw!r}: expected {wanted}.") from None
+    choices = typing.get_args(kind)
+    if choices and raw not in choices:
+        raise LVASInputError(f"--set {name}={raw!r}: choose one of {', '.join(choices)}.")
+    return name, raw
 
 
 def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
@@ -208,8 +243,11 @@ def cmd_scenes(args: argparse.Namespace) -> int:
     settings = StoryboardSettings(
         detector=args.detector, threshold=args.threshold, gradual=not args.no_gradual,
         min_shot_seconds=args.min_shot_seconds, min_scene_seconds=args.min_scene_seconds,
-        max_scene_seconds=args.max_scene_seconds,
+        max_scene_seconds=args.max_scene_seconds, segmentation=args.segmentation,
+        segment_seconds=args.segment_seconds,
     )
+    if args.segment_seconds <= 0:
+        raise LVASInputError("--segment-seconds must be a positive number of seconds.")
     work = (Path(args.work_dir).expanduser() if args.work_dir
             else default_cache_dir(Context().index_dir) / "scenes"
             / storyboard_key(args.video, settings))
@@ -310,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sampling steps of model generators (default: the backend's)")
         p.add_argument("--device", help="torch device for model generators and the VITS voice "
                        "(default: LVAS_DEVICE, else CUDA when present)")
+        p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="any run setting (Context field), e.g. segmentation=fixed, "
+                       "segment_seconds=10, review_scripts=false, label_source=random; "
+                       "repeatable (docs/ablation.md lists the alternatives)")
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
         add_output_options(p)
@@ -366,6 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="shots shorter than this join a neighbour (default: 2)")
     scenes.add_argument("--max-scene-seconds", type=float, default=60.0,
                         help="split longer scenes at quiet moments; 0: never (default: 60)")
+    scenes.add_argument("--segmentation", choices=["semantic", "fixed", "single", "shots"],
+                        default="semantic", help="semantic scenes (default), fixed chunks, "
+                        "one scene, or every shot a scene")
+    scenes.add_argument("--segment-seconds", type=float, default=10.0,
+                        help="chunk length of --segmentation fixed (default: 10)")
     scenes.set_defaults(func=cmd_scenes)
 
     index = sub.add_parser("index", help="the sound-label index").add_subparsers(

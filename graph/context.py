@@ -243,13 +243,15 @@ class Context:
     )
     segment_seconds: float = field(
         default=10.0,
-        metadata={"description": "Chunk length of the 'fixed' segmentation in seconds."},
+        metadata={"description": "Chunk length of the 'fixed' segmentation in seconds; a last "
+                  "chunk shorter than min(1 s, half a chunk) joins the one before."},
     )
     vision_input: bool = field(
         default=True,
         metadata={"description": "Let the Scriptwriter see the keyframes (images to a vision "
                   "model, measured colour and light to the offline planner); off: captions "
-                  "from the motion and the prompt alone."},
+                  "from the motion and the prompt alone, and no role gets the scenes' colour "
+                  "and light."},
     )
     review_scripts: bool = field(
         default=True,
@@ -277,7 +279,7 @@ class Context:
     use_prompt: bool = field(
         default=True,
         metadata={"description": "Use the user's text prompt (sound direction); off: plan "
-                  "as if none was given."},
+                  "as if none was given (a warning records the ignored prompt)."},
     )
     max_review_rounds: int = field(
         default=2,
@@ -369,6 +371,8 @@ class Context:
             min_shot_seconds=self.min_shot_seconds,
             min_scene_seconds=self.min_scene_seconds,
             max_scene_seconds=self.max_scene_seconds,
+            segmentation=self.segmentation,
+            segment_seconds=self.segment_seconds,
         )
 
     def usage_prices(self) -> dict[str, float]:

@@ -12,9 +12,10 @@ from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
 from lvas.retrieval_index import open_index
 from lvas.retrieval_index.knowledge import load_knowledge_base
+from lvas.retrieval_index.label_sources import VOICED_FAMILIES, family_of_text
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import relative_to_run, write_json
-from lvas.tools.common.types import Artifacts, LabelChoice
+from lvas.tools.common.types import Artifacts, LabelChoice, Sound
 from lvas.tools.llm.accounting import summarize_usage
 from lvas.tools.planning.plan_file import Plan, build_plan, load_plan, write_plan
 
@@ -72,6 +73,16 @@ def load_plan_node(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     return update
 
 
+def _description_choice(sound: Sound, choice: LabelChoice) -> LabelChoice:
+    """A plan made with ``label_source="description"``: the sound's (possibly edited)
+    description is its prompt, and its family follows from the words, as when it was made."""
+    family = family_of_text(sound["description"], sound["layer"])
+    return {**choice, "sound_id": sound["id"], "label": sound["description"], "family": family,
+            "source": "description", "speech": family in VOICED_FAMILIES,
+            "music": family == "music", "query": sound["description"], "score": 0.0,
+            "candidates": [], "round": choice.get("round", 0)}
+
+
 def _resolve_labels(plan: Plan, ctx: Context) -> dict[str, LabelChoice]:
     """Each sound's label as the knowledge base knows it; a sound with no label is retrieved
     from its description, an unknown label is an error that suggests near ones. The family
@@ -84,6 +95,10 @@ def _resolve_labels(plan: Plan, ctx: Context) -> dict[str, LabelChoice]:
             choice = (plan.get("label_choices", {}).get(sound["id"])
                       or LabelChoice(sound_id=sound["id"]))
             label = (choice.get("label") or "").strip()
+            if choice.get("source") == "description":
+                # label_source="description": the Designer's words are the prompt, not a label
+                choices[sound["id"]] = _description_choice(sound, choice)
+                continue
             if label and label.lower() not in records:
                 index = index or open_index(ctx.index_dir or None,
                                             embedding_model=ctx.embedding_model)

@@ -8,7 +8,6 @@ off, the scenes it hands on carry no colour or light (``LOOK_KEYS``): no planner
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -24,8 +23,7 @@ from lvas.tools.video.storyboard import StoryboardSettings, build_storyboard, st
 
 def storyboard_settings(ctx: Context) -> StoryboardSettings:
     """The run's shot detection and scene settings, its segmentation included."""
-    return dataclasses.replace(ctx.storyboard_settings(), segmentation=ctx.segmentation,
-                               segment_seconds=ctx.segment_seconds)
+    return ctx.storyboard_settings()
 
 
 @timed("storyboarder")

@@ -131,6 +131,22 @@ def test_description_is_the_prompt_of_every_clip(run: Run, monkeypatch: pytest.M
     assert _rms_db(mix) > -40.0
 
 
+def test_a_description_plan_renders_again_from_its_plan_file(run: Run, tmp_path: Path):
+    planned = run("description-plan", plan_only=True, label_source="description")
+    plan_file = Path(planned["artifacts"]["plan_output"])
+    plan = json.loads(plan_file.read_text())
+    sound = next(s for d in plan["designs"].values() for s in d["sounds"])
+    sound["description"] = "a dog barking twice"  # edited by a person
+    plan_file.write_text(json.dumps(plan))
+    ctx = Context(run_dir=str(tmp_path / "render"), chat_backend="offline",
+                  generator_backend="procedural", index_dir=planned["run_dir"] + "-unused")
+    final = run_pipeline({"plan": str(plan_file), "output": str(tmp_path / "render.mp4")}, ctx)
+    choice = final["label_choices"][sound["id"]]
+    assert choice["label"] == "a dog barking twice" and choice["source"] == "description"
+    assert choice["family"] == family_of_text("a dog barking twice", sound["layer"])
+    assert Path(final["artifacts"]["output"]).is_file()
+
+
 def test_free_text_finds_its_family_by_the_first_sound_it_names():
     assert family_of_text("rain patters on the window", "background") == "rain"
     assert family_of_text("a dog barking in the rain", "foreground") == "animal"

@@ -131,6 +131,35 @@ def test_scenes_json_lists_cuts_and_tiling_scenes(cut_video, tmp_path, label_cac
     assert all(Path(k).exists() for s in scenes for k in s["keyframes"])
 
 
+def test_scenes_in_fixed_chunks(cut_video, tmp_path, label_cache_dir):
+    result = _lvas("scenes", str(cut_video), "--json", "--work-dir", str(tmp_path),
+                   "--segmentation", "fixed", "--segment-seconds", "3", cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    spans = [(s["start"], s["end"]) for s in json.loads(result.stdout)["scenes"]]
+    assert spans[:2] == [(0.0, 3.0), (3.0, 6.0)] and spans[-1][1] == pytest.approx(8.0)
+
+
+def test_set_selects_any_run_setting_and_refuses_bad_ones(cut_video, tmp_path,
+                                                          label_cache_dir):
+    from lvas.graph.cli import context_setting
+
+    assert context_setting("segmentation=single") == ("segmentation", "single")
+    assert context_setting("segment-seconds=5") == ("segment_seconds", 5.0)
+    assert context_setting("review_scripts=off") == ("review_scripts", False)
+    result = _lvas("plan", str(cut_video), "-o", str(tmp_path / "plan.json"), "--set",
+                   "segmentation=single", "--set", "review_scripts=false",
+                   cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert len(plan["scenes"]) == 1 and not plan.get("review_notes")
+    for bad, words in (("segmentation=chunks", "choose one of semantic, fixed"),
+                       ("colour=red", "NAME=VALUE"), ("duck_beds=maybe", "true or false")):
+        refused = _lvas("plan", str(cut_video), "-o", str(tmp_path / "x.json"), "--set", bad,
+                        cache_dir=label_cache_dir)
+        _assert_clear_error(refused, words)
+        assert not (tmp_path / "x.json").exists()
+
+
 def test_labels_search_json_one_list_per_query(label_cache_dir):
     result = _lvas("labels", "search", "dog barking", "heavy rain", "--k", "3", "--json",
                    cache_dir=label_cache_dir)
