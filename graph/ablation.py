@@ -12,7 +12,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from lvas.graph.ablation_state import AblationInput, AblationOutput, AblationState
+from lvas.graph.ablation_state import AblationInput, AblationOutput, AblationState, PairTask
 from lvas.graph.context import Context
 from lvas.nodes.ablation import (
     fan_out_runs,
@@ -32,9 +32,9 @@ def build_ablation_graph() -> StateGraph[AblationState, Context, AblationInput, 
     builder = StateGraph(AblationState, context_schema=Context, input_schema=AblationInput,
                          output_schema=AblationOutput)
     builder.add_node("prepare_study", prepare_study)
-    builder.add_node("run_variant", run_variant)
+    builder.add_node("run_variant", run_variant, input_schema=PairTask)
     builder.add_node("plan_scoring", plan_scoring)
-    builder.add_node("score_run", score_run)
+    builder.add_node("score_run", score_run, input_schema=PairTask)
     builder.add_node("write_table", write_table)
     builder.add_edge(START, "prepare_study")
     builder.add_conditional_edges("prepare_study", fan_out_runs,

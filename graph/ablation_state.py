@@ -41,7 +41,17 @@ class AblationOutput(TypedDict, total=False):
     notes: list[str]
 
 
-class AblationState(AblationInput, AblationOutput, total=False):
+class AblationState(TypedDict, total=False):
+    """Every channel; all optional, as node updates are partial."""
+
+    videos: str
+    output_dir: str
+    plan: str
+    preset: str
+    seed: int
+    overwrite: bool
+    outputs: dict[str, str]
+    notes: list[str]
     study: dict[str, Any]
     study_videos: list[StudyVideo]
     runs: Annotated[list[dict[str, Any]], operator.add]

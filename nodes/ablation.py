@@ -150,8 +150,9 @@ def fan_out_runs(state: AblationState) -> list[Send] | str:
     return sends or "plan_scoring"
 
 
-def run_variant(task: PairTask, runtime: Runtime[Context]) -> AblationState:
+def run_variant(state: PairTask, runtime: Runtime[Context]) -> AblationState:
     """Dub one video with one variant's settings (the full LVAS graph, the study's seed)."""
+    task = state  # the fan-out payload (LangGraph's node protocol names it state)
     from lvas.graph.runner import gpu_seconds, run_pipeline, write_run_summary
     from lvas.tools.ablation.sharing import collect_run, seed_run
 
@@ -209,8 +210,9 @@ def fan_out_scoring(state: AblationState) -> list[Send] | str:
     return sends or "write_table"
 
 
-def score_run(task: PairTask, runtime: Runtime[Context]) -> AblationState:
+def score_run(state: PairTask, runtime: Runtime[Context]) -> AblationState:
     """Score one dubbed pair with the study's metrics; a failed dub becomes a failed row."""
+    task = state  # the fan-out payload (LangGraph's node protocol names it state)
     from lvas.tools.evaluation.scoring import score_dubbed_video
 
     variant, video, run = task["variant"], task["video"], task.get("run") or {}
