@@ -133,7 +133,7 @@ def bench_ablation(folder: Path, media: Path) -> None:
     build_index(cache)
     plan = folder / "plan.md"
     plan.write_text(ABLATION_PLAN, encoding="utf-8")
-    dubs = {v.name: _lvas(["dub", str(v), "-o", str(folder / f"dub-{v.stem}.mp4"),
+    dubs = {v.name: _lvas(["dub", str(v), "-o", str(folder / f"dub-{v.name}"),
                             "--generator", "procedural", "--chat-backend", "offline", "-q",
                             "--overwrite"], cache)
             for v in sorted(videos.iterdir())}

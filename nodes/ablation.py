@@ -155,12 +155,14 @@ def run_variant(state: PairTask, runtime: Runtime[Context]) -> AblationState:
     task = state  # the fan-out payload (LangGraph's node protocol names it state)
     from lvas.graph.runner import gpu_seconds, run_pipeline, write_run_summary
     from lvas.tools.ablation.sharing import collect_run, seed_run
+    from lvas.tools.delivery.muxing import output_extension
+    from lvas.tools.video.probe import probe_video
 
     variant, video = task["variant"], task["video"]
     folder = Path(task["folder"]) / "runs" / _fs_name(variant["slug"])
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = Path(video["path"]).suffix.lower()
-    output = folder / f"{video['id']}{suffix if suffix in ('.mp4', '.mov', '.mkv') else '.mp4'}"
+    # The container the video stream can be copied into, as ``lvas dub``'s default output.
+    output = folder / f"{video['id']}{output_extension(probe_video(video['path']))}"
     run_dir = folder / f"{video['id']}.lvas"
     ctx = dataclasses.replace(context_of(runtime), **variant["settings"], seed=task["seed"],
                               run_dir=str(run_dir), overwrite=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.videos import make_cut_video
+from tests.videos import make_cut_video, make_webm
 
 PLAN = """\
 <html><body><h2>Why these ablations</h2><p>Do crossfades earn their place?</p>
@@ -37,9 +37,10 @@ def _lvas(*args: str, cache_dir: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two short videos with cuts; the first has its own audio (a reference), the second none."""
+    """Two short videos with cuts: a WebM (VP8) with its own audio, which is its reference,
+    and a silent MP4."""
     folder = tmp_path_factory.mktemp("study-videos")
-    make_cut_video(folder / "alpha.mp4", [2.0, 2.0], with_audio=True)
+    make_webm(folder / "alpha.webm", [2.0, 2.0])
     make_cut_video(folder / "beta.mp4", [2.5, 2.5])
     return folder
 
@@ -68,6 +69,7 @@ def test_every_variant_and_video_gives_one_scored_row(study: tuple[Path, Any]) -
         assert row["dropout_share"] is not None and row["integrated_lufs"] is not None
         assert row["seam_level_jump_db_ratio"] is not None
         assert Path(row["output"]).is_file()
+        assert Path(row["output"]).suffix == (".webm" if row["video"] == "alpha" else ".mp4")
     # The video with its own audio is its reference; the silent one has none to compare with.
     by_video = {(r["variant"], r["video"]): r for r in rows}
     assert by_video[("full", "alpha")]["fd_logmel"] > 0
