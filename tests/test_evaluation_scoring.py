@@ -311,3 +311,27 @@ def test_a_shared_reference_counts_once_in_the_pooled_fd(tmp_path: Path) -> None
         log_mel_frechet([a, b], [decoded]))
     assert result.items[0].values["fd_logmel"] == pytest.approx(
         log_mel_frechet([a], [decoded]))
+
+
+@pytest.mark.parametrize("offset", [0.3, -0.2])
+def test_a_soundtrack_offset_in_the_container_is_decoded_as_played(tmp_path: Path,
+                                                                   offset: float) -> None:
+    rate = 48000
+    clicks = np.zeros(4 * rate, dtype=np.float32)
+    for t in (0.5, 1.3, 1.9, 2.8, 3.4):
+        clicks[int(t * rate):int(t * rate) + 480] = 0.8
+    sf.write(tmp_path / "clicks.wav", np.stack([clicks, clicks], axis=1), rate)
+    video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0])
+    base = tmp_path / "base.mkv"
+    run_ffmpeg(["-y", "-i", str(video), "-i", str(tmp_path / "clicks.wav"), "-map", "0:v",
+                "-map", "1:a", "-c:v", "copy", "-c:a", "flac", str(base)])
+    shifted = tmp_path / "shifted.mkv"  # the same streams, the audio's timestamps moved
+    run_ffmpeg(["-y", "-i", str(base), "-itsoffset", str(offset), "-i", str(base), "-map",
+                "0:v", "-map", "1:a", "-c", "copy", str(shifted)])
+    played = [sf.read(decode_soundtrack(probe_media(p), tmp_path / f"{p.stem}.wav"))[0][:, 0]
+              for p in (base, shifted)]
+    onsets = [np.flatnonzero(np.diff((np.abs(x) > 0.4).astype(int)) == 1) / rate
+              for x in played]
+    assert len(onsets[0]) == 5
+    expected = [t + offset for t in onsets[0] if t + offset >= 0]
+    assert onsets[1] == pytest.approx(expected, abs=2e-3)

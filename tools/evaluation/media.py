@@ -3,7 +3,9 @@
 Every metric reads audio with ``soundfile``. A WAV, FLAC, Ogg or AIFF file is read as it is; any
 other file (a dubbed video, an MP3, an M4A) has its soundtrack, the default audio stream (else
 the first), decoded with PyAV frame by frame into a float WAV at its own sample rate and
-channel count, so memory stays flat in the file's length and nothing is resampled.
+channel count, so memory stays flat in the file's length and nothing is resampled. A video's
+soundtrack is placed on its picture's clock (a stream that starts late is preceded by silence),
+as a player would play it.
 """
 
 from __future__ import annotations
@@ -92,14 +94,24 @@ def decode_soundtrack(info: MediaInfo, out_wav: str | os.PathLike[str]) -> Path:
         try:
             with av.open(str(info.path), metadata_errors="ignore") as container:
                 stream = container.streams.audio[info.audio_stream]
+                origin = _picture_start(container)
+                lead: float | None = None  # seconds the sound starts after the picture
+                skip = 0  # samples still to drop: sound from before the picture starts
                 resampler = av.AudioResampler(format="fltp")  # planar float, same rate and layout
                 for frame in container.decode(stream):
+                    if lead is None:
+                        lead = (frame.time - origin) if origin is not None and \
+                            frame.time is not None else 0.0
                     for piece in resampler.resample(frame):
                         data = piece.to_ndarray().astype(np.float32).T  # (frames, channels)
                         if writer is None:
                             writer = sf.SoundFile(str(tmp), "w", samplerate=piece.sample_rate,
                                                   channels=data.shape[1], subtype="FLOAT",
                                                   format="WAV")
+                            skip = _lead_in(writer, data.shape[1], lead, piece.sample_rate)
+                        if skip:
+                            dropped = min(skip, len(data))
+                            data, skip = data[dropped:], skip - dropped
                         writer.write(data)
                         frames += len(data)
         except av.error.FFmpegError as exc:
@@ -110,6 +122,28 @@ def decode_soundtrack(info: MediaInfo, out_wav: str | os.PathLike[str]) -> Path:
         if frames == 0:
             raise LVASInputError(f"The audio stream of {info.path} holds no samples.")
     return out
+
+
+def _picture_start(container: av.container.InputContainer) -> float | None:
+    """When the picture starts (its first timestamp), or None for a file without one."""
+    for stream in container.streams.video:
+        if stream.disposition & Disposition.attached_pic:
+            continue
+        if stream.start_time is not None and stream.time_base is not None:
+            return float(stream.start_time * stream.time_base)
+        return 0.0
+    return None
+
+
+def _lead_in(writer: sf.SoundFile, channels: int, lead: float, rate: int) -> int:
+    """Put the soundtrack on the picture's clock: a stream that starts ``lead`` seconds after
+    the picture (an offset in the container, as ``-itsoffset`` writes) is preceded by that much
+    silence; for one that starts before it, the number of samples to drop. Sync metrics then
+    measure the offset a player plays, which decoding alone would hide."""
+    shift = int(round(lead * rate))
+    if shift > 0:
+        writer.write(np.zeros((shift, channels), dtype=np.float32))
+    return max(-shift, 0)
 
 
 def soundtrack_file(info: MediaInfo, work_dir: str | os.PathLike[str], name: str) -> Path:
