@@ -63,6 +63,12 @@ def test_the_issue_plan_maps_to_the_full_system_and_three_variants(matcher: Matc
     ("sidechain ducking of ambience", "ducking"),
     ("loudness normalisation to -23 LUFS", "loudness-normalisation"),
     ("user-supplied text prompt", "text-prompt"),
+    ("the back-and-forth between Storyboarder and Scriptwriter", "discussion-correction"),
+    ("Designer feedback on chosen labels", "generate-retrieve-optimize"),
+    ("crossfade blending at segment joins", "window-crossfades"),
+    ("continuity of ambient beds across shot changes", "bed-carry"),
+    ("mixing-stage ducking", "ducking"),
+    ("the whole agent team", "agents"),
 ])
 def test_parts_worded_differently_find_their_component(matcher: Matcher, part: str,
                                                        component: str) -> None:
@@ -75,6 +81,9 @@ def test_parts_worded_differently_find_their_component(matcher: Matcher, part: s
     "the U-Net attention layers of the diffusion model", "the optical flow estimator",
     "the vocoder (HiFi-GAN)", "the language model's tokenizer", "classifier-free guidance",
     "the temporal attention in the video generator", "beam search decoding",
+    "Chain-of-thought reasoning in the planner", "visual tokenizer",
+    "the audio tokenizer (EnCodec)", "the masked audio modeling pretraining",
+    "noise augmentation", "the multi-scale discriminator", "cross-modal attention fusion",
 ])
 def test_parts_of_other_systems_are_refused_with_the_registry(matcher: Matcher,
                                                               part: str) -> None:

@@ -76,6 +76,16 @@ _GENERIC = frozenset(
     "system lvas agent's using use used based".split())
 
 
+_MODEL_INTERNALS = frozenset((
+    "tokenizer token encoder decoder vae latent loss objective discriminator attention adapter "
+    "lora pretraining finetuning augmentation scheduler reward critic optimizer layer "
+    "regularization dropout reasoning chain vocoder unet distillation quantization weight "
+    "backbone embedding head router expert codebook").split())
+"""Words of a network's internals (another system's parts): a part naming one is refused
+unless the component's own phrases use the word too, however close the rest of the wording
+("visual tokenizer" is not the Scriptwriter's vision input)."""
+
+
 def _words(text: str) -> set[str]:
     """Content words, cut to five letters so 'segmentation'/'segments' and 'crossfades'/
     'crossfading' meet."""
@@ -123,9 +133,14 @@ class Matcher:
                 ranked.append((name, 1.0, "name" if wanted == _key(name) else "alias"))
                 continue
             score = self.similarity(text, texts)
-            shared = words & set().union(*(_words(p) for p in texts))
+            vocabulary = set().union(*(_words(p) for p in texts))
+            shared = words & vocabulary
             if not shared:  # no word in common: only a clear paraphrase counts
                 score = score if score >= CLEAR_MATCH else min(score, PART_THRESHOLD - 0.01)
+            internals = {w for w in re.findall(r"[a-z0-9]+", text.casefold())
+                         if w in _MODEL_INTERNALS or w.rstrip("s") in _MODEL_INTERNALS}
+            if {w[:5] for w in internals} - vocabulary:
+                score = min(score, PART_THRESHOLD - 0.01)
             ranked.append((name, score, f"meaning {score:.2f}"))
         return sorted(ranked, key=lambda r: -r[1])
 
