@@ -244,6 +244,7 @@ def score_run(state: PairTask, runtime: Runtime[Context]) -> AblationState:
 def write_table(state: AblationState) -> AblationState:
     """The tables and the chart from every scored pair of this study (earlier runs' too)."""
     from lvas.tools.ablation.chart import write_chart
+    from lvas.tools.ablation.pooled import pooled_values, write_pooled
     from lvas.tools.ablation.reporting import metric_columns
     from lvas.tools.ablation.table import summarize, write_tables
 
@@ -259,5 +260,11 @@ def write_table(state: AblationState) -> AblationState:
     outputs = {**state["outputs"], **{k: str(v) for k, v in write_tables(summary, folder).items()},
                "chart": str(write_chart(summary, folder / "chart.png")),
                "results": str(folder / RESULTS_FILE)}
+    references = {v["id"]: v["reference"] or v["path"] for v in study["videos"]}
+    pooled = pooled_values(rows, [v["slug"] for v in study["variants"]], study["metrics"],
+                           references, cache_dir=folder / "features")
+    pooled_csv = write_pooled(pooled, [v["slug"] for v in study["variants"]], folder)
+    if pooled_csv is not None:
+        outputs["pooled_csv"] = str(pooled_csv)
     write_json(folder / "outputs.json", outputs)
     return {"outputs": outputs}

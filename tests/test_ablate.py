@@ -122,6 +122,15 @@ def test_tables_and_chart_are_written(study: tuple[Path, Any]) -> None:
     assert {c["variant"] for c in cells} == {"full", "window-crossfades/hard-joins"}
     assert {"seam_level_jump_db_ratio", "dropout_share", "fd_logmel"} <= {c["key"] for c in cells}
     assert (folder / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # FD pooled over each variant's videos, as the field reports it: here over the one video
+    # with a reference, equal to that video's own value.
+    assert "Pooled over the videos" in table
+    with (folder / "pooled.csv").open(newline="") as handle:
+        pooled = {(r["variant"], r["key"]): r for r in csv.DictReader(handle)}
+    rows = {(r["variant"], r["video"]): r for r in
+            map(json.loads, (folder / "results.jsonl").read_text().splitlines())}
+    assert float(pooled[("full", "fd_logmel")]["value"]) == pytest.approx(
+        rows[("full", "alpha")]["fd_logmel"], rel=1e-6)
 
 
 def test_a_rerun_resumes_without_dubbing_again(study: tuple[Path, Any], videos: Path,

@@ -26,7 +26,7 @@ STUDY_FILE = "study.json"
 RUNS_FILE = "runs.jsonl"
 RESULTS_FILE = "results.jsonl"
 _OWN_FILES = (STUDY_FILE, RUNS_FILE, RESULTS_FILE, "plan.md", "table.md", "table.csv",
-              "chart.png", "outputs.json", "runs", "shared", "features")
+              "chart.png", "outputs.json", "pooled.csv", "runs", "shared", "features")
 _lock = threading.Lock()
 
 
