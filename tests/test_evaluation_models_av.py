@@ -107,8 +107,10 @@ class ImageBindStandIn(nn.Module):
 def test_imagebind_inputs_as_av_benchmark_makes_them() -> None:
     from lvas.tools.evaluation.models.imagebind import audio_input, clip_bounds, video_input
 
-    assert clip_bounds(160000) == [(0, 32000), (64000, 96000), (128000, 160000)]
-    assert clip_bounds(48000) == [(0, 32000), (8000, 40000), (16000, 48000)]
+    # pytorchvideo's constant sampler: starts k·(L − 2)/3, so a 10 s window's clips start at
+    # 0, 8/3 and 16/3 s
+    assert clip_bounds(160000) == [(0, 32000), (42666, 74666), (85333, 117333)]
+    assert clip_bounds(48000) == [(0, 32000), (5333, 37333), (10666, 42666)]
     assert clip_bounds(24000) == [(0, 32000)] * 3  # shorter than a clip: all of it, thrice
     x = audio_input(np.random.default_rng(0).standard_normal(160000).astype(np.float32))
     assert tuple(x.shape) == (1, 3, 1, 128, 204)

@@ -8,8 +8,9 @@ built), so the score runs through transformers' ``ClapModel``. Preprocessing as 
 ``get_audio_embedding_from_data`` without quantisation (av-benchmark passes tensors): 48 kHz,
 each window's mean removed, repeated and zero-padded to 10 s ("repeatpad"; no window is
 longer, so laion's random crop never applies), the log-mel computed by ``ClapFeatureExtractor``
-("rand_trunc" path: 64 Slaney mel bands 50–14 000 Hz, 1024/480 STFT); the text tokenised to at
-most 77 tokens. The score is the cosine of the audio and text embeddings.
+with HTSAT-base's settings whatever the model folder's processor says ("rand_trunc" path: 64
+Slaney mel bands 50–14 000 Hz, 1024/480 STFT, dB); the text tokenised to at most 77 tokens.
+The score is the cosine of the audio and text embeddings.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from lvas.tools.evaluation.models.windows import remove_dc
 
 SAMPLE_RATE = 48000
 MAX_TEXT_TOKENS = 77
+HTSAT_FRONT_END: dict[str, Any] = {"feature_size": 64, "sampling_rate": SAMPLE_RATE, "hop_length": 480,
+                   "fft_window_size": 1024, "frequency_min": 50, "frequency_max": 14000,
+                   "max_length_s": 10}
 PACKAGES = ("transformers", "soxr")
 
 
@@ -48,20 +52,22 @@ class Clap:
     sample_rate: int = SAMPLE_RATE
     version: int = 1
     dims: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    extractor: Any = None
 
     def __post_init__(self) -> None:
+        from transformers import ClapFeatureExtractor
+
         self.model = self.model.to(self.device).eval()
         self.dims = {"audio": (int(self.model.config.projection_dim),)}
-        rate = int(self.processor.feature_extractor.sampling_rate)
-        if rate != SAMPLE_RATE:
-            raise ValueError(f"a CLAP feature extractor at {rate} Hz, expected {SAMPLE_RATE}")
+        # laion_clap's HTSAT-base front end, whatever the folder's processor config says
+        self.extractor = ClapFeatureExtractor(**HTSAT_FRONT_END)
 
     def window_features(self, samples: np.ndarray) -> Features:
         import torch
 
-        inputs = self.processor.feature_extractor(
-            [remove_dc(samples)], sampling_rate=SAMPLE_RATE, return_tensors="pt",
-            truncation="rand_trunc", padding="repeatpad")
+        inputs = self.extractor([remove_dc(samples)], sampling_rate=SAMPLE_RATE,
+                                return_tensors="pt", truncation="rand_trunc",
+                                padding="repeatpad")
         with torch.inference_mode():
             out = self.model.get_audio_features(
                 input_features=inputs["input_features"].to(self.device),

@@ -4,8 +4,8 @@ av-benchmark reads frames through FFmpeg at a fixed rate (its ``fps`` filter: 0.
 ImageBind, 25 fps for Synchformer) as RGB24, then resizes the shorter side to 224 with
 torchvision (bicubic, antialiased, rounded back to 8 bits; the longer side truncated to an
 integer). Here the ffmpeg program runs the same filter and each frame is resized as it
-arrives (``torch.nn.functional.interpolate``, bicubic, antialiased), so only small frames are
-kept, whatever the video's length.
+arrives (``torch.nn.functional.interpolate``, bicubic, antialiased, on the 8-bit frame as
+torchvision does on the CPU), so only small frames are kept, whatever the video's length.
 """
 
 from __future__ import annotations
@@ -76,12 +76,13 @@ def resize_short_side(frame: np.ndarray, size: int = SIZE) -> Any:
     """``(3, h, w)`` uint8 tensor: the frame's shorter side bicubic-resized to ``size``."""
     import torch
 
-    x = torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None].float()
+    x = torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None].contiguous()
     h, w = resized_shape(frame.shape[0], frame.shape[1], size)
     if (h, w) != tuple(frame.shape[:2]):
+        # on 8-bit input, as torchvision's Resize runs it on the CPU
         x = torch.nn.functional.interpolate(x, size=(h, w), mode="bicubic", antialias=True,
                                             align_corners=False)
-    return x.clamp_(0, 255).round_().to(torch.uint8)[0]
+    return x[0]
 
 
 def center_crop(image: Any, size: int = SIZE) -> Any:

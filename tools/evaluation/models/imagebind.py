@@ -5,8 +5,9 @@ torchvision and torchaudio matching torch, as on the GPU machines that run MMAud
 authors' ``imagebind_huge.pth``. The inputs are made here, as av-benchmark makes them, for
 each 10 s window of the soundtrack and of the video:
 
-- **audio** (16 kHz): three 2 s clips starting at 0, (L−2)/2 and L−2 s of the window's L
-  seconds (pytorchvideo's constant clip sampler, exact fractions, sample indices truncated);
+- **audio** (16 kHz): three 2 s clips starting at 0, (L−2)/3 and 2(L−2)/3 s of the window's L
+  seconds (pytorchvideo's constant clip sampler: the spacing is a third of the room, so the
+  last clip ends before the window does; exact fractions, sample indices truncated);
   each clip's mean removed (in place, as there); a 128-band Kaldi filter bank (25 ms / 10 ms,
   Hann, no dither), zero-padded or cut to 204 frames; normalised ``(x + 4.268) / 9.138``;
   ImageBind averages the three clips' embeddings.
@@ -47,8 +48,7 @@ HOW = ("pip install git+https://github.com/facebookresearch/ImageBind (it needs 
 def clip_bounds(samples: int, rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
     """Sample ranges of the three audio clips of a window of ``samples`` samples."""
     duration = samples / rate
-    max_start = Fraction(max(duration - CLIP_SECONDS, 0))
-    step = max_start / max(CLIPS - 1, 1)
+    step = Fraction(max(duration - CLIP_SECONDS, 0)) / CLIPS
     return [(int(step * k * rate), int((step * k + CLIP_SECONDS) * rate)) for k in range(CLIPS)]
 
 
@@ -60,7 +60,7 @@ def audio_input(samples: np.ndarray) -> Any:
     clips = []
     for lo, hi in clip_bounds(len(wav)):
         clip = wav[lo:hi]
-        # in place, as av-benchmark does: in a window under 6 s the clips overlap and a later
+        # in place, as av-benchmark does: in a window under 8 s the clips overlap and a later
         # clip starts from the earlier clips' shifted samples
         clip -= clip.mean()
         fbank = kaldi_fbank(clip, SAMPLE_RATE, MEL_BINS).T  # (128, frames)
