@@ -27,9 +27,9 @@ from lvas.tools.evaluation.models.windows import remove_dc
 
 SAMPLE_RATE = 48000
 MAX_TEXT_TOKENS = 77
-HTSAT_FRONT_END: dict[str, Any] = {"feature_size": 64, "sampling_rate": SAMPLE_RATE, "hop_length": 480,
-                   "fft_window_size": 1024, "frequency_min": 50, "frequency_max": 14000,
-                   "max_length_s": 10}
+HTSAT_FRONT_END: dict[str, Any] = {
+    "feature_size": 64, "sampling_rate": SAMPLE_RATE, "hop_length": 480, "fft_window_size": 1024,
+    "frequency_min": 50, "frequency_max": 14000, "max_length_s": 10}
 PACKAGES = ("transformers", "soxr")
 
 
