@@ -42,7 +42,7 @@ OFFSETS = np.linspace(-2.0, 2.0, 21).astype(np.float32)
 BATCH = 4  # video segments per forward pass
 HOW = ("pip install git+https://github.com/hkchengrex/av-benchmark (Synchformer's audio "
        "branch ships only there; it needs torchvision and torchaudio built for the "
-       "installed torch)")
+       "installed torch, and a transformers 4.x: 4.46 imports it, 5.x does not)")
 
 
 def segment_count(samples: int, frames: int) -> int:
