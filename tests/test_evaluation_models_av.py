@@ -252,3 +252,16 @@ def test_desync_set_pools_spans_and_reuses_the_videos_features(
     assert metric is not None and metric.compute_set is not None
     assert metric.compute_set(items)["desync_s"] == pytest.approx(0.5)
     assert sum(standin.video_segments) == 56  # the video once, for both soundtracks
+
+
+def test_desync_is_not_reported_runnable_beside_transformers_5(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    from lvas.tools.evaluation.models import desync, settings
+
+    monkeypatch.setattr(settings, "_findable", lambda module: True)  # av_bench "installed"
+    monkeypatch.setattr(metadata, "version", lambda name: "5.1.0")
+    assert "transformers 4.x" in (desync.availability() or "")
+    monkeypatch.setattr(metadata, "version", lambda name: "4.46.3")
+    assert "transformers" not in (desync.availability() or "")

@@ -15,11 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 
 from lvas.tools.audio.audio_io import wav_info
 from lvas.tools.evaluation.logmel import LogMelFrames
+from lvas.tools.evaluation.stats import frechet_distance
 from lvas.tools.evaluation.streaming import iter_mono
+
+__all__ = ["GaussianStats", "frechet_distance", "log_mel_frechet", "log_mel_stats"]
 
 N_MELS = 64
 WINDOW_SECONDS = 0.025
@@ -71,22 +73,6 @@ def log_mel_stats(
         for block in iter_mono(path, block_seconds):
             acc.add(frames.add(block))
     return acc.stats()
-
-
-def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray,
-                     cov2: np.ndarray) -> float:
-    """Fréchet (2-Wasserstein²) distance between two Gaussians.
-
-    ``|mu1 - mu2|² + tr(cov1 + cov2 - 2 (cov1 cov2)^½)``; a tiny ridge is added when the
-    product's square root is not finite (singular covariances, e.g. from silence).
-    """
-    diff = np.asarray(mu1, dtype=np.float64) - np.asarray(mu2, dtype=np.float64)
-    root = linalg.sqrtm(cov1 @ cov2)
-    if not np.all(np.isfinite(root)):
-        ridge = np.eye(len(diff)) * 1e-6
-        root = linalg.sqrtm((cov1 + ridge) @ (cov2 + ridge))
-    trace = float(np.trace(cov1) + np.trace(cov2) - 2.0 * np.trace(np.real(root)))
-    return max(float(diff @ diff) + trace, 0.0)
 
 
 def log_mel_frechet(

@@ -143,9 +143,25 @@ class Sync:
         return out
 
 
+def _transformers_status() -> str | None:
+    """av-benchmark's Synchformer imports transformers 4.x APIs that 5.x removed: say so here
+    rather than report the metric as runnable and fail when it runs."""
+    from importlib import metadata
+
+    try:
+        major = int(metadata.version("transformers").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+    if major < 5:
+        return None
+    installed = metadata.version("transformers")
+    return f"needs package: transformers 4.x beside av-benchmark ({installed} is installed): {HOW}"
+
+
 def availability() -> str | None:
     return (settings.package_status(("torch", "soxr"))
             or settings.package_status(("av_bench",), HOW)
+            or _transformers_status()
             or settings.weights_status(settings.WEIGHTS["synchformer"]))
 
 
