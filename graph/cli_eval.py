@@ -91,7 +91,7 @@ def _print_listing(as_json: bool) -> None:
 
 
 def _selected(names: str | None) -> tuple[list[Metric], dict[str, str]]:
-    from lvas.tools.evaluation.registry import ALL_METRICS, resolve_metric_names
+    from lvas.tools.evaluation.registry import ALL_METRICS, resolve_known_metric_names
 
     if not names:
         return list(ALL_METRICS), {}
@@ -99,13 +99,7 @@ def _selected(names: str | None) -> tuple[list[Metric], dict[str, str]]:
     if not wanted:
         raise LVASInputError("--metrics is empty; give names such as sync,seams,FD "
                              "(`lvas eval --list` shows them).")
-    resolved = resolve_metric_names(wanted)
-    if resolved.unknown:
-        raise LVASInputError(
-            "Unknown metric(s): " + "; ".join(
-                f"{name!r} (nearest: {', '.join(near) or 'none'})"
-                for name, near in resolved.unknown.items())
-            + ". `lvas eval --list` lists every metric.")
+    resolved = resolve_known_metric_names(wanted)
     if not resolved.found:
         raise LVASInputError(
             "No metric to compute: " + "; ".join(

@@ -87,20 +87,14 @@ def prepare_study(state: AblationState, runtime: Runtime[Context]) -> AblationSt
     """Parse and map the plan, list the videos and open (or resume) the study folder."""
     from lvas.tools.ablation.mapping import Matcher, map_plan, packaged_embed
     from lvas.tools.ablation.plan import parse_plan
-    from lvas.tools.evaluation.registry import resolve_metric_names
+    from lvas.tools.evaluation.registry import resolve_known_metric_names
 
     ctx = context_of(runtime)
     text, source = _plan_text(state)
     study = map_plan(parse_plan(text, source=source),
                      Matcher(packaged_embed(ctx.index_dir or None, ctx.embedding_model)))
-    resolved = resolve_metric_names(study.metric_names or ["sync", "seams", "dropouts",
-                                                           "loudness"])
-    if resolved.unknown:
-        raise LVASInputError(
-            "Unknown metric(s) in the plan: " + "; ".join(
-                f"{name!r} (nearest: {', '.join(near) or 'none'})"
-                for name, near in resolved.unknown.items())
-            + ". `lvas eval --list` lists every metric.")
+    resolved = resolve_known_metric_names(
+        study.metric_names or ["sync", "seams", "dropouts", "loudness"], where=" in the plan")
     videos = _study_videos(state["videos"])
     if not videos:
         raise LVASInputError(f"No videos found in {state['videos']}.")

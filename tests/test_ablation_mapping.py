@@ -15,21 +15,7 @@ from lvas.tools.ablation.components import COMPONENTS
 from lvas.tools.ablation.mapping import Matcher, map_plan, packaged_embed
 from lvas.tools.ablation.plan import Ablation, parse_plan
 from lvas.tools.common.errors import LVASInputError
-
-ISSUE_PLAN = """\
-### Ablation 1: Remove Discussion-Correction
-- **Ablated Part**: discussion and correction between the Storyboarder and the Scriptwriter
-- **Action**: REMOVE
-- **Metrics**: FD, KL, DeSync, coherence
-
-### Ablation 2: Replace Scene Segmentation
-- **Ablated Part**: semantic scene segmentation by the Storyboarder
-- **Action**: REPLACE
-- **Replacement**:
-  - fixed 10-second chunks
-  - one scene for the whole video
-- **Metrics**: FD, IB-score, DeSync
-"""
+from tests.test_ablation_plan import PLAN as ISSUE_PLAN
 
 
 @pytest.fixture(scope="module")

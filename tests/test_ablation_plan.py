@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lvas.tools.common.errors import LVASInputError
 from lvas.tools.ablation.plan import Ablation, parse_plan, read_plan
+from lvas.tools.common.errors import LVASInputError
 
 PLAN = """\
 ### Ablation 1: Remove Discussion-Correction

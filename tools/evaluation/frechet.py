@@ -12,30 +12,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
 from lvas.tools.audio.audio_io import wav_info
 from lvas.tools.evaluation.logmel import LogMelFrames
-from lvas.tools.evaluation.stats import frechet_distance
+from lvas.tools.evaluation.stats import Gaussian, frechet_distance
 from lvas.tools.evaluation.streaming import iter_mono
 
-__all__ = ["GaussianStats", "frechet_distance", "log_mel_frechet", "log_mel_stats"]
+__all__ = ["Gaussian", "StatsAccumulator", "frechet_distance", "log_mel_frechet", "log_mel_stats"]
 
 N_MELS = 64
 WINDOW_SECONDS = 0.025
 HOP_SECONDS = 0.010
 FMAX_HZ = 8000.0
-
-
-@dataclass(frozen=True)
-class GaussianStats:
-    """Mean and covariance of a set of feature vectors, and how many vectors made them."""
-
-    mean: np.ndarray
-    cov: np.ndarray
-    count: int
 
 
 class StatsAccumulator:
@@ -52,18 +42,18 @@ class StatsAccumulator:
             self._outer += rows.T @ rows
             self.count += len(rows)
 
-    def stats(self) -> GaussianStats:
+    def stats(self) -> Gaussian:
         """Mean and unbiased covariance; needs at least two rows."""
         if self.count < 2:
             raise ValueError("a Fréchet distance needs at least two frames per set")
         mean = self._sum / self.count
         cov = (self._outer - self.count * np.outer(mean, mean)) / (self.count - 1)
-        return GaussianStats(mean, (cov + cov.T) / 2.0, self.count)
+        return Gaussian(mean, (cov + cov.T) / 2.0, self.count)
 
 
 def log_mel_stats(
     paths: Iterable[str | os.PathLike[str]], block_seconds: float = 10.0
-) -> GaussianStats:
+) -> Gaussian:
     """Gaussian statistics of the documented log-mel frames over every file in ``paths``."""
     acc = StatsAccumulator(N_MELS)
     for path in paths:

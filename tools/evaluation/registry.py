@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import file_sha256
 from lvas.tools.evaluation.cost import run_cost
 from lvas.tools.evaluation.dropouts import dropouts
@@ -310,6 +311,19 @@ def resolve_metric_names(names: Iterable[str]) -> MetricResolution:
         else:
             unknown[name] = nearest_names(name)
     return MetricResolution(found, not_applicable, unknown)
+
+
+def resolve_known_metric_names(names: Iterable[str], *, where: str = "") -> MetricResolution:
+    """``resolve_metric_names``, refusing (exit 2) any name that is neither a metric nor
+    known not to apply, with the nearest known names; ``where`` says whose names they are."""
+    resolved = resolve_metric_names(names)
+    if resolved.unknown:
+        raise LVASInputError(
+            f"Unknown metric(s){where}: " + "; ".join(
+                f"{name!r} (nearest: {', '.join(near) or 'none'})"
+                for name, near in resolved.unknown.items())
+            + ". `lvas eval --list` lists every metric.")
+    return resolved
 
 
 def metric_inputs(metric: Metric) -> list[str]:

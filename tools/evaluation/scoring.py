@@ -357,11 +357,9 @@ def score_dubbed_video(output: str | os.PathLike[str], metric_names: Sequence[st
     write them), for the ablation runner. A reference without audio (a silent input video)
     leaves the metrics that need one at "needs reference"; unknown names raise
     LVASInputError."""
-    from lvas.tools.evaluation.registry import resolve_metric_names
+    from lvas.tools.evaluation.registry import resolve_known_metric_names
 
-    resolved = resolve_metric_names(metric_names)
-    if resolved.unknown:
-        raise LVASInputError("Unknown metric(s): " + ", ".join(resolved.unknown))
+    resolved = resolve_known_metric_names(metric_names)
     path = Path(output)
     item = EvalItem(path.name, path, Path(reference) if reference else None, category, text,
                     Path(run_dir) if run_dir else None)
