@@ -43,16 +43,36 @@ def run_pipeline(
     graph = graph or compile_graph()
     run_config = {"recursion_limit": RECURSION_LIMIT, **(config or {})}
     started = time.perf_counter()
+    began = time.time()
     final: dict[str, Any] = {}
-    for mode, chunk in graph.stream(
-        inputs, config=run_config, context=context, stream_mode=["updates", "values"]
-    ):
-        if mode == "values":
-            final = chunk
-        elif progress is not None:
-            for node, update in chunk.items():
-                progress(node, update or {}, time.perf_counter() - started)
+    try:
+        for mode, chunk in graph.stream(
+            inputs, config=run_config, context=context, stream_mode=["updates", "values"]
+        ):
+            if mode == "values":
+                final = chunk
+            elif progress is not None:
+                for node, update in chunk.items():
+                    progress(node, update or {}, time.perf_counter() - started)
+    except BaseException:
+        _remove_if_made_empty(final.get("run_dir"), since=began)
+        raise
     return final
+
+
+def _remove_if_made_empty(run_dir: str | None, *, since: float) -> None:
+    """A run refused after the probe made its folder (an edited plan with an unknown label,
+    say) leaves no empty folder behind; a folder that holds anything, or that existed before
+    the run, is left alone."""
+    if not run_dir:
+        return
+    folder = Path(run_dir)
+    try:
+        if folder.is_dir() and folder.stat().st_ctime >= since - 1.0 and \
+                not any(folder.iterdir()):
+            folder.rmdir()
+    except OSError:
+        pass
 
 
 def describe_update(node: str, update: dict[str, Any], counts: Counter) -> str:

@@ -14,7 +14,7 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
 from lvas.tools.common.errors import LVASInputError
-from lvas.tools.common.paths import check_output_path
+from lvas.tools.common.paths import can_create_in, check_output_path
 from lvas.tools.delivery.muxing import check_output_container, default_output_path
 from lvas.tools.generation.options import check_run_backends
 from lvas.tools.planning.narration import read_narration
@@ -52,14 +52,29 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     else:
         output = state.get("output") or str(default_output_path(video, info))
         out = check_output_path(output, video=video, overwrite=ctx.overwrite)
+        if not state.get("output") and not out.name.startswith(f"{Path(video).stem}.dubbed."):
+            update["warnings"] = [*update.get("warnings", []),
+                                  f"{Path(video).stem}.dubbed{out.suffix} already exists next "
+                                  f"to the input: writing {out} instead (-o names the output)"]
         check_output_container(out, info)
         update["output_path"] = str(out.resolve())
     run_dir = Path(ctx.run_dir).expanduser() if ctx.run_dir else out.with_name(
         out.name.removesuffix(".json").removesuffix(out.suffix) + ".lvas")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    update["video_info"] = info.to_dict()
-    update["run_dir"] = str(run_dir.resolve())
-    if state.get("narration"):
+    if state.get("narration"):  # read before anything is created: a refusal leaves nothing
         lines = read_narration(state["narration"], duration=info.duration)
         update["narration_lines"] = [line.to_dict() for line in lines]
+    make_run_dir(run_dir)
+    update["video_info"] = info.to_dict()
+    update["run_dir"] = str(run_dir.resolve())
     return update
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run folder, or say clearly why it cannot be (before any work is done)."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LVASInputError(f"Run folder {run_dir} cannot be created ({exc.strerror}); choose "
+                             "another --work-dir (or -o).") from None
+    if not can_create_in(run_dir):
+        raise LVASInputError(f"Run folder {run_dir} is not writable; choose another --work-dir.")

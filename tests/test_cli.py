@@ -192,3 +192,49 @@ def test_output_container_is_checked_before_any_work(small_video, tmp_path, name
                    "--work-dir", str(tmp_path / "run"))
     _assert_clear_error(result, words)
     assert not (tmp_path / "run" / "analysis").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc")
+def test_an_unwritable_output_is_refused_before_any_work(cut_video, tmp_path, label_cache_dir):
+    # As root every permission check passes; /proc still refuses new files.
+    refused = _lvas("dub", str(cut_video), "-o", "/proc/x.mp4", "--work-dir",
+                    str(tmp_path / "run"), cache_dir=label_cache_dir)
+    _assert_clear_error(refused, "/proc", "not writable")
+    assert not (tmp_path / "run").exists()
+    refused = _lvas("dub", str(cut_video), "-o", str(tmp_path / "out.mp4"), "--work-dir",
+                    "/proc/lvas-run", cache_dir=label_cache_dir)
+    _assert_clear_error(refused, "/proc/lvas-run", "--work-dir")
+
+
+def test_refused_narration_or_plan_leaves_no_run_folder(cut_video, tmp_path, label_cache_dir):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("99-100 far past the end of the video\n")
+    refused = _lvas("dub", str(cut_video), "-o", str(tmp_path / "a.mp4"), "--narration",
+                    str(lines), cache_dir=label_cache_dir)
+    assert refused.returncode == 2
+    assert not (tmp_path / "a.lvas").exists()
+    made = _lvas("plan", str(cut_video), "-o", str(tmp_path / "plan.json"),
+                 cache_dir=label_cache_dir)
+    assert made.returncode == 0, made.stderr
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    first = next(iter(plan["label_choices"]))
+    plan["label_choices"][first]["label"] = "no such label anywhere"
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    refused = _lvas("render", str(tmp_path / "plan.json"), "-o", str(tmp_path / "b.mp4"),
+                    cache_dir=label_cache_dir)
+    _assert_clear_error(refused, "not in the label index")
+    assert not (tmp_path / "b.lvas").exists()
+
+
+def test_a_renamed_default_output_is_announced(cut_video, tmp_path, label_cache_dir):
+    import shutil
+
+    video = tmp_path / "clip.mp4"
+    shutil.copy(cut_video, video)
+    (tmp_path / "clip.dubbed.mp4").write_bytes(b"made by the user")
+    result = _lvas("dub", str(video), cache_dir=label_cache_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("clip.dubbed-2.mp4")
+    assert "clip.dubbed.mp4 already exists" in result.stderr and "clip.dubbed-2.mp4" in \
+        result.stderr
+    assert (tmp_path / "clip.dubbed.mp4").read_bytes() == b"made by the user"

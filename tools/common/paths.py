@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,6 +95,18 @@ def check_output_path(output: str | Path, *, video: str | Path, overwrite: bool)
         raise LVASInputError(
             f"Output folder {parent} does not exist; create it or choose another -o."
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not can_create_in(parent):
         raise LVASInputError(f"Output folder {parent} is not writable; choose another -o.")
     return out
+
+
+def can_create_in(folder: str | Path) -> bool:
+    """Whether a file can really be created in ``folder``. Permission bits are not enough:
+    root passes every access check, yet /proc, read-only mounts and full disks refuse."""
+    try:
+        handle, name = tempfile.mkstemp(prefix=".lvas-write-check-", dir=folder)
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True
