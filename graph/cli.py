@@ -101,6 +101,7 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
     if not args.quiet:
         _print_err(f"lvas: {doing}")
     ctx = _context(args)
+    _build_index_if_needed(ctx, quiet=args.quiet)
     final = _run_resumable(args, inputs, ctx, progress)
     artifacts = final.get("artifacts", {})
     run_dir = Path(final["run_dir"])
@@ -141,6 +142,21 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
     if summary["report"]:
         _print_err(f"lvas: report {summary['report']}; editor timeline {summary['timeline']}")
     return summary
+
+
+def _build_index_if_needed(ctx: Any, *, quiet: bool) -> None:
+    """Build the label index before the run, saying so: the first run on a machine spends
+    about a minute on it, which would otherwise pass in silence inside the Synthesizer."""
+    from lvas.retrieval_index.store import build_index, index_is_ready
+
+    if index_is_ready(ctx.index_dir or None, embedding_model=ctx.embedding_model):
+        return
+    if not quiet:
+        _print_err("lvas: building the sound-label index (once per machine and label set; "
+                   "about a minute on 2 cores)...")
+    info = build_index(ctx.index_dir or None, embedding_model=ctx.embedding_model)
+    if not quiet:
+        _print_err(f"lvas: label index ready: {info.count} labels in {info.seconds:.0f} s")
 
 
 def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,

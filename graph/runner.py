@@ -91,6 +91,16 @@ def describe_update(node: str, update: dict[str, Any], counts: Counter) -> str:
     elif node == "review":
         actions = Counter(n["action"] for n in update.get("review_notes", []))
         detail = ", ".join(f"{k} {v}" for k, v in sorted(actions.items())) or "nothing to review"
+    elif node == "scriptwriter":
+        overview = " ".join(str(update.get("overview", "")).split())
+        detail = f"\"{overview[:70]}{'...' if len(overview) > 70 else ''}\""
+    elif node == "synthesizer":
+        choices = update.get("label_choices", {})
+        labelled = sum(1 for c in choices.values() if c.get("label"))
+        detail = f"{labelled} label(s) chosen for {len(choices)} sound(s)"
+    elif node == "load_plan":
+        sounds = sum(len(d["sounds"]) for d in update.get("designs", {}).values())
+        detail = f"{len(update.get('scenes', []))} scene(s), {sounds} sound(s) from the plan"
     elif node == "designer":
         sounds = sum(len(d["sounds"]) for d in update.get("designs", {}).values())
         detail = f"{sounds} sound(s)"

@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from lvas.retrieval_index.embeddings import PACKAGED, Embedder, TextEmbedder, get_embedder
+from lvas.retrieval_index.embeddings import (
+    PACKAGED,
+    Embedder,
+    TextEmbedder,
+    get_embedder,
+    resolve_model,
+)
 from lvas.retrieval_index.knowledge import LabelRecord, data_fingerprint, load_knowledge_base
 from lvas.retrieval_index.onnx_embedder import (
     export_onnx,
@@ -299,6 +305,14 @@ def _query_embedder(root: Path, embedder: Embedder) -> TextEmbedder:
     index built before exports existed), else the torch model."""
     _export_query_model(root, embedder)
     return load_onnx_embedder(onnx_folder(root, embedder.model_id), embedder) or embedder
+
+
+def index_is_ready(cache_dir: str | Path | None = None, *,
+                   embedding_model: str = PACKAGED) -> bool:
+    """Whether the index of the current labels is built and saved (cheap: no model, no
+    Chroma), so a caller can announce the one-time build before it starts."""
+    _, model_id = resolve_model(embedding_model)
+    return _views_path(default_cache_dir(cache_dir), content_hash(model_id)).is_file()
 
 
 def build_index(

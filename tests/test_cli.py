@@ -238,3 +238,18 @@ def test_a_renamed_default_output_is_announced(cut_video, tmp_path, label_cache_
     assert "clip.dubbed.mp4 already exists" in result.stderr and "clip.dubbed-2.mp4" in \
         result.stderr
     assert (tmp_path / "clip.dubbed.mp4").read_bytes() == b"made by the user"
+
+
+@pytest.mark.slow  # builds a label index of its own: about a minute
+def test_the_first_run_announces_the_index_build(cut_video, tmp_path):
+    result = _lvas("plan", str(cut_video), "-o", str(tmp_path / "plan.json"),
+                   cache_dir=tmp_path / "fresh-cache")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if "building the sound-label index" in line)
+    ready = next(i for i, line in enumerate(lines) if "label index ready:" in line)
+    first_step = next(i for i, line in enumerate(lines) if line.startswith("["))
+    assert start < ready < first_step  # said before the silence, not after
+    again = _lvas("plan", str(cut_video), "-o", str(tmp_path / "plan2.json"),
+                  cache_dir=tmp_path / "fresh-cache")
+    assert "building the sound-label index" not in again.stderr

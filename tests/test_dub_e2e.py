@@ -137,6 +137,12 @@ def test_progress_is_reported_per_node(dubbed):
     stderr = dubbed[4].stderr
     for title in ("Storyboarder", "Scriptwriter", "Designer", "Synthesizer", "mixer", "report"):
         assert title in stderr
+    # Every progress line says what its step did: no "Synthesizer (labels):  (10.12 s)".
+    steps = [line for line in stderr.splitlines() if line.startswith("[")]
+    assert steps
+    for line in steps:
+        title, _, rest = line.partition("]")[2].partition(":")
+        assert rest.strip() and not rest.strip().startswith("("), line
 
 
 @pytest.fixture(scope="module")
