@@ -71,15 +71,22 @@ def test_output_folder_missing(small_video, tmp_path):
 
 
 def test_output_folder_not_writable(small_video, tmp_path, monkeypatch, capsys):
-    # In-process with os.access answering "no" for the folder: chmod alone proves nothing when
+    # In-process with file creation refused in the folder: chmod alone proves nothing when
     # the tests run as root (as CI does), since root writes into read-only folders.
+    import tempfile
+
     from lvas.graph.cli import main
 
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if Path(path) == locked
-                        else real_access(path, mode, **kw))
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        if Path(kwargs.get("dir") or ".") == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     monkeypatch.setenv("LVAS_CACHE_DIR", str(tmp_path / "cache"))
     assert main(["dub", str(small_video), "-o", str(locked / "o.mp4")]) == 2
     err = capsys.readouterr().err

@@ -315,7 +315,21 @@ def test_fit_trims_pads_and_lays_out_channels() -> None:
     assert db._fit(mono[None, :], 2).shape == (2,)
 
 
+def test_weights_are_found_locally_or_said_missing(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    assert db.weights_status("stable-audio", str(tmp_path)) == (True, f"weights in {tmp_path}")
+    monkeypatch.setattr(db, "_hub_reachable", lambda: False)
+    ok, reason = db.weights_status("stable-audio", "some-org/not-downloaded-model")
+    assert not ok and "weights missing" in reason and "huggingface-cli download" in reason
+    ok, reason = db.stable_audio_available("some-org/not-downloaded-model")
+    assert not ok and "weights missing" in reason  # what doctor and the probe say
+    monkeypatch.setattr(db, "_hub_reachable", lambda: True)
+    ok, reason = db.stable_audio_available("some-org/not-downloaded-model")
+    assert ok and "fetched from the Hugging Face hub on first use" in reason
+
+
 def test_availability(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "weights_status", lambda pipeline, model="": (True, "weights here"))
     ok, reason = db.stable_audio_available()
     assert ok and "diffusers" in reason
     monkeypatch.setattr(db, "cuda_available", lambda: False)

@@ -110,8 +110,14 @@ def test_auto_never_picks_a_model_backend_without_a_gpu(clean_env):
         registry.get_generator("wavenet")
 
 
-def test_auto_takes_a_model_backend_on_a_device_asked_for(clean_env):
+def test_auto_takes_a_model_backend_on_a_device_asked_for(clean_env, monkeypatch):
     import importlib.util
+
+    from lvas.tools.generation import diffusers_backend
+
+    # The model's weights are on this machine (the check itself is tested with the backend).
+    monkeypatch.setattr(diffusers_backend, "weights_status",
+                        lambda pipeline, model="": (True, "weights here"))
 
     if importlib.util.find_spec("diffusers") is None or importlib.util.find_spec(
             "torchsde") is None:

@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -116,24 +117,67 @@ def diffusers_available(pipeline: str = "stable-audio", *, for_auto: bool = Fals
     return False, f"device {requested} is not one diffusers can use (cuda, cpu, mps)"
 
 
-def stable_audio_available() -> tuple[bool, str]:
+@cache
+def _hub_reachable() -> bool:
+    """Whether the Hugging Face hub answers at all (2 s), asked only when weights are missing:
+    an offline machine learns at once, not after the model starts loading."""
+    import socket
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:  # the hub library's own reading of HF_HUB_OFFLINE
+        return False
+
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=2.0):
+            return True
+    except OSError:
+        return False
+
+
+def weights_status(pipeline: str, model: str = "") -> tuple[bool, str]:
+    """Whether ``model`` (default: the pipeline's) is on this machine, or can be fetched."""
+    name = model or _spec(pipeline).default_model
+    if Path(name).expanduser().is_dir():
+        return True, f"weights in {name}"
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "model_index.json"), str):
+        return True, f"weights of {name} in the Hugging Face cache"
+    if _hub_reachable():
+        return True, f"weights of {name} are fetched from the Hugging Face hub on first use"
+    return False, (f"weights missing: {name} is not in the Hugging Face cache and the hub cannot "
+                   f"be reached; download it where it can (huggingface-cli download {name}) or "
+                   "give a local model folder (--generator-model)")
+
+
+def _with_weights(pipeline: str, status: tuple[bool, str], model: str) -> tuple[bool, str]:
+    if not status[0]:
+        return status
+    ok, weights = weights_status(pipeline, model)
+    return (True, f"{status[1]}; {weights}") if ok else (False, weights)
+
+
+def stable_audio_available(model: str = "") -> tuple[bool, str]:
     """Registry check for an explicit ``stable-audio`` choice (any device)."""
-    return diffusers_available("stable-audio")
+    return _with_weights("stable-audio", diffusers_available("stable-audio"), model)
 
 
-def audioldm2_available() -> tuple[bool, str]:
+def audioldm2_available(model: str = "") -> tuple[bool, str]:
     """Registry check for an explicit ``audioldm2`` choice (any device)."""
-    return diffusers_available("audioldm2")
+    return _with_weights("audioldm2", diffusers_available("audioldm2"), model)
 
 
-def stable_audio_auto_available(device: str = "") -> tuple[bool, str]:
+def stable_audio_auto_available(device: str = "", model: str = "") -> tuple[bool, str]:
     """Registry check for ``auto``: ``stable-audio`` only on CUDA or a device asked for."""
-    return diffusers_available("stable-audio", for_auto=True, device=device)
+    return _with_weights("stable-audio", diffusers_available("stable-audio", for_auto=True,
+                                                             device=device), model)
 
 
-def audioldm2_auto_available(device: str = "") -> tuple[bool, str]:
+def audioldm2_auto_available(device: str = "", model: str = "") -> tuple[bool, str]:
     """Registry check for ``auto``: ``audioldm2`` only on CUDA or a device asked for."""
-    return diffusers_available("audioldm2", for_auto=True, device=device)
+    return _with_weights("audioldm2", diffusers_available("audioldm2", for_auto=True,
+                                                          device=device), model)
 
 
 # --------------------------------------------------------------------------- pipeline cache

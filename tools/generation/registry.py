@@ -77,14 +77,14 @@ register(
     BackendEntry("stable-audio", "lvas.tools.generation.diffusers_backend:stable_audio",
                  "lvas.tools.generation.diffusers_backend:stable_audio_available",
                  "lvas.tools.generation.diffusers_backend:stable_audio_auto_available",
-                 auto_options=("device",)),
+                 check_options=("model",), auto_options=("device", "model")),
     auto_rank=0,
 )
 register(
     BackendEntry("audioldm2", "lvas.tools.generation.diffusers_backend:audioldm2",
                  "lvas.tools.generation.diffusers_backend:audioldm2_available",
                  "lvas.tools.generation.diffusers_backend:audioldm2_auto_available",
-                 auto_options=("device",)),
+                 check_options=("model",), auto_options=("device", "model")),
     auto_rank=1,
 )
 register(
