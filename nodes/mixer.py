@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import in_run, timed
 from lvas.tools.audio.mixing import DuckingSettings, MixTrack, mix_to_wav
-from lvas.tools.common.paths import relative_to_run
+from lvas.tools.common.paths import relative_to_run, write_json
 from lvas.tools.common.types import Clip
 from lvas.tools.delivery.measure import DeliveredLevels, measure_delivered_audio
 from lvas.tools.delivery.muxing import mux_soundtrack
@@ -76,10 +77,15 @@ def _deliver(state: LVASState, ctx: Context, wav: str,
     mux again with the soundtrack trimmed by the excess (a fraction of a dB; the encoder's
     overshoot is not linear, so it may take another round)."""
     trim = 0.0
-    overwrite = ctx.overwrite
+    record = Path(state["run_dir"]) / DELIVERY_RECORD
+    # A run killed between publishing its output and recording its step replaces its own
+    # file when resumed; a file anyone else made (or changed since) is still refused.
+    overwrite = ctx.overwrite or published_by(record, Path(state["output_path"]))
     for _ in range(_DELIVERY_ROUNDS):
         output = mux_soundtrack(state["video"], wav, state["output_path"], overwrite=overwrite,
-                                keep_original_audio=ctx.keep_original_audio, gain_db=trim)
+                                keep_original_audio=ctx.keep_original_audio, gain_db=trim,
+                                before_publish=lambda tmp: record_publication(
+                                    record, Path(state["output_path"]), tmp))
         delivered = measure_delivered_audio(output)
         excess = delivered.true_peak_db - DELIVERY_PEAK_LIMIT_DB
         if not (math.isfinite(excess) and excess > 0):
@@ -92,6 +98,27 @@ def _deliver(state: LVASState, ctx: Context, wav: str,
                         f"{-trim:.2f} dB to {delivered.true_peak_db:.2f} dBTP (soundtrack.wav is "
                         "unchanged).")
     return Path(output), delivered, trim
+
+
+DELIVERY_RECORD = "delivery.json"
+
+
+def record_publication(record: Path, output: Path, finished: Path) -> None:
+    """Note which file is about to become ``output`` (a rename keeps inode, size and mtime)."""
+    stat = finished.stat()
+    write_json(record, {"output": str(output.resolve()), "inode": stat.st_ino,
+                        "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+
+
+def published_by(record: Path, output: Path) -> bool:
+    """Whether ``output`` is the very file this run published (per its delivery record)."""
+    try:
+        noted = json.loads(record.read_text(encoding="utf-8"))
+        stat = output.stat()
+    except (OSError, ValueError):
+        return False
+    return (noted.get("output") == str(output.resolve()) and noted.get("inode") == stat.st_ino
+            and noted.get("size") == stat.st_size and noted.get("mtime_ns") == stat.st_mtime_ns)
 
 
 def _rounded(value: float) -> float | None:

@@ -63,3 +63,34 @@ def test_resume_with_nothing_to_resume_starts_afresh(tmp_path, label_cache_dir, 
             str(tmp_path / "run"), "--resume"]
     assert main(args) == 0
     assert "starting afresh" in capsys.readouterr().err
+
+
+def test_a_run_stopped_after_publishing_its_output_resumes_over_it(
+        tmp_path, label_cache_dir, monkeypatch, capsys):
+    """Killed between the mux's rename and the mixer's recorded step: the output exists, and
+    the resumed run must know it as its own (it refused it as "already exists" before)."""
+    import lvas.nodes.mixer as mixer
+
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(label_cache_dir))
+    monkeypatch.setenv("LVAS_DEBUG", "")
+    video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0])
+    out = tmp_path / "out.mkv"
+    args = ["dub", str(video), "-o", str(out), "--work-dir", str(tmp_path / "run"),
+            "--seed", "4"]
+    real_measure = mixer.measure_delivered_audio
+
+    def killed(path):
+        raise Crash("killed just after the output was published")
+
+    monkeypatch.setattr(mixer, "measure_delivered_audio", killed)
+    assert main(args) == 1
+    assert out.exists()
+    capsys.readouterr()
+    monkeypatch.setattr(mixer, "measure_delivered_audio", real_measure)
+    assert main([*args, "--resume"]) == 0, capsys.readouterr().err
+    assert "resuming" in capsys.readouterr().err
+    # A file somebody else put there is still never replaced.
+    out.unlink()
+    out.write_bytes(b"the user's own file")
+    assert main(["dub", str(video), "-o", str(out), "--work-dir", str(tmp_path / "run")]) == 2
+    assert out.read_bytes() == b"the user's own file"

@@ -12,6 +12,7 @@ soundtrack), so players start with the new soundtrack and editors still have the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from lvas.tools.common.errors import LVASInputError
@@ -128,13 +129,17 @@ def mux_soundtrack(
     overwrite: bool = False,
     keep_original_audio: bool = False,
     gain_db: float = 0.0,
+    before_publish: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write ``out_path``: the first video stream of ``video_path`` copied, plus ``wav_path``.
 
     The soundtrack is padded or trimmed to the video's duration; rotation (display matrix)
     and global metadata are kept. With ``keep_original_audio`` the input's first audio track
     follows as a second, non-default track; ``gain_db`` trims the soundtrack on its way into
-    the encoder. The file appears only when complete (temp name + rename).
+    the encoder. The file appears only when complete (temp name + rename);
+    ``before_publish`` is called with the finished temporary file just before the rename, so a
+    caller can record what it is about to publish (a resumed run then knows the file as its
+    own).
     """
     video, wav, out = Path(video_path), Path(wav_path), Path(out_path)
     check_output_path(out, video=video, overwrite=overwrite)
@@ -175,4 +180,6 @@ def mux_soundtrack(
         args += ["-movflags", "+faststart"]
     with atomic_path(out) as tmp:
         run_ffmpeg([*args, str(tmp)])
+        if before_publish is not None:
+            before_publish(tmp)
     return out
