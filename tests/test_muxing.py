@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -182,12 +182,19 @@ def test_output_directory_missing(cut_video: Path, tmp_path: Path) -> None:
 def test_output_directory_not_writable(
     cut_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # File creation refused in the folder (permission bits prove nothing to root).
+    import tempfile
+
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_access = os.access
-    monkeypatch.setattr(
-        os, "access", lambda p, mode, **kw: False if Path(p) == locked else real_access(p, mode)
-    )
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        if Path(kwargs.get("dir") or ".") == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     with pytest.raises(LVASInputError, match="not writable"):
         mux_soundtrack(cut_video, _wav(tmp_path / "s.wav", 1.0), locked / "o.mp4")
 
