@@ -13,7 +13,7 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import in_run, timed
 from lvas.tools.audio.mixing import DuckingSettings, MixTrack, mix_to_wav
-from lvas.tools.common.paths import relative_to_run, write_json
+from lvas.tools.common.paths import relative_to_run, remove_partials, write_json
 from lvas.tools.common.types import Clip
 from lvas.tools.delivery.measure import DeliveredLevels, measure_delivered_audio
 from lvas.tools.delivery.muxing import mux_soundtrack
@@ -26,6 +26,8 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     layer, then deliver the video with its picture copied."""
     ctx = context_of(runtime)
     run_dir = Path(state["run_dir"])
+    # Every render has finished: what a killed render left half-written goes now.
+    remove_partials(run_dir / "clips")
     duration = float(state["storyboard"]["duration"])
     tracks = [_track(clip, run_dir, ctx) for clip in state.get("clips", {}).values()]
     report = mix_to_wav(
@@ -92,6 +94,8 @@ def _deliver(state: LVASState, ctx: Context, wav: str,
             break
         trim -= excess + _TRIM_MARGIN_DB
         overwrite = True  # replacing our own output of a moment ago
+    # A mux killed earlier (its ffmpeg may have outlived it) left its partial output beside.
+    remove_partials(Path(output).parent, Path(output).stem)
     if trim:
         warnings.append(f"the audio encoder pushed the soundtrack's true peak over "
                         f"{DELIVERY_PEAK_LIMIT_DB:g} dBTP; the delivered track was trimmed by "

@@ -94,3 +94,42 @@ def test_a_run_stopped_after_publishing_its_output_resumes_over_it(
     out.write_bytes(b"the user's own file")
     assert main(["dub", str(video), "-o", str(out), "--work-dir", str(tmp_path / "run")]) == 2
     assert out.read_bytes() == b"the user's own file"
+
+
+def test_a_resumed_run_leaves_nothing_a_killed_one_left_half_written(
+        tmp_path, label_cache_dir, monkeypatch, counted_renders, capsys):
+    calls, render = counted_renders
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(label_cache_dir))
+    monkeypatch.setenv("LVAS_DEBUG", "")
+    video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0])
+    out, run = tmp_path / "out.mp4", tmp_path / "run"
+    args = ["dub", str(video), "-o", str(out), "--work-dir", str(run), "--seed", "3"]
+    assert main(args) == 1
+    # What SIGKILL leaves (no finally runs): half-written takes, window scratch folders, and
+    # the hidden partial output of a mux whose ffmpeg finished after its parent died.
+    (run / "clips" / ".rain-0a1b2c3d4e5f.0123456789ab.part.wav").write_bytes(b"half")
+    (run / "clips" / ".rain-0a1b2c3d4e5f.windows-k2j3").mkdir()
+    (run / "clips" / ".rain-0a1b2c3d4e5f.windows-k2j3" / "w0.wav").write_bytes(b"w")
+    (tmp_path / ".out.abcdef012345.part.mp4").write_bytes(b"full size, never renamed")
+    (tmp_path / "notes.txt").write_text("the user's")  # not ours: stays
+    render.healed = True
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["v.mp4", "out.mp4", "run", "notes.txt"])
+    assert not [p for p in (run / "clips").iterdir() if p.name.startswith(".")]
+
+
+def test_only_work_in_progress_names_are_swept(tmp_path):
+    from lvas.tools.common.paths import remove_partials
+
+    keep = [".gitignore", ".notes.part.txt", "out.mp4", ".out.mp4", "x.0123456789ab.part.wav"]
+    for name in keep:
+        (tmp_path / name).write_text("keep")
+    gone = [".out.0123456789ab.part.mp4", ".a-b.fedcba987654.part.wav"]
+    for name in gone:
+        (tmp_path / name).write_text("partial")
+    (tmp_path / ".a-b.windows-x1y2").mkdir()
+    assert sorted(p.name for p in remove_partials(tmp_path, "out")) == [gone[0]]
+    remove_partials(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -60,6 +62,31 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_PARTIAL = re.compile(
+    r"^\.(?P<stem>.+)\.(?:[0-9a-f]{12}\.part|windows-[A-Za-z0-9_]+)(?P<suffix>\.[^.]*)?$")
+"""Names this module's ``atomic_path`` and the windowed renderer give work in progress."""
+
+
+def remove_partials(folder: str | Path, stem: str | None = None) -> list[Path]:
+    """Delete work in progress a killed process left in ``folder`` (hidden ``.*.part.*`` files
+    and ``.*.windows-*`` scratch folders), only those of ``stem`` when given. Call it where no
+    other writer can be at work on them (after a stage's renders have all finished)."""
+    removed: list[Path] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for path in root.iterdir():
+        found = _PARTIAL.match(path.name)
+        if not found or (stem is not None and found.group("stem") != stem):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def write_json(path: str | Path, data: Any) -> Path:
