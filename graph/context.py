@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from lvas.tools.common.limits import MAX_VIDEO_SECONDS
 from lvas.tools.common.paths import default_cache_dir
 
 if TYPE_CHECKING:
@@ -356,6 +357,11 @@ class Context:
     overwrite: bool = field(
         default=False,
         metadata={"description": "Replace an existing output video instead of refusing."},
+    )
+    max_video_seconds: float = field(
+        default=MAX_VIDEO_SECONDS,
+        metadata={"description": "Longest video a run accepts, in seconds (default four "
+                  "hours); a longer one is refused before any work. 0: no limit."},
     )
 
     def storyboard_settings(self) -> StoryboardSettings:

@@ -14,6 +14,7 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.limits import check_run_inputs
 from lvas.tools.common.paths import can_create_in, check_output_path
 from lvas.tools.delivery.muxing import check_output_container, default_output_path
 from lvas.tools.generation.options import check_run_backends
@@ -43,6 +44,7 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     if not video:
         raise LVASInputError("No input video given; pass the path of a video file.")
     info = probe_video(video)
+    check_run_inputs(state.get("prompt"), video, info.duration, ctx.max_video_seconds)
     if state.get("plan_only"):
         target = state.get("plan_output") or str(Path(video).with_suffix(".plan.json"))
         if not target.endswith(".json"):
