@@ -166,8 +166,10 @@ def render_verified(
         for attempt in range(attempts):
             seed = retry_seed(request.seed, attempt)
             seeds.append(seed)
+            # A work-in-progress name (remove_partials knows it): a take that a killed run
+            # left behind is swept when the resumed run has finished its renders.
             tmp = out_path.with_name(
-                f".{out_path.stem}.take{attempt}.{uuid.uuid4().hex[:8]}{out_path.suffix}"
+                f".{out_path.stem}.take{attempt}.{uuid.uuid4().hex[:12]}.part{out_path.suffix}"
             )
             try:
                 render(generator, request.with_seed(seed), tmp)
