@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import platform
-import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,15 +23,18 @@ def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
 
 
 def check_ffmpeg() -> dict[str, Any]:
-    from lvas.tools.common.ffmpeg import ffmpeg_exe
+    """Which ffmpeg runs, its version, and why it was chosen (and any passed over): a system
+    ffmpeg too old for what LVAS asks is named with what it lacks."""
+    from lvas.tools.common.ffmpeg_choice import choose_ffmpeg
 
     try:
-        exe = ffmpeg_exe()
-        out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=20)
-        version = out.stdout.splitlines()[0] if out.stdout else "unknown version"
-        return _check("ffmpeg", out.returncode == 0, f"{version} ({exe})")
+        choice = choose_ffmpeg()
     except Exception as exc:  # noqa: BLE001 - doctor reports, never fails
         return _check("ffmpeg", False, f"not usable: {exc}")
+    check = _check("ffmpeg", choice.capable, choice.reason)
+    check.update(path=choice.path, version=choice.version, origin=choice.origin,
+                 missing=list(choice.missing), rejected=list(choice.rejected))
+    return check
 
 
 def check_pyav() -> dict[str, Any]:

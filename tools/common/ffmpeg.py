@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-import shutil
 import subprocess
+
+from lvas.tools.common.ffmpeg_choice import ffmpeg_choice, forget_ffmpeg_choice
 
 _STDERR_TAIL = 2000
 
@@ -18,17 +18,19 @@ class FFmpegError(RuntimeError):
         self.returncode = returncode
 
 
-@functools.cache
 def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary: a system one on PATH wins, else the one imageio-ffmpeg ships."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-    except ImportError as exc:  # pragma: no cover - imageio-ffmpeg is a hard dependency
-        raise FFmpegError("no ffmpeg on PATH and imageio-ffmpeg is not installed") from exc
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    """Path of the ffmpeg binary: ``LVAS_FFMPEG``, else a system one on PATH that has what LVAS
+    needs, else the one imageio-ffmpeg ships (see :mod:`lvas.tools.common.ffmpeg_choice`).
+
+    Chosen once per process; :func:`reset_ffmpeg_exe` makes the next call choose again.
+    """
+    return ffmpeg_choice().path
+
+
+def reset_ffmpeg_exe() -> None:
+    """Forget the chosen ffmpeg (tests that change ``PATH`` or ``LVAS_FFMPEG`` call it before
+    and after)."""
+    forget_ffmpeg_choice()
 
 
 def run_ffmpeg(args: list[str], *, timeout: float | None = None) -> subprocess.CompletedProcess:
