@@ -8,9 +8,9 @@ and dtype (``_MODELS``); weights are fetched by MMAudio's own ``ModelConfig.down
 into one folder (``weights_dir``, default ``<cache folder>/mmaudio``) instead of the current
 directory, where MMAudio's relative paths would otherwise put them.
 
-Video frames come from PyAV, the project's decoder, sampled at MMAudio's two rates: 8 fps at
-384x384 for CLIP and 25 fps at 224x224 (shorter side scaled, centre crop, [-1, 1]) for
-Synchformer, exactly the tensors ``mmaudio.eval_utils.generate`` expects.
+Video frames come from :mod:`~lvas.tools.generation.mmaudio_frames`: the tensors MMAudio's own
+loader (``mmaudio.eval_utils.load_video``) makes, 8 fps at 384x384 for CLIP and 25 fps at
+224x224 for Synchformer, each window read as MMAudio would read it cut out as its own clip.
 
 Seeds: ``generate`` draws the starting noise of a whole batch from one ``torch.Generator``.
 To keep a request's audio a function of its own seed, whatever it is batched with, the
@@ -24,11 +24,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
-import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,9 +38,15 @@ from lvas.tools.common.gpu import cuda_available
 from lvas.tools.common.paths import default_cache_dir
 from lvas.tools.generation.base import GenerationRequest, GeneratorCapabilities
 from lvas.tools.generation.batching import group_indices, run_in_batches
+from lvas.tools.generation.mmaudio_frames import (  # noqa: F401 - part of this module's API
+    CLIP_FPS,
+    CLIP_SIZE,
+    SYNC_FPS,
+    SYNC_SIZE,
+    read_mmaudio_frames,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; torch is imported lazily
-    import av
     import torch
 
 VARIANTS: tuple[str, ...] = ("small_16k", "small_44k", "medium_44k", "large_44k", "large_44k_v2")
@@ -54,13 +58,10 @@ SAMPLE_RATES: dict[str, int] = {
     "large_44k": 44100,
     "large_44k_v2": 44100,
 }
-CLIP_FPS, CLIP_SIZE = 8.0, 384
-SYNC_FPS, SYNC_SIZE = 25.0, 224
 MIN_MODEL_SECONDS = 1.0
 """Shorter requests are rendered this long and trimmed: Synchformer needs 16 frames (0.64 s)."""
 
 _DTYPES = {"bf16": "bf16", "bfloat16": "bf16", "fp32": "fp32", "float32": "fp32"}
-_TIME_EPS = 1e-4
 
 
 class MMAudioOutOfMemoryError(LVASInputError):
@@ -240,183 +241,6 @@ def _build_models(
     feature_utils = feature_utils.to(device, tdtype).eval()
     return MMAudioModels(net=net, feature_utils=feature_utils, seq_cfg=dataclasses.replace(
         cfg.seq_cfg))
-
-
-# --- video frames -------------------------------------------------------------------------
-
-
-def _first_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    import av
-
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    raise LVASInputError(f"{container.name}: has no video stream. Pass a video file.")
-
-
-class _FrameSampler:
-    """Sample-and-hold: each target time takes the last frame shown at or before it."""
-
-    def __init__(self, times: Sequence[float], convert: Any) -> None:
-        self.times = list(times)
-        self.convert = convert
-        self.out: list[np.ndarray | None] = [None] * len(self.times)
-        self.next = 0
-        self._held: tuple[int, np.ndarray] | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.next >= len(self.times)
-
-    def _picture(self, index: int, frame: av.VideoFrame) -> np.ndarray:
-        if self._held is None or self._held[0] != index:
-            self._held = (index, self.convert(frame))
-        return self._held[1]
-
-    def offer(self, index: int, t: float, frame: av.VideoFrame, prev: Any) -> None:
-        """A new frame at ``t``: targets before it get the frame shown until now."""
-        while not self.done and self.times[self.next] < t - _TIME_EPS:
-            src = prev if prev is not None else (index, frame)
-            self.out[self.next] = self._picture(*src)
-            self.next += 1
-
-    def finish(self, last: Any) -> None:
-        while not self.done:
-            self.out[self.next] = self._picture(*last)
-            self.next += 1
-
-    def pictures(self) -> list[np.ndarray]:
-        """Every target's picture, once :meth:`finish` has filled the last ones."""
-        return [picture for picture in self.out if picture is not None]
-
-
-def _display_size(stream: av.video.stream.VideoStream) -> tuple[int, int]:
-    width, height = stream.codec_context.width, stream.codec_context.height
-    sar = stream.sample_aspect_ratio
-    if sar and float(sar) > 0 and sar != 1:
-        width = max(1, int(round(width * float(sar))))
-    return width, height
-
-
-def _rotation(frame: av.VideoFrame) -> int:
-    """Counter-clockwise display rotation in quarter turns (0-3)."""
-    try:
-        degrees = int(round(float(frame.rotation)))
-    except (AttributeError, TypeError, ValueError):
-        return 0
-    return (degrees % 360) // 90
-
-
-def read_mmaudio_frames(
-    video_path: str | os.PathLike[str], start: float, duration: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The CLIP and sync frames of ``[start, start + duration)`` as MMAudio wants them.
-
-    CLIP: ``int(8 * duration)`` frames at 8 fps, ``(T, 3, 384, 384)`` float32 in [0, 1].
-    Sync: ``int(25 * duration)`` frames at 25 fps, shorter side scaled to 224 and centre
-    cropped, ``(T, 3, 224, 224)`` float32 in [-1, 1]. Times past the end hold the last frame.
-    """
-    import av
-
-    n_clip = int(duration * CLIP_FPS)
-    n_sync = int(duration * SYNC_FPS)
-    path = str(video_path)
-    try:
-        container = av.open(path, metadata_errors="ignore")
-    except (av.error.FFmpegError, OSError) as exc:
-        raise LVASInputError(f"{path}: cannot be opened as a video ({exc}).") from exc
-    with container:
-        stream = _first_video_stream(container)
-        stream.thread_type = "AUTO"
-        disp_w, disp_h = _display_size(stream)
-        scale = SYNC_SIZE / min(disp_w, disp_h)
-        sync_w = max(SYNC_SIZE, int(round(disp_w * scale)))
-        sync_h = max(SYNC_SIZE, int(round(disp_h * scale)))
-
-        def to_clip(frame: av.VideoFrame) -> np.ndarray:
-            rgb = frame.reformat(width=CLIP_SIZE, height=CLIP_SIZE, format="rgb24",
-                                 interpolation="BICUBIC").to_ndarray()
-            return np.rot90(rgb, _rotation(frame)).astype(np.float32) / 255.0
-
-        def to_sync(frame: av.VideoFrame) -> np.ndarray:
-            rgb = frame.reformat(width=sync_w, height=sync_h, format="rgb24",
-                                 interpolation="BICUBIC").to_ndarray()
-            top, left = (sync_h - SYNC_SIZE) // 2, (sync_w - SYNC_SIZE) // 2
-            crop = rgb[top:top + SYNC_SIZE, left:left + SYNC_SIZE]
-            return np.rot90(crop, _rotation(frame)).astype(np.float32) / 127.5 - 1.0
-
-        samplers = [
-            _FrameSampler([start + k / CLIP_FPS for k in range(n_clip)], to_clip),
-            _FrameSampler([start + k / SYNC_FPS for k in range(n_sync)], to_sync),
-        ]
-        last = _scan_frames(container, stream, start, samplers)
-        if last is None:
-            raise LVASInputError(f"{path}: no frame could be decoded. Check the video file.")
-        for sampler in samplers:
-            sampler.finish(last)
-    clip, sync = (
-        np.ascontiguousarray(np.stack(s.pictures()).transpose(0, 3, 1, 2)) if s.out
-        else np.zeros((0, 3, size, size), np.float32)
-        for s, size in zip(samplers, (CLIP_SIZE, SYNC_SIZE), strict=True)
-    )
-    return clip, sync
-
-
-def _scan_frames(
-    container: av.container.InputContainer,
-    stream: av.video.stream.VideoStream,
-    start: float,
-    samplers: list[_FrameSampler],
-) -> tuple[int, av.VideoFrame] | None:
-    """Decode from just before ``start`` until every sampler is served; the last frame seen.
-
-    A seek that lands after ``start`` (some containers index coarsely) is undone by
-    decoding from the beginning instead.
-    """
-    import av
-
-    tb = stream.time_base or Fraction(1, 90000)
-    fps = float(stream.average_rate or stream.guessed_rate or 25)
-    origin = stream.start_time
-    seek = start > 1.0 and origin is not None
-    if seek and origin is not None:
-        try:
-            container.seek(origin + int((start - 1.0) / tb), stream=stream, backward=True)
-        except av.error.FFmpegError:
-            seek = False
-            container.seek(0)
-    prev: tuple[int, av.VideoFrame] | None = None
-    index = 0
-    for frame in _decoded(container, stream):
-        if frame.pts is not None:
-            if origin is None:
-                origin = frame.pts
-            t = float((frame.pts - origin) * tb)
-        else:  # elementary streams: count frames at the nominal rate
-            t = index / fps
-        if seek and prev is None and t > start + _TIME_EPS:
-            container.seek(0)
-            return _scan_frames(container, stream, 0.0, samplers)
-        for sampler in samplers:
-            sampler.offer(index, t, frame, prev)
-        prev = (index, frame)
-        index += 1
-        if all(s.done for s in samplers):
-            break
-    return prev
-
-
-def _decoded(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> Iterator[av.VideoFrame]:
-    """Every frame that decodes; damaged packets are skipped."""
-    import av
-
-    for packet in container.demux(stream):
-        try:
-            yield from packet.decode()
-        except av.error.FFmpegError:
-            continue
 
 
 # --- sampling ---------------------------------------------------------------------------
