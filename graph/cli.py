@@ -17,6 +17,7 @@ from typing import Any
 from lvas.graph.cli_ablate import register as register_ablate
 from lvas.graph.cli_eval import register as register_eval
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.limits import MAX_PROMPT_CHARS, check_prompt
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
@@ -189,7 +190,9 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
 
 
 def _inputs(args: argparse.Namespace, **given: Any) -> dict[str, Any]:
-    """The graph's input: what the command fixes, plus the optional inputs that were given."""
+    """The graph's input: what the command fixes, plus the optional inputs that were given.
+    The prompt's limit is checked here, before the label index or any folder is touched."""
+    check_prompt(getattr(args, "prompt", None))
     optional = {key: getattr(args, key, None) for key in ("prompt", "narration")}
     return {k: v for k, v in {**given, **optional}.items() if v}
 
@@ -371,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_run_options(p: argparse.ArgumentParser) -> None:
         add_output_options(p)
-        p.add_argument("--prompt", help="sound direction, e.g. 'rain on a tin roof, thunder'")
+        p.add_argument("--prompt", help="sound direction, e.g. 'rain on a tin roof, thunder' "
+                       f"(at most {MAX_PROMPT_CHARS:,} characters; README 'Limits')")
         p.add_argument("--chat-backend", choices=["auto", "offline", "openai"],
                        help="who plans: a chat model or the offline planner (default: auto)")
         p.add_argument("--llm-model", help="chat/vision model (default: LVAS_LLM_MODEL)")

@@ -20,6 +20,8 @@ from lvas.nodes.common import (
 )
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.types import LabelReview, Scene, SceneDesign, SceneScript
+from lvas.tools.planning.offline import prompt_warnings
+from lvas.tools.planning.sound_caps import cap_designs
 from lvas.tools.video.analysis import motion_onsets
 
 EVENTS_PER_SECOND = 0.5
@@ -52,7 +54,9 @@ def _unscripted(scene: Scene) -> SceneScript:
 
 @timed("designer")
 def design_sounds(state: LVASState, runtime: Runtime[Context]) -> LVASState:
-    """Beds and events for every scene, events placed on the picture's motion onsets."""
+    """Beds and events for every scene, events placed on the picture's motion onsets; the
+    run's caps on sounds per scene and per minute apply whoever designed them, and the run's
+    warnings say what a cap or a long prompt left out."""
     ctx = context_of(runtime)
     edited = _approved_scripts(state, ctx)
     scripts = {**state.get("scripts", {}), **edited}
@@ -78,8 +82,16 @@ def design_sounds(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     elif ctx.design_layers != "multi":
         raise LVASInputError(f"design_layers {ctx.design_layers!r} is unknown; use 'multi' or "
                              "'background'.")
+    scenes = state.get("scenes", [])
+    designs, capped = cap_designs(designs, scenes, float(storyboard["duration"]))
+    warnings = capped
+    if planner.name == "offline":  # its sounds are the prompt's phrases, one for one
+        positions = [int(s.get("index", n)) for n, s in enumerate(scenes)]
+        warnings = [*prompt_warnings(state.get("prompt"), positions), *capped]
     update: LVASState = {"designs": designs, "label_round": 0, "label_final": False,
                          **log_update(log)}
+    if warnings:
+        update["warnings"] = [*update.get("warnings", []), *warnings]
     if edited:
         update["scripts"] = edited
     return update

@@ -9,13 +9,14 @@ for people who do not want to write subtitles.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.limits import MAX_NARRATION_BYTES, MAX_NARRATION_CHARS, MAX_NARRATION_LINES
 from lvas.tools.common.types import NarrationLine, Sound
 
-MAX_BYTES = 5_000_000
 DEFAULT_LINE_SECONDS = 3.0
 _TIME = r"(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?|\d+(?:\.\d+)?"
 _CUE_TIMES = re.compile(rf"^\s*({_TIME})\s*-->\s*({_TIME})")
@@ -96,9 +97,12 @@ def read_narration(path: str | Path, *, duration: float | None = None) -> list[T
     if not file.is_file():
         raise LVASInputError(f"Narration file not found: {file}. Give a .srt, .vtt or "
                              "timed-text file.")
-    if file.stat().st_size > MAX_BYTES:
-        raise LVASInputError(f"Narration file {file} is larger than {MAX_BYTES // 1_000_000} "
-                             "MB; is it really a subtitle file?")
+    size = file.stat().st_size
+    if size > MAX_NARRATION_BYTES:
+        raise LVASInputError(f"Narration file {file} is {size:,} bytes; LVAS reads at most "
+                             f"{MAX_NARRATION_BYTES:,} (the subtitles of a four-hour film take "
+                             "a few hundred kB). Is it really a subtitle file? Give the lines "
+                             "of this video only.")
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -127,7 +131,23 @@ def read_narration(path: str | Path, *, duration: float | None = None) -> list[T
                                    end=round(end, 4), text=words))
     if not lines:
         raise LVASInputError(f"Narration file {file} holds no text to speak.")
+    check_narration_size(lines, f"Narration file {file}")
     return lines
+
+
+def check_narration_size(lines: Sequence[TimedLine | NarrationLine], source: str) -> None:
+    """Refuse more lines or characters than a run voices (:data:`MAX_NARRATION_LINES`,
+    :data:`MAX_NARRATION_CHARS`); ``source`` names the file in the message."""
+    if len(lines) > MAX_NARRATION_LINES:
+        raise LVASInputError(f"{source} has {len(lines):,} lines; LVAS voices at most "
+                             f"{MAX_NARRATION_LINES:,} in one run. Split the video and its "
+                             "narration into parts.")
+    chars = sum(len(line.text if isinstance(line, TimedLine) else line["text"])
+                for line in lines)
+    if chars > MAX_NARRATION_CHARS:
+        raise LVASInputError(f"{source} holds {chars:,} characters of text; LVAS voices at "
+                             f"most {MAX_NARRATION_CHARS:,} (four hours of speech) in one run. "
+                             "Shorten the lines, or split the video and its narration.")
 
 
 def line_as_sound(line: NarrationLine) -> Sound:

@@ -18,6 +18,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from lvas.tools.common.limits import MAX_PROMPT_EVENTS_PER_SCENE, MAX_PROMPT_PHRASES
 from lvas.tools.common.types import (
     LabelCandidate,
     LabelChoice,
@@ -133,6 +134,51 @@ def prompt_clauses(prompt: str | None) -> list[str]:
     return [p.strip(" .") for p in parts if p.strip(" .")]
 
 
+def prompt_phrases(prompt: str | None) -> tuple[list[str], list[str]]:
+    """The phrases the offline Designer makes sounds from (the first
+    :data:`MAX_PROMPT_PHRASES`: a bed, then events) and those it leaves out."""
+    clauses = prompt_clauses(prompt)
+    return clauses[:MAX_PROMPT_PHRASES], clauses[MAX_PROMPT_PHRASES:]
+
+
+def scene_events(events: list[str], position: int) -> list[str]:
+    """The prompt events the scene at ``position`` (its index) takes: all of them when there
+    are few, else :data:`MAX_PROMPT_EVENTS_PER_SCENE` in turn (scene 0 the first ones, scene 1
+    the next, wrapping round), so a scene never piles up every event of a long prompt."""
+    per_scene = MAX_PROMPT_EVENTS_PER_SCENE
+    if len(events) <= per_scene:
+        return list(events)
+    first = position * per_scene % len(events)
+    return [events[(first + n) % len(events)] for n in range(per_scene)]
+
+
+def prompt_warnings(prompt: str | None, positions: list[int]) -> list[str]:
+    """What the offline Designer leaves out of a long prompt for scenes at ``positions``:
+    phrases past :data:`MAX_PROMPT_PHRASES`, and events no scene had room for; each named."""
+    used, left_out = prompt_phrases(prompt)
+    warnings = []
+    if left_out:
+        warnings.append(
+            f"the prompt has {len(used) + len(left_out)} phrases; sounds are made from the "
+            f"first {MAX_PROMPT_PHRASES} (a bed and {MAX_PROMPT_PHRASES - 1} events), so "
+            f"{len(left_out)} were left out: {quoted(left_out)}")
+    events = used[1:]
+    taken = {text for position in positions for text in scene_events(events, position)}
+    unused = [text for text in events if text not in taken]
+    if unused:
+        warnings.append(
+            f"{len(unused)} prompt phrase(s) became no sound: a scene takes at most "
+            f"{MAX_PROMPT_EVENTS_PER_SCENE} of the prompt's events and this video has "
+            f"{len(positions)} scene(s): {quoted(unused)}")
+    return warnings
+
+
+def quoted(texts: list[str], shown: int = 10) -> str:
+    """The first ``shown`` texts, quoted, and how many more there are: a warning stays short."""
+    names = ", ".join(repr(text) for text in texts[:shown])
+    return names + (f" and {len(texts) - shown} more" if len(texts) > shown else "")
+
+
 def wants_voices(*texts: str) -> bool:
     return any(VOICE_WORDS.search(t or "") for t in texts)
 
@@ -227,18 +273,19 @@ def design_scene(
     """Sound design of one scene: a background bed and foreground events on motion onsets.
 
     Steps as the method has them: sound-making entities and actions, then the background,
-    then priority (main action in front, the rest behind).
+    then priority (main action in front, the rest behind). A long prompt gives at most a bed
+    and :data:`MAX_PROMPT_EVENTS_PER_SCENE` events (:func:`scene_events`).
     """
     rng = random.Random(f"{seed}:{scene['id']}")
     setting = setting_for(scene)
     movement = motion_class(float(scene.get("motion", 0.0)))
-    clauses = prompt_clauses(prompt)
+    clauses, _ = prompt_phrases(prompt)
     start, end = float(scene["start"]), float(scene["end"])
     bed_text = clauses[0] if clauses else script.get("background") or setting.background
     sounds: list[Sound] = [
         _sound(scene, 0, "background", bed_text, start, end, -6.0 + rng.uniform(-1.0, 1.0), [])
     ]
-    event_texts = clauses[1:] if len(clauses) > 1 else []
+    event_texts = scene_events(clauses[1:], int(scene.get("index", 0)))
     if not event_texts and movement != "calm":
         event_texts = ["a quick whoosh of fast movement" if movement == "fast" else setting.event]
     event_times = _event_times(onsets, start, end, rng)

@@ -20,6 +20,15 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.limits import (
+    MAX_PLAN_BYTES,
+    MAX_PLAN_SCENES_PER_MINUTE,
+    MAX_SOUNDS_PER_MINUTE,
+    MAX_SOUNDS_PER_SCENE,
+    check_prompt,
+    plan_scenes_allowed,
+    sounds_allowed,
+)
 from lvas.tools.common.paths import write_json
 from lvas.tools.common.types import (
     LabelChoice,
@@ -31,6 +40,7 @@ from lvas.tools.common.types import (
     SpokenLine,
     Storyboard,
 )
+from lvas.tools.planning.narration import check_narration_size
 
 PLAN_VERSION = 1
 TILE_TOLERANCE = 1e-3
@@ -141,6 +151,11 @@ def load_plan(path: str | Path) -> Plan:
     if not source.is_file():
         raise LVASInputError(f"Plan {source} does not exist or is not a file; "
                              "make one with 'lvas plan VIDEO -o PLAN.json'.")
+    size = source.stat().st_size
+    if size > MAX_PLAN_BYTES:
+        raise LVASInputError(f"Plan {source} is {size:,} bytes; LVAS reads plans of at most "
+                             f"{MAX_PLAN_BYTES:,} (a four-hour video's plan takes about half). "
+                             "Is it really a plan? Make one with 'lvas plan VIDEO -o PLAN.json'.")
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -156,4 +171,37 @@ def load_plan(path: str | Path) -> Plan:
             for err in exc.errors()[:5]
         )
         raise LVASInputError(f"Plan {source} is not valid: {problems}.") from None
-    return cast(Plan, data)
+    plan = cast(Plan, data)
+    check_plan_size(plan, str(source))
+    return plan
+
+
+def check_plan_size(plan: Plan, source: str) -> None:
+    """Refuse a plan with more scenes, sounds or narration than a run makes of its video
+    (the limits of :mod:`lvas.tools.common.limits`), naming the limit and what to remove."""
+    duration = float(plan["storyboard"]["duration"])
+    scenes = len(plan["scenes"])
+    if scenes > plan_scenes_allowed(duration):
+        raise LVASInputError(
+            f"Plan {source} has {scenes:,} scenes; a {duration:.1f} s video's plan may have "
+            f"{plan_scenes_allowed(duration):,} ({MAX_PLAN_SCENES_PER_MINUTE} per started "
+            "minute). Merge scenes, or make a new plan with 'lvas plan'.")
+    total = 0
+    for key, design in plan.get("designs", {}).items():
+        count = len(design["sounds"])
+        total += count
+        if count > MAX_SOUNDS_PER_SCENE:
+            raise LVASInputError(
+                f"Plan {source}: design {key} has {count} sounds; a scene may have at most "
+                f"{MAX_SOUNDS_PER_SCENE}. Remove some from designs.{key}.sounds.")
+    allowed = max(sounds_allowed(duration), scenes)
+    if total > allowed:
+        raise LVASInputError(
+            f"Plan {source} has {total:,} sounds; a {duration:.1f} s video's plan may have "
+            f"{allowed:,} ({MAX_SOUNDS_PER_MINUTE} per started minute, or one per scene). "
+            "Remove the least important ones.")
+    check_narration_size(plan.get("narration", []), f"Plan {source}'s narration")
+    try:
+        check_prompt(plan.get("prompt"))
+    except LVASInputError as exc:
+        raise LVASInputError(f"Plan {source}: {exc}") from None
