@@ -20,6 +20,7 @@ from lvas.tools.common.ffmpeg_choice import (
     choose_ffmpeg,
     ffmpeg_choice,
     inspect_ffmpeg,
+    missing_features,
     parse_release,
 )
 
@@ -101,6 +102,56 @@ def _first_on_path(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 )
 def test_release_numbers_of_distro_and_git_builds(version, release):
     assert parse_release(version) == release
+
+
+# Excerpts of what Debian 12's FFmpeg 5.1.9 and imageio-ffmpeg's 9.0.2 print: 5.1's -filters has
+# no "---" rule and its -formats no device column; 9.0 has both.
+_LISTS_5_1 = (
+    "Filters:\n  T.. = Timeline support\n  .S. = Slice threading\n  ..C = Command support\n"
+    "  | = Source or sink filter\n"
+    " ... abench            A->A       Benchmark part of a filtergraph.\n"
+    " T.. apad              A->A       Pad audio with silence.\n"
+    " ..C color             |->V       Provide an uniformly colored input.\n",
+    "Encoders:\n V..... = Video\n ------\n A..... libopus              libopus Opus (codec opus)\n",
+    "File formats:\n D. = Demuxing supported\n .E = Muxing supported\n --\n"
+    " D  lavfi           Libavfilter virtual input device\n"
+    " D  matroska,webm   Matroska / WebM\n  E mp4             MP4 (MPEG-4 Part 14)\n",
+    "-fps_mode           set framerate mode for matching video streams; overrides vsync\n"
+    "apad AVOptions:\n   whole_dur         <duration>   ..F.A...... set minimum target "
+    "duration in the audio stream (default -0.000001)\n",
+)
+_LISTS_9_0 = (
+    "Filters:\n  T.. = Timeline support\n  | = Source or sink filter\n  ------\n"
+    " TS aap               AA->A      Apply Affine Projection algorithm.\n"
+    " T. apad              A->A       Pad audio with silence.\n"
+    " .. color             |->V       Provide an uniformly colored input.\n",
+    "Encoders:\n V..... = Video\n ------\n A....D libopus              libopus Opus (codec opus)\n",
+    "Formats:\n D.. = Demuxing supported\n .E. = Muxing supported\n ..d = Is a device\n ---\n"
+    " D d lavfi           Libavfilter virtual input device\n"
+    " D   matroska,webm   Matroska / WebM\n  E  mp4             MP4 (MPEG-4 Part 14)\n",
+    "-display_rotation[:<stream_spec>] <angle>  set pure counter-clockwise rotation in degrees\n"
+    "-fps_mode[:<stream_spec>]  set framerate mode for matching video streams\n"
+    "apad AVOptions:\n   whole_dur         <duration>   ..F.A...... set minimum target "
+    "duration in the audio stream (default -0.000001)\n",
+)
+
+
+@pytest.mark.parametrize("lists", [_LISTS_5_1, _LISTS_9_0], ids=["5.1", "9.0"])
+def test_the_lists_of_old_and_new_releases_are_read(lists):
+    missing = set(missing_features(*lists))
+    found = {
+        "filter apad",
+        "filter color",
+        "encoder libopus",
+        "muxer mp4",
+        "input lavfi",
+        "-fps_mode (needs FFmpeg >= 5.1)",
+        "the apad filter's whole_dur option (needs FFmpeg >= 4.2)",
+    }
+    assert not found & missing
+    assert "muxer matroska" in missing  # matroska,webm is the demuxer; the muxer line is absent
+    assert "filter atrim" in missing  # not in these excerpts
+    assert ("-display_rotation (needs FFmpeg >= 6.0)" in missing) == (lists is _LISTS_5_1)
 
 
 def test_the_fake_old_ffmpeg_fails_as_debian_12_does(tmp_path):

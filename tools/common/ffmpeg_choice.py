@@ -5,9 +5,10 @@ A system ffmpeg can be too old: Debian 12's FFmpeg 5.1 lacks ``-display_rotation
 first ``ffmpeg`` on ``PATH`` is used only when its version and its features pass a check;
 otherwise the binary that imageio-ffmpeg ships is. ``LVAS_FFMPEG`` (a path or a name on
 ``PATH``) overrides both: it is used even when it lacks something, with a warning that says
-what. Each binary is inspected once per process (``-version``, ``-filters``, ``-encoders``,
-``-formats`` and ``-h full``, run side by side: well under a second), and every choice says
-why it was made, for ``lvas doctor``.
+what. Each binary is inspected once per process: ``-version`` first (a release older than the
+newest feature LVAS needs is judged by that alone), then ``-filters``, ``-encoders``,
+``-formats`` and ``-h full`` side by side (for git builds, whose version names no release, the
+features decide). Every choice says why it was made, for ``lvas doctor``.
 """
 
 from __future__ import annotations
@@ -148,32 +149,23 @@ class FFmpegChoice:
         return not self.missing
 
 
-def _rows(text: str) -> list[list[str]]:
-    """The words of each row after the ``---`` rule of ``-filters``, ``-encoders`` or
-    ``-formats``: a column of flags first, then the name."""
-    rows: list[list[str]] = []
-    started = False
-    for line in text.splitlines():
-        words = line.split()
-        if started and len(words) >= 2:
-            rows.append(words)
-        started = started or (len(words) == 1 and set(words[0]) == {"-"})
-    return rows
+# Rows of the lists, by their shape rather than by position: releases differ in their flag
+# columns and headers (5.1's -filters has no "---" rule, 7.x added a device column to -formats).
+_FILTER_ROW = re.compile(r"^ \S+ +(\w\S*) +[AVN|]*->[AVN|]*\s", re.MULTILINE)
+_ENCODER_ROW = re.compile(r"^ [VAS][A-Z.]{5} +(\w\S*)", re.MULTILINE)
+_FORMAT_ROW = re.compile(r"^ ([D ])([E ])d? +(\w\S*)", re.MULTILINE)
 
 
 def _formats(text: str) -> tuple[set[str], set[str]]:
-    """Muxers and demuxers (devices included) of ``-formats``. Newer releases add a device
-    column (`` D d lavfi``), older ones do not (`` D  lavfi``)."""
+    """Muxers and demuxers (devices included) of ``-formats``: `` DE f32le``, ``  E mp4``,
+    `` D d lavfi`` (7.x and later), `` D  lavfi`` (5.1)."""
     muxers: set[str] = set()
     demuxers: set[str] = set()
-    for words in _rows(text):
-        flags, rest = words[0], words[1:]
-        if rest[0] == "d" and len(rest) > 1:
-            rest = rest[1:]
-        names = rest[0].split(",")
-        if "E" in flags:
+    for demux, mux, name in _FORMAT_ROW.findall(text):
+        names = name.split(",")
+        if mux == "E":
             muxers.update(names)
-        if "D" in flags:
+        if demux == "D":
             demuxers.update(names)
     return muxers, demuxers
 
@@ -199,13 +191,15 @@ def _help_options(text: str) -> tuple[set[str], dict[str, set[str]]]:
     return options, sections
 
 
-def _missing(filters: str, encoders: str, formats: str, help_full: str) -> tuple[str, ...]:
+def missing_features(filters: str, encoders: str, formats: str, help_full: str) -> tuple[str, ...]:
+    """Labels of the :data:`NEEDS` absent from the outputs of ``ffmpeg -filters``,
+    ``-encoders``, ``-formats`` and ``-h full``."""
     muxers, inputs = _formats(formats)
     options, sections = _help_options(help_full)
     have = {
         "option": options,
-        "filter": {row[1] for row in _rows(filters)},
-        "encoder": {row[1] for row in _rows(encoders)},
+        "filter": set(_FILTER_ROW.findall(filters)),
+        "encoder": set(_ENCODER_ROW.findall(encoders)),
         "muxer": muxers,
         "input": inputs,
     }
@@ -263,14 +257,15 @@ def _inspect(path: str, _identity: tuple[int, int]) -> FFmpegBuild:
         return FFmpegBuild(
             path, "", None, error=f"does not answer -version like ffmpeg (exit {done.returncode})"
         )
-    version = found[1]
+    version, release = found[1], parse_release(found[1])
+    if release is not None and release < MIN_RELEASE:  # its release says enough: no more runs
+        too_new = [need.label for need in NEEDS if need.since and need.since > release]
+        return FFmpegBuild(path, version, release, tuple(too_new))
     try:
         lists = _run_all(path, [["-filters"], ["-encoders"], ["-formats"], ["-h", "full"]])
     except (OSError, subprocess.SubprocessError) as exc:
-        return FFmpegBuild(
-            path, version, parse_release(version), error=f"does not list its features ({exc})"
-        )
-    return FFmpegBuild(path, version, parse_release(version), _missing(*lists))
+        return FFmpegBuild(path, version, release, error=f"does not list its features ({exc})")
+    return FFmpegBuild(path, version, release, missing_features(*lists))
 
 
 def inspect_ffmpeg(path: str) -> FFmpegBuild:
