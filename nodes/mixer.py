@@ -87,7 +87,8 @@ def _deliver(state: LVASState, ctx: Context, wav: str,
         output = mux_soundtrack(state["video"], wav, state["output_path"], overwrite=overwrite,
                                 keep_original_audio=ctx.keep_original_audio, gain_db=trim,
                                 before_publish=lambda tmp: record_publication(
-                                    record, Path(state["output_path"]), tmp))
+                                    record, Path(state["output_path"]), tmp),
+                                duration=float(state["video_info"]["duration"]))
         delivered = measure_delivered_audio(output)
         excess = delivered.true_peak_db - DELIVERY_PEAK_LIMIT_DB
         if not (math.isfinite(excess) and excess > 0):

@@ -4,6 +4,10 @@
 chunks, one scene, or raw shots; see ``lvas.tools.video.scenes``). With ``Context.vision_input``
 off, the scenes it hands on carry no colour or light (``LOOK_KEYS``): no planner downstream
 (Scriptwriter, review, Designer) can then read the picture, only the scenes' spans and motion.
+
+Its full decode is the first step to see where the picture really ends. When that is clearly
+before the duration the probe read from the header (a cut-off file), the run's ``video_info``
+takes the picture's end: the plan, the mix and the mux all go by it from here on.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
 from lvas.tools.common.paths import relative_to_run
-from lvas.tools.common.types import Scene, Shot, Storyboard
+from lvas.tools.common.types import NarrationLine, Scene, Shot, Storyboard
+from lvas.tools.video.probe import picture_ends_early, picture_info
 from lvas.tools.video.scenes import without_looks
 from lvas.tools.video.storyboard import StoryboardSettings, build_storyboard, storyboard_key
 
@@ -55,4 +60,25 @@ def storyboarder(state: LVASState, runtime: Runtime[Context]) -> LVASState:
         "motion_envelope": rel(board["motion_envelope"]),
         "envelope_rate": board["envelope_rate"],
     }
-    return {"storyboard": storyboard, "scenes": scenes, "warnings": board["warnings"]}
+    update: LVASState = {"storyboard": storyboard, "scenes": scenes,
+                         "warnings": list(board["warnings"])}
+    info = state.get("video_info")
+    if info and picture_ends_early(board["duration"], float(info["duration"]), board["fps"]):
+        update["video_info"] = picture_info(info, board["duration"])
+        if state.get("narration_lines"):
+            lines, note = narration_within(state["narration_lines"], board["duration"])
+            update["narration_lines"] = lines
+            update["warnings"] = [*update["warnings"], *note]
+    return update
+
+
+def narration_within(lines: list[NarrationLine],
+                     end: float) -> tuple[list[NarrationLine], list[str]]:
+    """Narration lines cut to a picture that ends at ``end``: lines that start after it are
+    dropped (said in the returned warning), the last one kept ends with the picture."""
+    kept: list[NarrationLine] = [{**line, "end": min(float(line["end"]), end)} for line in lines
+                                 if float(line["start"]) < end]
+    dropped = len(lines) - len(kept)
+    note = ([f"{dropped} narration line(s) start after the picture ends ({end:.2f} s) and "
+             "were left out"] if dropped else [])
+    return kept, note

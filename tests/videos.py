@@ -269,3 +269,44 @@ def make_empty_video(path: str | Path) -> Path:
         "-frames:v", "0", "-c:v", "mpeg4", str(path),
     ])
     return path
+
+
+def make_truncated_faststart(
+    path: str | Path,
+    durations: Sequence[float] = (6.0, 6.0, 6.0, 6.0),
+    *,
+    fraction: float = 0.3,
+    with_audio: bool = True,
+) -> Path:
+    """A faststart MP4 (index at the front) cut to its first ``fraction`` of bytes.
+
+    The header still states the whole duration, and the file opens and plays, but its picture
+    (and audio) stop where the bytes do: an interrupted download of a web-ready video.
+    """
+    path = Path(path)
+    whole = path.with_name(f".{path.stem}.whole.mp4")
+    make_cut_video(whole, durations, with_audio=with_audio,
+                   extra_output_args=["-movflags", "+faststart"])
+    try:
+        return make_truncated(path, whole, fraction)
+    finally:
+        whole.unlink()
+
+
+def make_long_audio(
+    path: str | Path,
+    picture: float = 4.0,
+    audio: float = 6.0,
+    *,
+    size: tuple[int, int] = (320, 240),
+) -> Path:
+    """An MP4 whose audio track runs on past its picture (``audio`` > ``picture`` seconds):
+    the container's duration is the audio's, the video stream's own is the picture's."""
+    path = Path(path)
+    w, h = size
+    run_ffmpeg([
+        "-y", "-f", "lavfi", "-i", f"testsrc2=s={w}x{h}:r=25:d={picture}",
+        "-f", "lavfi", "-i", f"sine=f=440:r=48000:d={audio}",
+        *_codec_args("libx264"), *_audio_args(path, None), str(path),
+    ])
+    return path

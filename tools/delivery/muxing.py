@@ -11,6 +11,7 @@ soundtrack), so players start with the new soundtrack and editors still have the
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -130,10 +131,13 @@ def mux_soundtrack(
     keep_original_audio: bool = False,
     gain_db: float = 0.0,
     before_publish: Callable[[Path], None] | None = None,
+    duration: float | None = None,
 ) -> Path:
     """Write ``out_path``: the first video stream of ``video_path`` copied, plus ``wav_path``.
 
-    The soundtrack is padded or trimmed to the video's duration; rotation (display matrix)
+    The soundtrack is padded or trimmed to ``duration``, the picture's length as the run
+    measured it (a cut-off file's picture ends before its header says), else to the duration
+    the video states; rotation (display matrix)
     and global metadata are kept. With ``keep_original_audio`` the input's first audio track
     follows as a second, non-default track; ``gain_db`` trims the soundtrack on its way into
     the encoder. The file appears only when complete (temp name + rename);
@@ -148,7 +152,10 @@ def mux_soundtrack(
     info = probe_video(video)
     check_output_container(out, info)
     muxer = _CONTAINERS[out.suffix.lower()][0]
-    duration = f"{info.duration:.6f}"
+    length = info.duration if duration is None else float(duration)
+    if not (length > 0 and math.isfinite(length)):
+        raise ValueError(f"the soundtrack's duration must be positive seconds, not {duration!r}")
+    padded = f"{length:.6f}"
     input_flags = ["-fflags", "+genpts"] if info.container in _NO_TIMESTAMP_FORMATS else []
     if info.container in {"h264", "hevc", "mpegvideo", "m4v"} and info.fps > 0:
         input_flags += ["-r", f"{info.fps:.6f}"]
@@ -164,7 +171,7 @@ def mux_soundtrack(
         *_audio_args(muxer, 0),
         "-filter:a:0",
         (f"volume={gain_db:.3f}dB," if gain_db else "")
-        + f"apad=whole_dur={duration},atrim=duration={duration}",
+        + f"apad=whole_dur={padded},atrim=duration={padded}",
         "-metadata:s:a:0", "title=LVAS soundtrack",
         "-metadata:s:a:0", "handler_name=LVAS soundtrack",  # what MP4/MOV players show
         "-disposition:a:0", "default",

@@ -32,7 +32,13 @@ from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import atomic_path
 from lvas.tools.common.types import Shot
 from lvas.tools.video.keyframes import keyframe_count, kmeans_medoids, sharpness
-from lvas.tools.video.probe import VideoInfo, probe_video
+from lvas.tools.video.probe import (
+    VideoInfo,
+    picture_ends_early,
+    probe_video,
+    short_picture_warning,
+    stated_duration,
+)
 from lvas.tools.video.transitions import THUMB_SIZE, DissolveDetector, GradualTransition
 
 ENVELOPE_RATE = 25.0
@@ -87,7 +93,11 @@ class ShotInfo:
 
 @dataclass
 class VideoAnalysis:
-    """Everything one pass measured; ``shots`` tile [0, duration) without gaps."""
+    """Everything one pass measured; ``shots`` tile [0, duration) without gaps.
+
+    ``picture_end`` is where the last decoded frame ends; ``duration`` is the file's stated
+    duration unless the picture ends clearly before it (then the picture's end).
+    """
 
     duration: float
     fps: float
@@ -98,6 +108,7 @@ class VideoAnalysis:
     frames_decoded: int
     corrupt_frames: int
     warnings: list[str] = field(default_factory=list)
+    picture_end: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -446,6 +457,7 @@ class _Decoder:
         self.rate = Fraction(self.fps).limit_denominator(100000)
         self.analysis_width = analysis_width
         self.time_base = Fraction(1, 90000)
+        self.stream_duration: float | None = None  # the video stream's own, as stated
 
     def frames(self) -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None]]:
         container, stream = _open_video(self.info.path)
@@ -458,6 +470,7 @@ class _Decoder:
             stream.codec_context.options = {"skip_loop_filter": "noref"}
             stream.codec_context.flags2 |= _CODEC_FLAG2_FAST
             tb = self.time_base = stream.time_base or self.time_base
+            self.stream_duration = stated_duration(stream)
             start_pts = stream.start_time
             # Analysis size follows the displayed aspect (sample aspect ratio), rotation aside.
             coded_w, coded_h = stream.codec_context.width, stream.codec_context.height
@@ -654,14 +667,15 @@ def analyze_video(
         an.pending_cuts.extend(c.seconds for c in an.detector.post_process(last_ftc))
         an.pending_cuts = sorted(c for c in an.pending_cuts if c <= last_t + 1e-6)
 
+    # The picture ends with the last decoded frame. When that is clearly before the stated
+    # duration (a cut-off file, or an audio track running on), everything made from this
+    # analysis follows the picture: scenes, plan and soundtrack end where it does.
     duration = info.duration
-    frame_len = 1.0 / fps
-    if last_t + frame_len < duration - max(0.5, 0.05 * duration):
-        warnings.append(
-            f"frames stop at {last_t + frame_len:.2f} s although the file says it lasts "
-            f"{duration:.2f} s (truncated?); analysed up to the last frame"
-        )
-        duration = last_t + frame_len
+    picture_end = last_t + 1.0 / fps
+    if picture_ends_early(picture_end, duration, fps):
+        warnings.append(short_picture_warning(info.path, duration, picture_end,
+                                              stream_duration=decoder.stream_duration, fps=fps))
+        duration = picture_end
     duration = max(duration, last_t + 1e-3)
     if corrupt:
         warnings.append(f"{corrupt} corrupt or undecodable frame(s) were skipped")
@@ -681,6 +695,7 @@ def analyze_video(
         frames_decoded=decoded,
         corrupt_frames=corrupt,
         warnings=warnings,
+        picture_end=round(picture_end, 6),
     )
 
 

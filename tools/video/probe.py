@@ -7,10 +7,11 @@ what to do, so the pipeline fails before any expensive work starts.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 
@@ -20,6 +21,11 @@ from lvas.tools.common.errors import LVASInputError
 _VFR_SAMPLE_PACKETS = 300
 # Packets we try before calling a video undecodable.
 _MAX_PACKETS_BEFORE_FIRST_FRAME = 600
+# How far the picture may end before the stated duration without comment: two frames (the
+# last frame's length is a guess on variable-rate video) plus muxers' rounding and audio
+# priming, which can make a complete file's container outlast its picture a little.
+_END_SLACK_FRAMES = 2
+_END_SLACK_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ class VideoInfo:
     90/270 degree ``rotation``. ``rotation`` is counter-clockwise degrees in [0, 360), as in
     FFmpeg's display matrix (``-display_rotation``). ``duration_source`` says where the duration
     came from: "container", "stream" or "packets" (demuxed, for files without a duration).
+    The duration is what the file states: a truncated file's picture may end well before it,
+    which only a full decode sees (see :func:`picture_ends_early` and :func:`picture_info`).
     """
 
     path: str
@@ -261,3 +269,82 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             size_bytes=size,
             duration_source=source,
         )
+
+
+def end_tolerance(fps: float) -> float:
+    """Seconds the picture may end before the stated duration in a complete file."""
+    return _END_SLACK_FRAMES / (fps if fps > 0 else 25.0) + _END_SLACK_SECONDS
+
+
+def picture_ends_early(picture_end: float, duration: float, fps: float) -> bool:
+    """Whether the picture (the end of its last frame) stops clearly before ``duration``: a
+    truncated file, or a container whose other streams run on past the picture."""
+    return picture_end < duration - end_tolerance(fps)
+
+
+def short_picture_warning(
+    path: str | os.PathLike[str],
+    duration: float,
+    picture_end: float,
+    *,
+    stream_duration: float | None,
+    fps: float,
+) -> str:
+    """What a run says when the picture ends early and everything follows the picture.
+
+    The video stream's own stated duration tells the two causes apart: when it agrees with
+    the picture, the container's extra length is another stream's (the audio runs on);
+    otherwise the video's data stops short of its own header (the file is cut off).
+    """
+    name = Path(path).name
+    if stream_duration is not None and not picture_ends_early(picture_end, stream_duration, fps):
+        return (
+            f"{name}: the file lasts {duration:.2f} s but its picture ends at "
+            f"{picture_end:.2f} s (its audio runs on past the picture); the soundtrack ends "
+            "with the last frame"
+        )
+    return (
+        f"{name}: the header says {duration:.1f} s but the picture ends at "
+        f"{picture_end:.2f} s (the file looks truncated); the soundtrack ends with the last "
+        "decoded frame"
+    )
+
+
+def picture_info(video_info: Mapping[str, Any], picture_end: float) -> dict[str, Any]:
+    """``video_info`` (a :class:`VideoInfo` as a dict) whose duration is the picture's end, the
+    stated one kept as ``header_duration``: what every step after the decode goes by."""
+    header = video_info.get("header_duration", video_info["duration"])
+    return {
+        **video_info,
+        "duration": float(picture_end),
+        "duration_source": "picture",
+        "header_duration": float(header),
+    }
+
+
+class PacketSpan(NamedTuple):
+    """Where a video stream's packets end (seconds from its start), and its stated duration."""
+
+    end: float
+    stream_duration: float | None
+
+
+def video_packet_span(path: str | os.PathLike[str]) -> PacketSpan:
+    """Demux (without decoding) every packet of the first video stream: where its data really
+    ends, at the cost of reading the file, not of decoding it."""
+    with av.open(str(path), metadata_errors="ignore") as container:
+        stream = _video_stream(container)
+        if stream is None:
+            raise _bad(Path(path), "has no video stream", "Pass a video file.")
+        scan = _scan(container, stream, full=True)
+        stated = stated_duration(stream)
+        fps = _rate(stream) or 25.0
+    if scan.end is None or scan.start is None:  # no timestamps: count frames
+        return PacketSpan(scan.packets / fps, stated)
+    return PacketSpan(float(scan.end - scan.start), stated)
+
+
+def stated_duration(stream: av.video.stream.VideoStream) -> float | None:
+    """The video stream's own duration from the header, if it states one."""
+    tb = stream.time_base or Fraction(1, 90000)
+    return float(stream.duration * tb) if stream.duration and stream.duration > 0 else None

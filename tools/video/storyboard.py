@@ -80,6 +80,7 @@ class VideoDecode(TypedDict):
     frames_decoded: int
     corrupt_frames: int
     warnings: list[str]
+    picture_end: float
 
 
 class StoryboardAnalysis(Storyboard):
@@ -92,6 +93,7 @@ class StoryboardAnalysis(Storyboard):
     frames_decoded: int
     corrupt_frames: int
     warnings: list[str]
+    picture_end: float
 
 
 def storyboard_key(video: str | Path, settings: StoryboardSettings) -> str:
@@ -138,6 +140,7 @@ def build_storyboard(
         "frames_decoded": decode["frames_decoded"],
         "corrupt_frames": decode["corrupt_frames"],
         "warnings": list(decode["warnings"]),
+        "picture_end": decode["picture_end"],
     }
     write_json(cache, storyboard)
     return storyboard
@@ -165,17 +168,22 @@ def _decode(video: str | Path, out: Path, settings: StoryboardSettings) -> Video
         "frames_decoded": analysis.frames_decoded,
         "corrupt_frames": analysis.corrupt_frames,
         "warnings": list(analysis.warnings),
+        "picture_end": analysis.picture_end,
     }
     write_json(cache, decode)
     return decode
 
 
 def _read_cached(path: Path, settings: dict[str, Any]) -> Any:
-    """The JSON at ``path`` when it was made with ``settings`` and its files still exist."""
+    """The JSON at ``path`` when it was made with ``settings`` and its files still exist.
+
+    One made before the decode pass recorded where the picture ends (``picture_end``) is
+    decoded again: it may have kept a cut-off file's stated duration.
+    """
     if not path.exists():
         return None
     cached = json.loads(path.read_text(encoding="utf-8"))
-    if cached.get("settings") == settings and _files_exist(cached):
+    if cached.get("settings") == settings and "picture_end" in cached and _files_exist(cached):
         return cached
     return None
 
