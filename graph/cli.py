@@ -165,7 +165,7 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
     """Run with every step checkpointed; with ``--resume``, go on from where the same command
     stopped (a fresh run otherwise, replacing that command's old checkpoints)."""
     from lvas.graph.builder import compile_graph
-    from lvas.graph.resume import open_checkpointer, thread_id_for, unfinished
+    from lvas.graph.resume import keep_final_checkpoint, open_checkpointer, resumable, thread_id_for
     from lvas.graph.runner import run_pipeline
     from lvas.tools.common.paths import default_cache_dir
 
@@ -176,7 +176,7 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
         graph = compile_graph(checkpointer=saver)
         start: dict[str, Any] | None = inputs
         if getattr(args, "resume", False):
-            if unfinished(graph, config):
+            if resumable(graph, config):
                 if not args.quiet:
                     _print_err("lvas: resuming the run this command started before")
                 start = None
@@ -185,7 +185,7 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
         if start is not None:
             saver.delete_thread(thread)
         final = run_pipeline(start, ctx, graph=graph, config=config, progress=progress)
-        saver.delete_thread(thread)  # a finished run needs no checkpoints: keep the file small
+        keep_final_checkpoint(saver, thread)  # --resume after a kill at exit has nothing to redo
         return final
 
 

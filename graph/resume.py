@@ -3,7 +3,8 @@
 Checkpoints live in one SQLite file in the cache directory. A run's thread is named by the hash
 of its inputs and settings, so running the same command again with ``--resume`` finds it;
 LangGraph replays nothing that finished (per-sound renders already written in an interrupted
-fan-out are kept too), and clips on disk are reused by content hash besides.
+fan-out are kept too), and clips on disk are reused by content hash besides. A finished run
+keeps only its final checkpoint; the same command without ``--resume`` starts afresh.
 """
 
 from __future__ import annotations
@@ -42,7 +43,26 @@ def open_checkpointer(cache_dir: str | Path) -> Iterator[Any]:
         yield saver
 
 
-def unfinished(graph: Any, config: dict[str, Any]) -> bool:
-    """Whether the thread in ``config`` stopped before the end (there are nodes still to run)."""
-    snapshot = graph.get_state(config)
-    return bool(snapshot.next) and snapshot.created_at is not None
+def resumable(graph: Any, config: dict[str, Any]) -> bool:
+    """Whether ``--resume`` can take up the thread in ``config``: it has a checkpoint.
+
+    A run cut short left its checkpoints: before a step, in the moment after a step's results
+    were saved but before the next checkpoint was (LangGraph then lists no step as next), or
+    after its last step, before the command had ended. A finished run keeps its final checkpoint
+    (:func:`keep_final_checkpoint`), so a command killed while it exited is taken up too.
+    Streaming the thread again goes on from there, redoing nothing that finished."""
+    return graph.get_state(config).created_at is not None
+
+
+def keep_final_checkpoint(saver: Any, thread_id: str) -> None:
+    """Drop every checkpoint of a finished thread but its last (its final state), in one
+    transaction: the file stays small, and ``--resume`` of the same command finds the run done
+    instead of refusing the output it made as someone else's."""
+    latest = saver.get_tuple({"configurable": {"thread_id": thread_id}})
+    if latest is None:
+        return
+    keep = latest.config["configurable"]["checkpoint_id"]
+    with saver.lock, saver.conn:  # the connection's context commits, or rolls back on error
+        for table in ("writes", "checkpoints"):
+            saver.conn.execute(f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id != ?",
+                               (thread_id, keep))

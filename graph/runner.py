@@ -29,6 +29,11 @@ NODE_TITLES = {
 }
 
 
+_METADATA = "__metadata__"
+"""Not a node: LangGraph's note beside the updates it replays from a resumed thread's saved
+steps (``{"cached": True}``)."""
+
+
 def run_pipeline(
     inputs: dict[str, Any] | None,
     context: Context,
@@ -53,11 +58,26 @@ def run_pipeline(
                 final = chunk
             elif progress is not None:
                 for node, update in chunk.items():
-                    progress(node, update or {}, time.perf_counter() - started)
+                    if node != _METADATA:
+                        progress(node, update or {}, time.perf_counter() - started)
     except BaseException:
         _remove_if_made_empty(final.get("run_dir"), since=began)
         raise
+    _sweep_work_in_progress(final)
     return final
+
+
+def _sweep_work_in_progress(final: dict[str, Any]) -> None:
+    """The run has finished, so no writer of its own is at work any more: what an earlier,
+    killed attempt of it left half-written (a take, a mix stage, a report, an analysis file, a
+    partial output) goes, wherever in the run folder it lies."""
+    from lvas.tools.common.paths import remove_partials, remove_partials_under
+
+    if final.get("run_dir"):
+        remove_partials_under(final["run_dir"])
+    if final.get("output_path"):
+        output = Path(final["output_path"])
+        remove_partials(output.parent, output.stem)
 
 
 def _remove_if_made_empty(run_dir: str | None, *, since: float) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from lvas.tools.audio.loudness import LoudnessMeter
 from lvas.tools.audio.sources import LAYERS, MixTrack, TrackReader, scale_rows
 from lvas.tools.audio.wav_stream import WavWriter, WriteBehind
 from lvas.tools.common.errors import LVASInputError
-from lvas.tools.common.paths import atomic_path
+from lvas.tools.common.paths import atomic_path, partial_path
 
 __all__ = [  # DuckingSettings, LAYERS and MixTrack are re-exported: callers import them here
     "LAYERS",
@@ -112,8 +111,9 @@ class MixReport:
 
 
 def _temp_beside(path: Path, tag: str) -> Path:
-    """A hidden, unique name for a stage file next to ``path`` (same disk: no copying)."""
-    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:10]}.{tag}.wav")
+    """A hidden, unique name for a stage file next to ``path`` (same disk: no copying), one
+    that a killed mix leaves as known work in progress."""
+    return partial_path(path.with_suffix(".wav"), tag)
 
 
 def mix_to_wav(

@@ -49,13 +49,22 @@ def file_fingerprint(path: str | Path) -> str:
     return content_hash(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
 
+def partial_path(final: str | Path, tag: str = "") -> Path:
+    """A fresh hidden name beside ``final`` for work in progress towards it (``tag`` tells
+    several apart): the one naming :func:`remove_partials` knows, so what a killed process left
+    half-written is swept when the run that goes on has finished."""
+    final = Path(final)
+    stem = f"{final.stem}.{tag}" if tag else final.stem
+    return final.with_name(f".{stem}.{uuid.uuid4().hex[:12]}.part{final.suffix}")
+
+
 @contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it into place only on success."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     # A fresh name rather than mkstemp: the file is then created with the user's umask.
-    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:12]}.part{final.suffix}")
+    tmp = partial_path(final)
     try:
         yield tmp
         os.replace(tmp, final)
@@ -66,7 +75,7 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
 
 _PARTIAL = re.compile(
     r"^\.(?P<stem>.+)\.(?:[0-9a-f]{12}\.part|windows-[A-Za-z0-9_]+)(?P<suffix>\.[^.]*)?$")
-"""Names this module's ``atomic_path`` and the windowed renderer give work in progress."""
+"""Names of work in progress: :func:`partial_path`'s and the windowed renderer's scratch folders."""
 
 
 def remove_partials(folder: str | Path, stem: str | None = None) -> list[Path]:
@@ -86,6 +95,17 @@ def remove_partials(folder: str | Path, stem: str | None = None) -> list[Path]:
         else:
             path.unlink(missing_ok=True)
         removed.append(path)
+    return removed
+
+
+def remove_partials_under(folder: str | Path) -> list[Path]:
+    """:func:`remove_partials` in ``folder`` and every folder below it: what a run killed
+    anywhere (a take, a mix stage, a report, an analysis file) left half-written."""
+    root = Path(folder)
+    removed = remove_partials(root)
+    if root.is_dir():
+        for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+            removed += remove_partials_under(sub)
     return removed
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, cast
 import numpy as np
 import soundfile as sf
 
+from lvas.tools.common.paths import partial_path
 from lvas.tools.generation.base import AudioGenerator, GenerationRequest
 from lvas.tools.generation.windowing import derive_seed, render_windowed
 
@@ -166,11 +166,9 @@ def render_verified(
         for attempt in range(attempts):
             seed = retry_seed(request.seed, attempt)
             seeds.append(seed)
-            # A work-in-progress name (remove_partials knows it): a take that a killed run
-            # left behind is swept when the resumed run has finished its renders.
-            tmp = out_path.with_name(
-                f".{out_path.stem}.take{attempt}.{uuid.uuid4().hex[:12]}.part{out_path.suffix}"
-            )
+            # A work-in-progress name: a take that a killed run left behind is swept when
+            # the resumed run has finished its renders.
+            tmp = partial_path(out_path, f"take{attempt}")
             try:
                 render(generator, request.with_seed(seed), tmp)
             except BaseException:
