@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
 from lvas.tools.common.paths import relative_to_run
-from lvas.tools.common.types import Artifacts, LabelChoice, SceneScript
+from lvas.tools.common.types import Artifacts, LabelChoice, Scene, SceneScript
 from lvas.tools.llm.accounting import summarize_usage
 from lvas.tools.planning.narration import line_as_sound
 from lvas.tools.reporting.report import write_report
@@ -24,6 +25,17 @@ def _label(choice: LabelChoice | None) -> str:
 
 def _caption(script: SceneScript | None) -> str:
     return script.get("caption", "") if script else ""
+
+
+def _scene_view(scene: Scene, script: SceneScript | None) -> dict[str, Any]:
+    """The scene as the report shows it: its caption and, when the planner recorded it, the
+    evidence behind its choices."""
+    view: dict[str, Any] = {**scene, "caption": _caption(script)}
+    recorded: Mapping[str, object] = script or {}
+    evidence = recorded.get("evidence")
+    if evidence:
+        view["evidence"] = evidence
+    return view
 
 
 def _sounds(state: LVASState) -> list[dict[str, Any]]:
@@ -68,8 +80,7 @@ def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     duration = float((storyboard["duration"] if storyboard else 0.0)
                      or state["video_info"]["duration"])
     scripts = state.get("scripts", {})
-    scenes = [{**scene, "caption": _caption(scripts.get(scene["id"]))}
-              for scene in state.get("scenes", [])]
+    scenes = [_scene_view(scene, scripts.get(scene["id"])) for scene in state.get("scenes", [])]
     clips = list(state.get("clips", {}).values())
     stems = {layer: str(run_dir / path) for layer, path in artifacts.get("stems", {}).items()}
     soundtrack = run_dir / artifacts["soundtrack"] if artifacts.get("soundtrack") else None
@@ -110,6 +121,11 @@ def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
         loudness=_loudness(artifacts, ctx),
         artifacts={k: v for k, v in links.items() if v},
         plan_path=artifacts.get("plan"),
+        run_dir=run_dir,
+        audio={**({"mix": str(soundtrack)} if soundtrack else {}),
+               **{f"stem: {layer}": path for layer, path in stems.items()}},
+        output_video=artifacts.get("output") or None,
+        video_codec=state.get("video_info", {}).get("video_codec"),
     )
     artifacts["report"] = relative_to_run(run_dir, page)
     return {"artifacts": artifacts}

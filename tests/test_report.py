@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from lvas.tools.audio.loudness import LoudnessMeter
-from lvas.tools.reporting import plots
+from lvas.tools.reporting import marks, media, plots
 from lvas.tools.reporting.report import write_report
 from lvas.tools.reporting.spectrogram import compute_spectrogram
 
@@ -106,17 +106,34 @@ def _fake_run(n_scenes: int, n_cues: int, duration: float, seed: int = 0
     return scenes, sounds
 
 
+def _keyframe(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (512, 288)
+              ) -> str:
+    """A real JPEG keyframe, as the Storyboarder writes them (BGR, up to 512 wide)."""
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = np.zeros((size[1], size[0], 3), np.uint8)
+    image[:] = colour
+    image[: size[1] // 2, : size[0] // 3] = (255, 255, 255)
+    assert cv2.imwrite(str(path), image)
+    return str(path)
+
+
 def _report_kwargs(tmp_path: Path, soundtrack: Path | None) -> dict:
     (tmp_path / "stems").mkdir(exist_ok=True)
     scenes = [
-        {"id": "s0", "start": 0.0, "end": 1.5, "caption": "A rainy street"},
-        {"id": "s1", "start": 1.5, "end": 3.0},
+        {"id": "s0", "start": 0.0, "end": 1.5, "caption": "A rainy street",
+         "keyframes": ["analysis/k/keyframe_0000_0.jpg"]},
+        {"id": "s1", "start": 1.5, "end": 3.0, "keyframes": ["analysis/k/keyframe_0001_0.jpg"]},
     ]
+    _keyframe(tmp_path / "analysis/k/keyframe_0000_0.jpg", (40, 90, 160))
+    _keyframe(tmp_path / "analysis/k/keyframe_0001_0.jpg", (30, 140, 60))
     sounds = [
         {"id": "c0", "scene_id": "s0", "layer": "background", "description": "steady rain",
          "label": "rain", "start": 0.0, "end": 1.5, "volume_db": -18.0},
         {"id": "c1", "scene_id": "s1", "layer": "foreground", "description": EVIL,
-         "label": "door slam & knock", "start": 1.8, "end": 2.4, "volume_db": -6.0},
+         "label": "door slam & knock", "start": 1.8, "end": 2.4, "volume_db": -6.0,
+         "onsets": [1.9, 2.1, 2.3]},
         {"id": "c2", "scene_id": "s1", "layer": "speech", "description": "a line",
          "label": "costs $5 or $6", "start": 1.6, "end": 2.9, "volume_db": -3.0},
     ]
@@ -140,17 +157,46 @@ def _report_kwargs(tmp_path: Path, soundtrack: Path | None) -> dict:
         artifacts={"soundtrack": "soundtrack.wav", "stems": "stems/",
                    "output video": str(tmp_path / "my out.mp4")},
         plan_path="plan.json",
+        run_dir=tmp_path,
     )
+
+
+def _marks(raw: str) -> list[dict[str, str]]:
+    """The timeline's boxes and hits with their attributes (class, style, data-*)."""
+    class Marks(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[dict[str, str]] = []
+            self.layer = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            attr = {k: v or "" for k, v in attrs}
+            if "tl-lane" in attr.get("class", ""):
+                self.layer = attr.get("data-layer", "")
+            if any(c in attr.get("class", "").split() for c in ("tl-mark", "tl-hit")):
+                self.found.append({**attr, "layer": self.layer, "tag": tag})
+
+    parser = Marks()
+    parser.feed(raw)
+    return parser.found
+
+
+def _left(style: str) -> float:
+    return float(style.split("left:", 1)[1].split("%", 1)[0])
 
 
 def test_report_is_self_contained_escaped_and_complete(tmp_path: Path) -> None:
     wav = _write_wav(tmp_path / "soundtrack.wav", 3.0, 16000)
-    out = write_report(tmp_path / "report.html", **_report_kwargs(tmp_path, wav))
+    kwargs = _report_kwargs(tmp_path, wav)  # makes stems/
+    stem = _write_wav(tmp_path / "stems" / "stem_background.wav", 3.0, 16000)
+    kwargs["audio"] = {"mix": wav, "stem: background": stem,
+                       "stem: speech": tmp_path / "stems" / "stem_speech.wav"}
+    out = write_report(tmp_path / "report.html", **kwargs)
     raw = out.read_text(encoding="utf-8")
     page = _parse(out)
 
     pngs = [src for src in page.images if src.startswith("data:image/png;base64,")]
-    assert len(pngs) >= 2
+    assert len(pngs) == 1  # the spectrogram; the timeline is HTML
     from PIL import Image
 
     for src in pngs:
@@ -159,8 +205,34 @@ def test_report_is_self_contained_escaped_and_complete(tmp_path: Path) -> None:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
         assert width == 1600 and 200 <= height <= 600
-    # Nothing outside the file is loaded: no scripts, stylesheets or remote images.
+    # Nothing from outside the run folder is loaded: no scripts, stylesheets or remote files.
     assert "<script" not in raw and "<link" not in raw and "http" not in raw
+
+    # A thumbnail per scene, small JPEGs beside the report, linked relatively.
+    thumbs = [src for src in page.images if not src.startswith("data:")]
+    assert thumbs == ["thumbnails/scene-0000.jpg", "thumbnails/scene-0001.jpg"]
+    for src in thumbs:
+        with Image.open(tmp_path / src) as image:
+            assert image.format == "JPEG" and image.size == (192, 108)
+        assert (tmp_path / src).stat().st_size < 20_000
+
+    # Players for the mix (and the stems when given), by relative paths to real files.
+    assert '<audio controls preload="metadata" src="soundtrack.wav">' in raw
+    assert '<audio controls preload="metadata" src="stems/stem_background.wav">' in raw
+    assert "stem_speech.wav is missing" in page.sections["Listen"]
+    assert "No video was delivered" in page.sections["Listen"]
+
+    # The timeline: a lane per layer that has sounds; the event's hits where they sound.
+    found = _marks(raw)
+    hits = [m for m in found if "tl-hit" in m["class"]]
+    assert [(m["layer"], float(m["data-t"])) for m in hits] == [
+        ("foreground", 1.9), ("foreground", 2.1), ("foreground", 2.3)]
+    assert [_left(m["style"]) for m in hits] == pytest.approx([63.3333, 70.0, 76.6667], abs=1e-3)
+    boxes = {m["layer"]: m for m in found if "tl-mark" in m["class"]}
+    assert set(boxes) == {"background", "foreground", "speech"}
+    assert "tl-event" in boxes["foreground"]["class"]
+    assert "tl-event" not in boxes["background"]["class"]
+    assert boxes["foreground"]["title"].startswith("door slam & knock — <script>")
 
     assert EVIL not in raw
     assert "&lt;script&gt;" in raw
@@ -194,9 +266,12 @@ def test_report_is_self_contained_escaped_and_complete(tmp_path: Path) -> None:
     assert "my%20out.mp4" in page.links  # an absolute path became relative, quoted
     assert {"soundtrack.wav", "stems/", "plan.json"} <= set(page.links)
 
-    # Atomic write: only the report and the inputs are left in the folder.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "soundtrack.wav",
-                                                          "stems"]
+    # Atomic write: only the report, its thumbnails and the inputs are left in the folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis", "report.html",
+                                                          "soundtrack.wav", "stems",
+                                                          "thumbnails"]
+    assert sorted(p.name for p in (tmp_path / "thumbnails").iterdir()) == [
+        "scene-0000.jpg", "scene-0001.jpg"]
 
 
 def test_text_from_a_plan_is_escaped_wherever_it_lands(tmp_path: Path) -> None:
@@ -222,7 +297,7 @@ def test_text_from_a_plan_is_escaped_wherever_it_lands(tmp_path: Path) -> None:
         assert f"{where} {escaped}" in raw, where
     page = _parse(out)
     scene_rows = next(t for t in page.tables if t[0][1][0] == "id")
-    assert scene_rows[1][1] == [f"s0 {hostile}", "0:00.00", "0:01.50", f"caption {hostile}"]
+    assert scene_rows[1][1] == [f"s0 {hostile}", "", "0:00.00", "0:01.50", f"caption {hostile}"]
     assert f"warning {hostile}" in page.sections["Warnings"]
     assert "a%26b%20%3Cc%3E.wav" in page.links  # the link is quoted, its text escaped
     assert "a&amp;b &lt;c&gt;.wav</a>" in raw
@@ -233,7 +308,8 @@ def test_report_without_soundtrack_or_warnings(tmp_path: Path) -> None:
     kwargs.update(warnings=[], timings={}, usage_summary=None, loudness=None, artifacts={})
     out = write_report(tmp_path / "plan_report.html", **kwargs)
     page = _parse(out)
-    assert len(page.images) == 1  # the timeline only
+    assert page.images == ["thumbnails/scene-0000.jpg", "thumbnails/scene-0001.jpg"]
+    assert "No audio yet" in page.sections["Listen"]
     assert page.sections["Warnings"].strip() == "none"
     assert "No soundtrack" in page.sections["Soundtrack"]
     assert "No model calls" in page.sections["Model usage"]
@@ -310,18 +386,143 @@ def test_long_run_stays_fast_and_streams(tmp_path: Path, monkeypatch: pytest.Mon
     elapsed = time.perf_counter() - started
     assert elapsed < 30.0, f"report took {elapsed:.1f} s"
     page = _parse(out)
-    assert len(page.images) == 2
+    assert len(page.images) == 1  # the spectrogram (these scenes have no keyframes)
     sound_table = next(t for t in page.tables if t[0][1][:2] == ["scene", "layer"])
     assert len(sound_table) == 3001
-    assert "<details>" in out.read_text()  # long tables start folded
+    raw = out.read_text()
+    assert "<details>" in raw  # long tables start folded
+    assert len(raw) < 3_000_000
 
 
-def test_timeline_of_two_hours_renders_quickly() -> None:
+def _labelled_overlaps(rows: list[dict]) -> list[tuple[str, str]]:
+    """Pairs of labelled boxes in one row that overlap (their labels would meet)."""
+    bad = []
+    for row in rows:
+        boxes = sorted((m for m in row["marks"] if m["label"]), key=lambda m: m["left"])
+        for a, b in zip(boxes, boxes[1:], strict=False):
+            if a["left"] + a["width"] > b["left"] + 1e-6:
+                bad.append((a["title"], b["title"]))
+    return bad
+
+
+def test_timeline_of_two_hours_stays_bounded_and_readable() -> None:
     scenes, sounds = _fake_run(1000, 3000, 7200.0, seed=3)
-    started = time.perf_counter()
-    png = plots.render_timeline(scenes, sounds, 7200.0)
-    assert png.startswith(PNG_SIGNATURE)
-    assert time.perf_counter() - started < 15.0
+    for i, sound in enumerate(sounds):
+        if sound["layer"] == "foreground":  # footsteps every 0.1 s: more hits than pixels
+            sound["onsets"] = list(np.arange(sound["start"], sound["end"], 0.1)) * (1 + i % 2)
+    rows = marks.lanes(sounds, [], 7200.0)
+    assert [r["layer"] for r in rows] == sorted(
+        (r["layer"] for r in rows), key=["background", "foreground", "speech"].index)
+    assert all(len([r for r in rows if r["layer"] == layer]) <= marks.MAX_LANES
+               for layer in ("background", "foreground", "speech"))
+    assert sum(len(r["marks"]) for r in rows) == 3000  # every sound is drawn
+    assert all(len(r["hits"]) <= marks.HIT_BUCKETS + 1 for r in rows)
+    assert _labelled_overlaps(rows) == []
+    assert all(not m["label"] for r in rows for m in r["marks"] if m["crowded"])
+    labels = [m for r in rows for m in r["marks"] if m["label"]]
+    assert all(m["width"] >= marks.MIN_LABEL_PERCENT for m in labels)
+    ticks = marks.ticks(7200.0)
+    assert 4 <= len(ticks) <= 13 and ticks[1]["text"] == "10:00"
+
+
+def test_events_are_drawn_where_they_sound() -> None:
+    sounds = [
+        # A bed placed by its rendered clip (which may differ from the designed span).
+        {"id": "bed", "layer": "background", "start": 0.0, "end": 10.0, "label": "rain"},
+        # An event's hits: only the onsets inside the span where it plays.
+        {"id": "steps", "layer": "foreground", "start": 2.0, "end": 6.0, "label": "footsteps",
+         "onsets": [1.0, 2.5, 3.0, 3.5, 7.5]},
+        # An event without onsets: its clip's placement.
+        {"id": "door", "layer": "foreground", "start": 8.0, "end": 9.0, "label": "door"},
+    ]
+    clips = [{"sound_id": "bed", "start": 0.5, "duration": 9.0},
+             {"sound_id": "door", "start": 8.25, "duration": 0.5}]
+    rows = marks.lanes(sounds, clips, 10.0)
+    assert [r["name"] for r in rows] == ["background", "foreground"]  # no speech lane
+    bed, = rows[0]["marks"]
+    assert (bed["left"], bed["width"], bed["event"]) == (5.0, 90.0, False)
+    steps, door = rows[1]["marks"]
+    assert steps["event"] and (steps["left"], steps["width"]) == (20.0, 40.0)
+    assert [h["t"] for h in rows[1]["hits"]] == [2.5, 3.0, 3.5]
+    assert [h["left"] for h in rows[1]["hits"]] == [25.0, 30.0, 35.0]
+    assert not door["event"] and (door["start"], door["end"]) == (8.25, 8.75)
+    assert "3 hits" in steps["title"]
+
+
+def test_overlapping_sounds_get_rows_and_long_labels_a_tooltip() -> None:
+    long = "a very long label that cannot fit in its box " * 3
+    sounds = [{"id": f"b{i}", "layer": "background", "start": 0.0, "end": 10.0,
+               "label": f"bed {i}"} for i in range(marks.MAX_LANES + 2)]
+    sounds.append({"id": "tiny", "layer": "speech", "start": 1.0, "end": 1.1, "label": long})
+    rows = marks.lanes(sounds, [], 10.0)
+    beds = [r for r in rows if r["layer"] == "background"]
+    assert [r["name"] for r in beds] == ["background", "background 2", "background 3",
+                                         "background 4"][: marks.MAX_LANES]
+    crowded = [m for r in beds for m in r["marks"] if m["crowded"]]
+    assert len(crowded) == 2 and all(m["label"] == "" for m in crowded)
+    assert _labelled_overlaps(rows) == []
+    tiny, = next(r for r in rows if r["layer"] == "speech")["marks"]
+    assert tiny["label"] == "" and tiny["title"].startswith(long)  # too narrow: tooltip only
+
+
+def test_thumbnails_one_small_jpeg_per_scene(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = tmp_path / "run"
+    scenes = [{"id": f"s{i}", "start": i, "end": i + 1,
+               "keyframes": [_keyframe(root / f"k{i}.jpg", (10 * i, 80, 120), (1280, 720))]}
+              for i in range(3)]
+    scenes.append({"id": "plain", "start": 3, "end": 4})  # a scene a person added: no keyframe
+    scenes.append({"id": "gone", "start": 4, "end": 5, "keyframes": ["missing.jpg"]})
+    out = root / "report"
+    thumbs = media.write_thumbnails(scenes, root, out)
+    assert [t and t["src"] for t in thumbs] == [
+        "thumbnails/scene-0000.jpg", "thumbnails/scene-0001.jpg", "thumbnails/scene-0002.jpg",
+        None, None]
+    for thumb in thumbs[:3]:
+        assert thumb is not None
+        with Image.open(out / thumb["src"]) as image:
+            assert image.size == (thumb["width"], thumb["height"]) == (192, 108)
+    # A later report with fewer scenes leaves no stale thumbnails behind.
+    assert [t and t["src"] for t in media.write_thumbnails(scenes[:1], root, out)] == [
+        "thumbnails/scene-0000.jpg"]
+    assert [p.name for p in (out / "thumbnails").iterdir()] == ["scene-0000.jpg"]
+
+
+@pytest.mark.parametrize(("name", "codec", "plays", "why"), [
+    ("out.mp4", "h264", True, ""),
+    ("out.webm", "vp9", True, ""),
+    ("out.mp4", "hevc", False, "HEVC (H.265)"),
+    ("out.mkv", "h264", False, ".mkv container"),
+    ("out.avi", "mpeg4", False, ".avi container"),
+    ("gone.mp4", "h264", False, "is not there"),
+])
+def test_video_is_played_only_where_a_browser_can(tmp_path: Path, name: str, codec: str,
+                                                  plays: bool, why: str) -> None:
+    if name != "gone.mp4":
+        (tmp_path / name).write_bytes(b"x")
+    run = tmp_path / "run"
+    player = media.video_player(tmp_path / name, codec, run)
+    assert bool(player["src"]) == plays
+    assert why in player["reason"]
+    if name != "gone.mp4":
+        assert player["href"] == f"../{name}"
+
+
+def test_scene_evidence_is_shown_when_present(tmp_path: Path) -> None:
+    kwargs = _report_kwargs(tmp_path, None)
+    kwargs["scenes"][0]["evidence"] = [
+        {"cue": "faces", "value": 2, "choice": "voices"},
+        {"cue": "sky", "value": 0.4123, "choice": "outdoor air <b>"},
+    ]
+    out = write_report(tmp_path / "report.html", **kwargs)
+    page = _parse(out)
+    scene_rows = next(t for t in page.tables if t[0][1][0] == "id")
+    assert scene_rows[0][1][-1] == "evidence"
+    assert "cue: faces; value: 2; choice: voices" in scene_rows[1][1][-1]
+    assert "value: 0.412; choice: outdoor air <b>" in scene_rows[1][1][-1]
+    assert scene_rows[2][1][-1] == ""
+    assert "outdoor air &lt;b&gt;" in out.read_text()
 
 
 @pytest.mark.parametrize(("seconds", "decimals", "text"), [

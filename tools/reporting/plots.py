@@ -1,16 +1,16 @@
-"""The report's pictures: the timeline of scenes and cues, and the spectrogram with its
-loudness curve, drawn by matplotlib into PNG bytes.
+"""The report's picture: the spectrogram with its loudness curve, drawn by matplotlib into PNG
+bytes, and the layer colours and time formats the page shares with it.
 
-Both share one figure width and the same horizontal margins, so on the page their time axes
-line up. matplotlib is imported only when a picture is drawn: importing this module stays
-cheap.
+The plot's time axis spans a fixed share of the picture's width (``_LEFT`` to ``_RIGHT``), the
+share the page's HTML timeline gives its tracks, so on the page their time axes line up.
+matplotlib is imported only when a picture is drawn: importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,12 +27,10 @@ _DPI = 100
 _LEFT, _RIGHT = 0.075, 0.915
 # One spectrogram column per pixel of the plot's time axis.
 PLOT_COLUMNS = round((_RIGHT - _LEFT) * _FIG_WIDTH_IN * _DPI)
-_MAX_SCENE_LABELS = 150
-_MAX_CUE_LABELS = 300
-_MAX_LANES = 3  # overlapping cues of one layer share at most this many sub-rows
 
 
-def _time_step(duration: float, target_ticks: int = 12) -> float:
+def time_step(duration: float, target_ticks: int = 12) -> float:
+    """A round step between labelled times, at most ``target_ticks`` of them over ``duration``."""
     for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
         if duration / step <= target_ticks:
             return float(step)
@@ -58,7 +56,7 @@ def _time_axis(ax: Any, duration: float) -> None:
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     ax.set_xlim(0.0, max(duration, 1e-3))
-    step = _time_step(duration)
+    step = time_step(duration)
     ax.xaxis.set_major_locator(MultipleLocator(step))
     if duration >= 120.0:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_clock(x)))
@@ -84,31 +82,6 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _fit_label(text: str, width_px: float, char_px: float) -> str:
-    """The label cut to the room it has ('' when not even a few letters fit)."""
-    room = int(width_px // char_px)
-    if room < 4:
-        return ""
-    return text if len(text) <= room else text[: room - 1] + "…"
-
-
-def _lanes(cues: list[tuple[float, float]]) -> list[int]:
-    """Greedy sub-row per cue so overlapping cues of one layer stay visible side by side."""
-    ends: list[float] = []
-    lanes = []
-    for start, end in cues:
-        free = next((i for i, e in enumerate(ends) if e <= start + 1e-9), None)
-        if free is None:
-            if len(ends) < _MAX_LANES:
-                free = len(ends)
-                ends.append(end)
-            else:
-                free = int(np.argmin(ends))
-        ends[free] = max(ends[free], end)
-        lanes.append(free)
-    return lanes
-
-
 def as_float(value: Any, default: float = 0.0) -> float:
     """``value`` as a finite float, else ``default``: plans come from users and models."""
     try:
@@ -116,86 +89,6 @@ def as_float(value: Any, default: float = 0.0) -> float:
     except (TypeError, ValueError):
         return default
     return out if math.isfinite(out) else default
-
-
-def render_timeline(scenes: Sequence[Mapping[str, Any]], sounds: Sequence[Mapping[str, Any]],
-                    duration: float) -> bytes:
-    """PNG of scenes (shaded spans) over cue bars, one row per layer; labels only where they fit."""
-    fig = _figure(3.4)
-    fig.subplots_adjust(left=_LEFT, right=_RIGHT, top=0.97, bottom=0.16)
-    ax = fig.add_subplot(1, 1, 1)
-    _time_axis(ax, duration)
-    px_per_s = PLOT_COLUMNS / max(duration, 1e-3)
-    font = 7.0
-    char_px = 0.62 * font * _DPI / 72.0
-    nlayers = len(LAYERS)
-    scene_row = nlayers  # the strip above the layers holds scene ids
-
-    spans = [(as_float(s.get("start")), as_float(s.get("end"))) for s in scenes]
-    shaded = [(a, max(b - a, 0.0)) for i, (a, b) in enumerate(spans) if i % 2 == 0]
-    plain = [(a, max(b - a, 0.0)) for i, (a, b) in enumerate(spans) if i % 2 == 1]
-    ax.broken_barh(shaded, (0, nlayers + 0.6), facecolors="#e6e6e6", edgecolor="none", zorder=0)
-    ax.broken_barh(plain, (0, nlayers + 0.6), facecolors="#f7f7f7", edgecolor="none", zorder=0)
-    # The strip holds nothing else, so an id may run past a narrow scene; ids never overlap,
-    # which on a crowded timeline leaves every few scenes' id as a landmark.
-    budget, last_end = _MAX_SCENE_LABELS, -math.inf
-    for scene, (a, _b) in zip(scenes, spans, strict=True):
-        label = str(scene.get("id", ""))[:24]
-        x0 = a * px_per_s
-        if budget <= 0 or not label or x0 < last_end + 2 * char_px:
-            continue
-        ax.plot([a, a], [scene_row, scene_row + 0.12], color="#555555", linewidth=0.6)
-        ax.text(a + 1.0 / px_per_s, scene_row + 0.3, label, fontsize=font, va="center",
-                ha="left", clip_on=True, color="#333333", parse_math=False)
-        last_end, budget = x0 + len(label) * char_px, budget - 1
-
-    cue_budget = _MAX_CUE_LABELS
-    for row, layer in enumerate(LAYERS):
-        cues = sorted(
-            (s for s in sounds if s.get("layer") == layer),
-            key=lambda s: (as_float(s.get("start")), as_float(s.get("end"))),
-        )
-        spans = [(as_float(c.get("start")), as_float(c.get("end"))) for c in cues]
-        lanes = _lanes(spans)
-        nlanes = max(lanes, default=0) + 1
-        height = 0.8 / nlanes
-        colour = LAYER_COLOURS[layer]
-        by_lane: dict[int, list[tuple[float, float]]] = {}
-        for lane, (a, b) in zip(lanes, spans, strict=True):
-            # At least one pixel wide, so a short cue on a long video still shows.
-            by_lane.setdefault(lane, []).append((a, max(b - a, 1.0 / px_per_s)))
-        label_end = dict.fromkeys(range(nlanes), -math.inf)
-        for lane, bars in by_lane.items():
-            y = row + 0.1 + lane * height
-            ax.broken_barh(bars, (y, height * 0.9), facecolors=colour, edgecolor="white",
-                           linewidth=0.3, alpha=0.85, zorder=2)
-        for cue, lane, (a, b) in zip(cues, lanes, spans, strict=True):
-            if cue_budget <= 0:
-                break
-            x0 = a * px_per_s
-            if x0 < label_end[lane] + char_px:
-                continue
-            text = str(cue.get("label") or cue.get("description") or cue.get("id") or "")
-            label = _fit_label(text, (b - a) * px_per_s - 3, char_px)
-            if not label:
-                continue
-            y = row + 0.1 + (lane + 0.45) * height
-            ax.text(a + 2.0 / px_per_s, y, label, fontsize=font if nlanes == 1 else font - 1,
-                    va="center", ha="left", color="white", clip_on=True, zorder=3,
-                    parse_math=False)  # a '$' in a model's label is not TeX
-            label_end[lane] = x0 + len(label) * char_px
-            cue_budget -= 1
-
-    ax.set_ylim(0, nlayers + 0.6)
-    ax.set_yticks([i + 0.5 for i in range(nlayers)] + [scene_row + 0.3])
-    ax.set_yticklabels(list(LAYERS) + ["scenes"], fontsize=8)
-    ax.tick_params(axis="y", length=0)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if not sounds:
-        ax.text(0.5, 0.45, "no sounds designed", transform=ax.transAxes, ha="center",
-                color="#777777")
-    return _png(fig)
 
 
 def render_spectrogram(spec: Spectrogram, duration: float,

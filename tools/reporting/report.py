@@ -1,16 +1,20 @@
-"""One self-contained HTML page that shows what a run made and why.
+"""One HTML page, in a self-contained folder, that shows what a run made and why.
 
-The page carries its pictures as base64 PNGs and its style inline, so it can be mailed or
-archived on its own. Its markup lives in Jinja2 templates (``templates/``) with autoescaping
-on, so every caption, label and warning that came from a user or a model is escaped by the
-engine rather than by hand; this module only turns the run's data into the text the page
-shows. The pictures come from :mod:`lvas.tools.reporting.plots`, the soundtrack's analysis
-from :mod:`lvas.tools.reporting.spectrogram`.
+The page carries its style inline and its plots as base64 PNGs, needs no script and nothing
+from the network; it links the run's own files (scene thumbnails written beside it, the mix,
+the stems, the delivered video) by relative paths, so the run folder can be moved or archived
+whole. Its markup lives in Jinja2 templates (``templates/``) with autoescaping on, so every
+caption, label and warning that came from a user or a model is escaped by the engine rather
+than by hand; this module only turns the run's data into the text the page shows. The
+timeline's marks come from :mod:`lvas.tools.reporting.marks`, thumbnails and players from
+:mod:`lvas.tools.reporting.media`, the spectrogram from :mod:`lvas.tools.reporting.plots` and
+:mod:`lvas.tools.reporting.spectrogram`.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -18,22 +22,24 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import jinja2
 
 from lvas.tools.common.paths import atomic_path
+from lvas.tools.reporting import marks, media
 from lvas.tools.reporting.plots import (
     LAYER_COLOURS,
     LAYERS,
     as_float,
     format_clock,
     render_spectrogram,
-    render_timeline,
 )
 from lvas.tools.reporting.spectrogram import Spectrogram, compute_spectrogram
 
 _OPEN_TABLE_ROWS = 200  # longer tables start folded
+_EAGER_THUMBNAILS = 40  # thumbnails further down the page load when scrolled to
+_MAX_EVIDENCE = 12  # evidence items shown per scene
+_MAX_EVIDENCE_CHARS = 240
 _LOUDNESS_NAMES = {
     "integrated_lufs": ("integrated loudness (soundtrack.wav)", "LUFS"),
     "true_peak_db": ("true peak (soundtrack.wav)", "dBTP"),
@@ -82,13 +88,51 @@ def _text(value: Any) -> str:
 
 def _link(target: str, base: Path) -> dict[str, str]:
     """A relative, URL-quoted link; absolute paths become relative to the report's folder."""
-    path = str(target)
-    if os.path.isabs(path):
-        try:
-            path = os.path.relpath(path, base)
-        except ValueError:  # another drive on Windows: keep it absolute
-            return {"href": Path(path).as_uri(), "text": str(target)}
-    return {"href": quote(path.replace(os.sep, "/")), "text": str(target)}
+    return {"href": media.href(target, base), "text": str(target)}
+
+
+def _evidence_value(value: Any) -> str:
+    if isinstance(value, float):
+        return _num(value, "{:.3g}")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_evidence_value(v) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return _text(value)
+
+
+def _evidence(items: Any) -> list[str]:
+    """A scene's evidence (the planner's measurements behind its choices) as short lines;
+    whatever its items hold, since planners differ in what they measure."""
+    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)):
+        return []
+    lines = []
+    for item in items[:_MAX_EVIDENCE]:
+        if isinstance(item, Mapping):
+            line = "; ".join(f"{k}: {_evidence_value(v)}" for k, v in item.items())
+        else:
+            line = _evidence_value(item)
+        if len(line) > _MAX_EVIDENCE_CHARS:
+            line = line[: _MAX_EVIDENCE_CHARS - 1] + "…"
+        lines.append(line)
+    if len(items) > _MAX_EVIDENCE:
+        lines.append(f"… and {len(items) - _MAX_EVIDENCE} more")
+    return lines
+
+
+def _scene_rows(scenes: Sequence[Mapping[str, Any]], root: Path, out_dir: Path
+                ) -> list[dict[str, Any]]:
+    """Scenes in time order, each with its thumbnail (written beside the report) and evidence."""
+    thumbs = media.write_thumbnails(scenes, root, out_dir)
+    rows = []
+    for i, (scene, thumb) in enumerate(zip(scenes, thumbs, strict=True)):
+        rows.append({
+            "id": _text(scene.get("id")), "start": _time(scene.get("start")),
+            "end": _time(scene.get("end")), "caption": _text(scene.get("caption", "")),
+            "thumb": thumb, "lazy": i >= _EAGER_THUMBNAILS,
+            "evidence": _evidence(scene.get("evidence")),
+        })
+    return rows
 
 
 def _version() -> str:
@@ -208,12 +252,19 @@ def write_report(
     loudness: dict | None,
     artifacts: dict[str, str],
     plan_path: str | None,
+    run_dir: Path | None = None,
+    audio: Mapping[str, str | os.PathLike[str]] | None = None,
+    output_video: str | os.PathLike[str] | None = None,
+    video_codec: str | None = None,
 ) -> Path:
-    """Write the run's report as one self-contained HTML file (atomically) and return its path.
+    """Write the run's report (atomically) and the scene thumbnails beside it; return its path.
 
-    Every string that came from the user or a model is escaped by the template engine;
-    artifacts are linked relative to the report's folder so the run directory can be moved as
-    a whole.
+    ``run_dir`` is what the scenes' keyframe paths are relative to (the report's folder by
+    default); ``audio`` names the files to play (the mix, then each stem; by default the
+    soundtrack alone); ``output_video`` is the delivered video, played on the page when a
+    browser can play its container and ``video_codec``. Every string that came from the user
+    or a model is escaped by the template engine; files are linked relative to the report's
+    folder so the run directory can be moved as a whole.
     """
     out_path = Path(out_path)
     base = out_path.parent.resolve()
@@ -221,8 +272,11 @@ def write_report(
     ends += [as_float(c.get("start")) + as_float(c.get("duration")) for c in clips]
     span = max([as_float(duration), *ends, 0.0])
     soundtrack_section, span = _soundtrack(soundtrack, span, loudness)
+    if audio is None:
+        audio = {"mix": soundtrack} if soundtrack is not None else {}
 
     by_start = sorted(scenes, key=lambda s: as_float(s.get("start")))
+    scene_rows = _scene_rows(by_start, Path(run_dir) if run_dir else base, base)
     page = _environment().get_template("report.html").render(
         title=title,
         meta=[("video", video), ("duration", format_clock(as_float(duration), 2)),
@@ -230,10 +284,15 @@ def write_report(
               ("LVAS", _version())],
         plan=_link(plan_path, base) if plan_path else None,
         warnings=[str(w) for w in warnings],
-        timeline_png=_b64(render_timeline(scenes, sounds, span)),
+        timeline={"lanes": marks.lanes(sounds, clips, span),
+                  "scenes": marks.scene_marks(by_start, span), "ticks": marks.ticks(span),
+                  "span": round(span, 4), "unit": "m:ss" if span >= 120 else "s"},
+        video=media.video_player(output_video, video_codec, base),
+        players=media.audio_players(audio, base),
         soundtrack=soundtrack_section,
-        scenes=[[_text(s.get("id")), _time(s.get("start")), _time(s.get("end")),
-                 _text(s.get("caption", ""))] for s in by_start],
+        scenes=scene_rows,
+        thumbs=any(row["thumb"] for row in scene_rows),
+        evidence=any(row["evidence"] for row in scene_rows),
         sounds=_sound_rows(sounds, clips),
         open_rows=_OPEN_TABLE_ROWS,
         loudness=_loudness(loudness),
