@@ -24,14 +24,36 @@ class Recipe:
     event_span = (0.8, 2.0)  # seconds, for events cut from the texture
     fg_spacing = 3.0  # seconds between auto-placed foreground events
     retrigger = True  # a new foreground event fades out the one still sounding
+    # The floor a bed keeps under its quiet moments, in dB under the bed's median level (see
+    # ``floors``); None: the texture is continuous and is its own floor.
+    floor_db: float | None = None
+    floor_kind = "air"
+    # How a stereo bed gets its two channels: "twin", diffuse sources (rain, wind, air) draw an
+    # independent texture per channel; "own", the recipe places its several sources itself
+    # (``texture_stereo``: talkers of a crowd, insects of a chorus); "mono", one point source (a
+    # voice, a hum, a siren) in both channels, widened only by its floor and events.
+    stereo = "twin"
+    variants: tuple[str, ...] = ()  # surfaces or kinds a description can select
 
-    def __init__(self, sample_rate: int, seed: int, intensity: float = 1.0) -> None:
+    def __init__(self, sample_rate: int, seed: int, intensity: float = 1.0, *,
+                 channel: int = 0, variant: str = "") -> None:
         self.sr = int(sample_rate)
         self.seed = int(seed)
         self.intensity = float(intensity)
+        self.channel = int(channel)
+        self.variant = variant if variant in self.variants else ""
         self.key = dsp.stable_key(f"{self.family}:{self.seed}")
+        # Channel 0 keeps the mono streams; another channel draws its own noise and impulses
+        # (same constants, same controls, same events), which decorrelates a diffuse texture.
+        self.noise_key = self.channel_key(self.channel)
         self.rng = dsp.keyed_rng(self.key, 1)  # per-recipe constants (pitch, key, rates)
         self.setup()
+
+    def channel_key(self, channel: int) -> int:
+        """The noise key of one output channel (channel 0: the recipe's own key)."""
+        if channel == 0:
+            return self.key
+        return dsp.stable_key(f"{self.family}:{self.seed}:ch{channel}")
 
     # -- to override -------------------------------------------------------------------
     def setup(self) -> None:
@@ -40,20 +62,26 @@ class Recipe:
     def texture(self, start: int, n: int) -> np.ndarray:
         return np.zeros(n)
 
+    def texture_stereo(self, start: int, n: int) -> np.ndarray:
+        """(n, 2) texture of a recipe whose ``stereo`` is "own"."""
+        mono = self.texture(start, n)
+        return np.stack([mono, mono], axis=1)
+
     def event(self, rng: np.random.Generator) -> np.ndarray:
         """One event: by default a stretch of the texture with a quick attack and a fade."""
         seconds = rng.uniform(*self.event_span)
         n = max(int(seconds * self.sr), 1)
-        twin = type(self)(self.sr, int(rng.integers(1 << 31)), self.intensity)
+        twin = type(self)(self.sr, int(rng.integers(1 << 31)), self.intensity,
+                          variant=self.variant)
         body = twin.texture(0, n)
         return body * dsp.swell(n, self.sr, 0.02, 0.4 * seconds)
 
     # -- helpers -----------------------------------------------------------------------
     def noise(self, stream: int) -> dsp.Chunked:
-        return dsp.Chunked(self.key, stream)
+        return dsp.Chunked(self.noise_key, stream)
 
     def impulses(self, stream: int, per_second: float) -> dsp.Chunked:
-        return dsp.Chunked(self.key, stream, "impulse", per_second / self.sr)
+        return dsp.Chunked(self.noise_key, stream, "impulse", per_second / self.sr)
 
     def control(self, stream: int, rate_hz: float) -> dsp.Control:
         return dsp.Control(self.key, stream, rate_hz, self.sr)

@@ -58,6 +58,8 @@ class Birds(_Floor):
     """Phrases of frequency-modulated chirps at random times."""
 
     family = "birds"
+    floor_db = -12.0
+    floor_kind = "leaves"
     bed_rate = 1.2
     floor_level = 0.004
     fg_spacing = 1.5
@@ -111,6 +113,7 @@ class Footsteps(_Floor):
     """Steps at a walking pace: a low thump and a scuff each."""
 
     family = "footsteps"
+    floor_db = -15.0
     bed_rate = 1.8
     bed_jitter = 0.15
     fg_spacing = 0.6
@@ -173,6 +176,7 @@ class Machine(_Floor):
     """A periodic mechanical hum and whirr with clanks on the machine's cycle."""
 
     family = "machine"
+    stereo = "mono"
     bed_jitter = 0.02
     bed_event_gain = 0.6
     fg_spacing = 1.5
@@ -215,6 +219,7 @@ class Bell(_Floor):
     """Inharmonic partials that decay, higher ones faster (church bells, chimes)."""
 
     family = "bell"
+    floor_db = -15.0
     bed_rate = 0.35
     bed_jitter = 0.05
     floor_level = 0.004
@@ -281,6 +286,8 @@ class Traffic(Recipe):
     """Passing vehicles: swells of tyre noise and a Doppler-falling engine over a far rumble."""
 
     family = "traffic"
+    floor_db = -15.0
+    floor_kind = "street"
     bed_rate = 0.25
     bed_event_gain = 1.0
     fg_spacing = 4.0

@@ -4,6 +4,14 @@ Beds are scaled so their first ``_CAL_SECONDS`` sit at -20 dBFS RMS (the whole c
 is shorter); foreground events are each scaled to a -3 dBFS peak. The raw signal is always
 generated on the same internal block grid, so ``render_sound`` and ``render_to_wav`` give the
 same samples, and a soft-knee saturator keeps every sample below 0 dBFS.
+
+A bed keeps a floor: its family's own (``Recipe.floor_db``, ``floors``), or, for a family that
+would otherwise fall silent in its first seconds, a generic air floor; either sits at a fixed
+level under the bed's median 0.4 s level. A stereo bed draws an independent texture per channel
+for diffuse sources and pans its events, so its channels are decorrelated while their sum is
+the plain sum of two like textures (nothing cancels in mono). A bed of several parts (a
+compound: ``compound.parts_of``) mixes each part's normalised bed at its gain, then
+normalises the sum.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import atomic_path
 from lvas.tools.generation.procedural import dsp
 from lvas.tools.generation.procedural.base import Recipe
+from lvas.tools.generation.procedural.compound import Part
 from lvas.tools.generation.procedural.events import (
     Animal,
     Bell,
@@ -32,6 +41,7 @@ from lvas.tools.generation.procedural.events import (
     Traffic,
     Whoosh,
 )
+from lvas.tools.generation.procedural.floors import Floor
 from lvas.tools.generation.procedural.textures import (
     Alarm,
     Crowd,
@@ -70,6 +80,14 @@ _WINDOW_SECONDS = 10.0  # bed events are scheduled per window of this length
 _KNEE = 10 ** (-2.0 / 20)  # the saturator leaves anything below -2 dBFS untouched
 _CEIL = 0.98
 _RETRIGGER_FADE = 0.02  # seconds, as long as the default event attack
+FLOOR_WINDOW = 0.4  # seconds: the window a bed's level is judged on
+_GENERIC_FLOOR_DB = -15.0  # the air floor under a family that falls silent without one
+_FALLS_SILENT_DB = -12.0  # quietest head window this far under the median: add that floor
+_WIDTH = 0.18  # crossfeed of the other channel's texture: correlation about 2w / (1 + w^2)
+_EVENT_SPREAD = 0.7  # bed events are panned within +-this (-1 left .. +1 right)
+_REFLECTIONS = 24  # early reflections per channel under a stereo bed's events
+_REFLECTION_SPAN = (0.004, 0.07)  # seconds after the direct sound
+_REFLECTION_LEVEL = 0.8  # their energy against the direct sound's
 
 
 def _soft_limit(x: np.ndarray) -> np.ndarray:
@@ -91,13 +109,48 @@ class _EventTrack:
     """Lazily renders scheduled events and overlap-adds them into consecutive blocks."""
 
     def __init__(self, recipe: Recipe, times: Iterator[tuple[float, tuple[int, ...]]], scale,
-                 retrigger: bool = False):
+                 retrigger: bool = False, channels: int = 1):
         self._recipe = recipe
         self._retrigger = retrigger
+        self._channels = channels
         self._times = times
         self._scale = scale  # callable(rng) -> gain applied to the peak-normalised event
         self._next = next(times, None)
         self._active: list[tuple[int, np.ndarray]] = []
+        self._taps = [self._reflections(c) for c in range(channels)] if channels > 1 else []
+
+    def _reflections(self, channel: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse early reflections of the place, its own per channel: a stereo bed's events
+        reach the two ears by different paths, so they are not one panned copy (which would
+        keep the channels fully correlated) while the direct sound stays mono-compatible."""
+        rng = dsp.keyed_rng(self._recipe.key, 8, channel)
+        sr = self._recipe.sr
+        lo, hi = (int(t * sr) for t in _REFLECTION_SPAN)
+        delays = np.sort(rng.integers(lo, hi, _REFLECTIONS))
+        gains = rng.choice((-1.0, 1.0), _REFLECTIONS) * np.exp(-3.0 * (delays - lo) / (hi - lo))
+        gains *= math.sqrt(_REFLECTION_LEVEL / float(np.sum(gains**2)))
+        return delays, gains
+
+    def _spatial(self, wave: np.ndarray, key: tuple[int, ...]) -> np.ndarray:
+        """(frames, channels) of one event: panned direct sound plus its reflections."""
+        if self._channels == 1:
+            return wave[:, None]
+        pan = self._pan(key)
+        longest = max(int(delays.max()) for delays, _ in self._taps)
+        out = np.zeros((len(wave) + longest, self._channels))
+        for c, (delays, gains) in enumerate(self._taps):
+            out[: len(wave), c] = pan[c] * wave
+            for d, g in zip(delays, gains, strict=True):
+                out[d : d + len(wave), c] += g * wave
+        return out
+
+    def _pan(self, key: tuple[int, ...]) -> np.ndarray:
+        """Channel gains of one event: centred in mono, spread across a stereo bed."""
+        if self._channels == 1:
+            return np.ones(1)
+        pan = dsp.keyed_rng(self._recipe.key, 7, *key).uniform(-_EVENT_SPREAD, _EVENT_SPREAD)
+        theta = (pan + 1.0) * math.pi / 4
+        return math.sqrt(2.0) * np.array([math.cos(theta), math.sin(theta)])
 
     def _cut_at(self, s_new: int) -> None:
         """Fade out what is still sounding when the same source starts again."""
@@ -109,11 +162,12 @@ class _EventTrack:
                 wave = wave[: at + fade].copy()
                 tail = len(wave) - at
                 # cos^2 is the complement of the events' raised-cosine attack: no bump.
-                wave[at:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(tail) / fade)
+                wave[at:] *= (0.5 + 0.5 * np.cos(np.pi * np.arange(tail) / fade))[:, None]
             cut.append((s0, wave))
         self._active = cut
 
     def add_into(self, out: np.ndarray, start: int) -> None:
+        """Add the events sounding in ``out`` (frames, channels) starting at ``start``."""
         end = start + len(out)
         sr = self._recipe.sr
         while self._next is not None and int(round(self._next[0] * sr)) < end:
@@ -126,7 +180,7 @@ class _EventTrack:
                 s_new = int(round(when * sr))
                 if self._retrigger:
                     self._cut_at(s_new)
-                self._active.append((s_new, wave * gain))
+                self._active.append((s_new, self._spatial(wave * gain, key)))
             self._next = next(self._times, None)
         keep = []
         for s0, wave in self._active:
@@ -151,24 +205,102 @@ def _bed_schedule(recipe: Recipe, total: int) -> Iterator[tuple[float, tuple[int
         window += 1
 
 
-def _raw_blocks(recipe: Recipe, total: int, block: int, layer: str,
-                onsets: Sequence[float]) -> Iterator[np.ndarray]:
-    if layer == "background":
-        events = _EventTrack(
-            recipe,
-            _bed_schedule(recipe, total),
-            lambda rng: recipe.bed_event_gain * 10 ** (rng.uniform(-4.0, 0.0) / 20),
-        )
-    else:
-        fg = [(float(t), (i,)) for i, t in enumerate(sorted(onsets))]
-        events = _EventTrack(
-            recipe, iter(fg), lambda rng: 10 ** (EVENT_PEAK_DBFS / 20), recipe.retrigger
-        )
+def _event_blocks(recipe: Recipe, total: int, block: int,
+                  onsets: Sequence[float]) -> Iterator[np.ndarray]:
+    """The foreground layer: events at ``onsets``, each peaking at the event level (mono)."""
+    fg = [(float(t), (i,)) for i, t in enumerate(sorted(onsets))]
+    events = _EventTrack(
+        recipe, iter(fg), lambda rng: 10 ** (EVENT_PEAK_DBFS / 20), recipe.retrigger
+    )
+    for start in range(0, total, block):
+        out = np.zeros((min(block, total - start), 1))
+        events.add_into(out, start)
+        yield out[:, 0]
+
+
+def _texture_blocks(recipe: Recipe, total: int, block: int,
+                    channels: int) -> Iterator[np.ndarray]:
+    """A bed's textures and events, (frames, channels), without its floor."""
+    sr, seed, intensity = recipe.sr, recipe.seed, recipe.intensity
+    own = channels == 2 and recipe.stereo == "own"
+    textures = [recipe]
+    if channels == 2 and recipe.stereo == "twin":
+        textures.append(type(recipe)(sr, seed, intensity, channel=1, variant=recipe.variant))
+    events = _EventTrack(
+        recipe,
+        _bed_schedule(recipe, total),
+        lambda rng: recipe.bed_event_gain * 10 ** (rng.uniform(-4.0, 0.0) / 20),
+        channels=channels,
+    )
     for start in range(0, total, block):
         n = min(block, total - start)
-        out = recipe.texture(start, n) if layer == "background" else np.zeros(n)
+        out = np.empty((n, channels))
+        if own:
+            out[:] = recipe.texture_stereo(start, n)
+            events.add_into(out, start)
+            yield out
+            continue
+        first = textures[0].texture(start, n)
+        if len(textures) == 2:
+            second = textures[1].texture(start, n)
+            out[:, 0] = first + _WIDTH * second
+            out[:, 1] = second + _WIDTH * first
+        else:
+            out[:] = first[:, None]
         events.add_into(out, start)
         yield out
+
+
+def window_levels(x: np.ndarray, sample_rate: int, seconds: float = FLOOR_WINDOW) -> np.ndarray:
+    """RMS of consecutive ``seconds`` windows (power averaged over channels); one window when
+    the clip is shorter. The measure the floor rule is stated in."""
+    x = np.asarray(x, dtype=np.float64)
+    power = x**2 if x.ndim == 1 else np.mean(x**2, axis=1)
+    n = max(int(round(seconds * sample_rate)), 1)
+    k = len(power) // n
+    if k == 0:
+        return np.sqrt(np.array([float(np.mean(power))])) if len(power) else np.zeros(1)
+    return np.sqrt(power[: k * n].reshape(k, n).mean(axis=1))
+
+
+def _bed_blocks(recipe: Recipe, total: int, block: int, channels: int) -> Iterator[np.ndarray]:
+    """A bed with its floor, (frames, channels), not yet normalised.
+
+    The floor's level is set from the head (the first ``_CAL_SECONDS``), the same stretch the
+    bed's gain comes from, so it is the same however the caller cuts the blocks.
+    """
+    raw_iter = _texture_blocks(recipe, total, block, channels)
+    cal_frames = min(total, int(_CAL_SECONDS * recipe.sr))
+    head: list[np.ndarray] = []
+    have = 0
+    for raw in raw_iter:
+        head.append(raw)
+        have += len(raw)
+        if have >= cal_frames:
+            break
+    levels = window_levels(np.concatenate(head)[:cal_frames], recipe.sr)
+    median = float(np.median(levels))
+    floor_db, kind = recipe.floor_db, recipe.floor_kind
+    if floor_db is None and float(np.min(levels)) < median * 10 ** (_FALLS_SILENT_DB / 20):
+        floor_db, kind = _GENERIC_FLOOR_DB, "air"
+    if floor_db is None or not median > 0:
+        yield from head
+        yield from raw_iter
+        return
+    floors = [Floor(kind, recipe.sr, recipe.key, recipe.channel_key(c)) for c in range(channels)]
+    amp = median * 10 ** (floor_db / 20)
+    start = 0
+    for raw in _chain(head, raw_iter):
+        n = len(raw)
+        for c, floor in enumerate(floors):
+            raw[:, c] += amp * floor.texture(start, n)
+        start += n
+        yield raw
+
+
+def _chain(head: list[np.ndarray], rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield from head
+    yield from rest
 
 
 def _bed_gain(head: np.ndarray) -> float:
@@ -186,18 +318,50 @@ def _bed_gain(head: np.ndarray) -> float:
     return gain
 
 
-def _validate(family: str, duration: float, sample_rate: int, layer: str) -> int:
-    if family not in _RECIPES:
-        raise LVASInputError(
-            f"Unknown sound family {family!r}; choose one of: {', '.join(RECIPE_FAMILIES)}."
-        )
+def _normalised(blocks: Iterator[np.ndarray], total: int, sr: int) -> Iterator[np.ndarray]:
+    """Blocks scaled so the head sits at the bed RMS after the saturator."""
+    cal_frames = min(total, int(_CAL_SECONDS * sr))
+    head: list[np.ndarray] = []
+    have = 0
+    for raw in blocks:
+        head.append(raw)
+        have += len(raw)
+        if have >= cal_frames:
+            break
+    gain = _bed_gain(np.concatenate(head)[:cal_frames])
+    for raw in _chain(head, blocks):
+        yield raw * gain
+
+
+def _mixed(streams: list[tuple[Iterator[np.ndarray], float]]) -> Iterator[np.ndarray]:
+    """The sum of block-aligned streams, each at its gain."""
+    for blocks in zip(*(stream for stream, _ in streams), strict=True):
+        out = blocks[0] * streams[0][1]
+        for b, (_, g) in zip(blocks[1:], streams[1:], strict=True):
+            out += b * g
+        yield out
+
+
+def _validate(family: str, duration: float, sample_rate: int, layer: str,
+              channels: int = 1, parts: Sequence[Part] | None = None) -> int:
+    for name in [family, *(p.family for p in parts or ())]:
+        if name not in _RECIPES:
+            raise LVASInputError(
+                f"Unknown sound family {name!r}; choose one of: {', '.join(RECIPE_FAMILIES)}."
+            )
     if layer not in LAYERS:
         raise LVASInputError(f"Unknown layer {layer!r}; use 'background' or 'foreground'.")
     if not math.isfinite(duration) or duration < 0:
         raise LVASInputError(f"Duration must be a finite number of seconds >= 0, got {duration}.")
     if int(sample_rate) < 8000:
         raise LVASInputError(f"Sample rate must be at least 8000 Hz, got {sample_rate}.")
+    if channels not in (1, 2):
+        raise LVASInputError(f"Procedural sounds are mono or stereo; got channels={channels}.")
     return int(round(duration * sample_rate))
+
+
+def _shape(block: np.ndarray, channels: int) -> np.ndarray:
+    return (block[:, 0] if channels == 1 and block.ndim == 2 else block).astype(np.float32)
 
 
 def iter_blocks(
@@ -210,42 +374,47 @@ def iter_blocks(
     onsets: Sequence[float] = (),
     intensity: float = 1.0,
     block_seconds: float = _BLOCK_SECONDS,
+    channels: int = 1,
+    parts: Sequence[Part] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Normalised float32 mono blocks that together make the clip."""
-    total = _validate(family, duration, sample_rate, layer)
+    """Normalised float32 blocks that together make the clip: ``(frames,)`` when mono,
+    ``(frames, 2)`` when stereo (beds only: events stay mono point sources).
+
+    ``parts`` (from ``compound.parts_of``) mixes several families into one bed; without it
+    the clip is ``family`` alone. A foreground layer renders the first part's events.
+    """
+    total = _validate(family, duration, sample_rate, layer, channels, parts)
     sr = int(sample_rate)
     block = max(int(block_seconds * sr), 1)
+    mix = list(parts) if parts else [Part(family)]
+    if layer == "foreground":
+        channels = 1
     if total == 0:
         return
     if not intensity > 0:
         for start in range(0, total, block):
-            yield np.zeros(min(block, total - start), dtype=np.float32)
+            n = min(block, total - start)
+            yield np.zeros((n, channels) if channels > 1 else n, dtype=np.float32)
         return
-    recipe = _RECIPES[family](sr, seed, intensity)
     level = _level(intensity)
     if layer == "foreground":
+        main = mix[0]
+        recipe = _RECIPES[main.family](sr, seed, intensity, variant=main.variant)
         clip_end = total / sr
         picked = [t for t in onsets if math.isfinite(t) and 0 <= t < clip_end]
         if not onsets:
             picked = list(recipe.auto_onsets(clip_end, dsp.keyed_rng(recipe.key, 3)))
-        for raw in _raw_blocks(recipe, total, block, layer, picked):
+        for raw in _event_blocks(recipe, total, block, picked):
             yield _soft_limit(raw * level).astype(np.float32)
         return
-    raw_iter = _raw_blocks(recipe, total, block, layer, ())
-    cal_frames = min(total, int(_CAL_SECONDS * sr))
-    head: list[np.ndarray] = []
-    have = 0
-    for raw in raw_iter:
-        head.append(raw)
-        have += len(raw)
-        if have >= cal_frames:
-            break
-    joined = np.concatenate(head)
-    gain = _bed_gain(joined[:cal_frames])
-    for raw in head:
-        yield _soft_limit(raw * (gain * level)).astype(np.float32)
-    for raw in raw_iter:
-        yield _soft_limit(raw * (gain * level)).astype(np.float32)
+    streams = []
+    for part in mix:
+        recipe = _RECIPES[part.family](sr, seed, intensity, variant=part.variant)
+        streams.append((_normalised(_bed_blocks(recipe, total, block, channels), total, sr),
+                        10 ** (part.gain_db / 20)))
+    out = streams[0][0] if len(streams) == 1 else _normalised(_mixed(streams), total, sr)
+    for raw in out:
+        yield _shape(_soft_limit(raw * level), channels)
 
 
 def render_sound(
@@ -257,18 +426,23 @@ def render_sound(
     layer: str = "background",
     onsets: Sequence[float] = (),
     intensity: float = 1.0,
+    channels: int = 1,
+    parts: Sequence[Part] | None = None,
 ) -> np.ndarray:
-    """Render a clip of one sound family as float32 mono, ``round(duration * rate)`` long.
+    """Render a clip of one sound family (or a mix of ``parts``) as float32,
+    ``round(duration * rate)`` frames, shaped ``(frames,)`` or, for a stereo bed,
+    ``(frames, 2)``.
 
     Same arguments, same samples. Beds are continuous textures at about -20 dBFS RMS;
     the foreground layer holds discrete events at ``onsets`` (seconds) peaking near -3 dBFS.
     ``intensity`` scales how dense and busy the sound is, and lowers the level below 1.
     """
-    total = _validate(family, duration, sample_rate, layer)
-    out = np.zeros(total, dtype=np.float32)
+    total = _validate(family, duration, sample_rate, layer, channels, parts)
+    width = channels if layer == "background" else 1
+    out = np.zeros((total, width) if width > 1 else total, dtype=np.float32)
     pos = 0
     for block in iter_blocks(family, duration, sample_rate, seed, layer=layer, onsets=onsets,
-                             intensity=intensity):
+                             intensity=intensity, channels=channels, parts=parts):
         out[pos : pos + len(block)] = block
         pos += len(block)
     return out
@@ -285,17 +459,22 @@ def render_to_wav(
     onsets: Sequence[float] = (),
     intensity: float = 1.0,
     subtype: str = "FLOAT",
+    channels: int = 1,
+    parts: Sequence[Part] | None = None,
 ) -> Path:
-    """Stream a clip into a mono WAV (written under a temporary name, then renamed).
+    """Stream a clip into a WAV (written under a temporary name, then renamed); stereo for
+    a bed when ``channels`` is 2, mono otherwise.
 
     Memory stays flat however long the clip: blocks of a few seconds are generated with
     their filter state carried over, so the joins are seamless.
     """
-    total = _validate(family, duration, sample_rate, layer)
+    total = _validate(family, duration, sample_rate, layer, channels, parts)
+    width = channels if layer == "background" else 1
     target = Path(path)
     with atomic_path(target) as tmp:
-        with open_wav_writer(tmp, sample_rate, 1, subtype, frames_hint=total) as wav:
+        with open_wav_writer(tmp, sample_rate, width, subtype, frames_hint=total) as wav:
             for block in iter_blocks(family, duration, sample_rate, seed, layer=layer,
-                                     onsets=onsets, intensity=intensity):
+                                     onsets=onsets, intensity=intensity, channels=channels,
+                                     parts=parts):
                 wav.write(block)
     return target

@@ -65,6 +65,7 @@ class Wind(Recipe):
     """Band-passed noise whose level and centre drift in slow gusts."""
 
     family = "wind"
+    floor_db = -16.0
     event_span = (1.5, 3.5)
 
     def setup(self) -> None:
@@ -121,6 +122,7 @@ class Engine(Recipe):
     """A harmonic series at the firing rate, with rpm jitter and combustion noise."""
 
     family = "engine"
+    stereo = "mono"
 
     def setup(self) -> None:
         sr = self.sr
@@ -148,10 +150,12 @@ class Crowd(Recipe):
     """Babble: several formant-filtered noise talkers and a few voiced murmurs."""
 
     family = "crowd"
+    floor_db = -15.0
+    floor_kind = "room"
+    stereo = "own"
     event_span = (1.5, 3.0)
 
     def setup(self) -> None:
-        sr = self.sr
         groups = int(np.clip(round(3 + 4 * self.intensity), 2, 10))
         # Talkers share two broad formant filters; each weights them its own way, so the
         # cost grows by a noise stream per talker, not by a filter bank per talker.
@@ -164,8 +168,6 @@ class Crowd(Recipe):
             )
             for g in range(groups)
         ]
-        self.low_band = dsp.Filter(dsp.bandpass(300, 900, sr))
-        self.high_band = dsp.Filter(dsp.bandpass(1000, 2600, sr))
         self.voices = [
             (
                 float(self.rng.uniform(100, 230)), dsp.Phase(), self.control(70 + v, 2.0),
@@ -174,20 +176,42 @@ class Crowd(Recipe):
             for v in range(3)
         ]
         self.buzz = self.table([1.0 / k for k in range(1, 16)], 260)
-        self.out_f = dsp.Filter(np.vstack([dsp.highpass(150, sr), dsp.lowpass(4000, sr)]))
+        # One filter chain per output channel; talkers and voices stand at their own places.
+        self.chains = [self._chain() for _ in range(2)]
+        spread = dsp.keyed_rng(self.key, 11).uniform(-0.9, 0.9, groups + len(self.voices))
+        theta = (spread + 1.0) * np.pi / 4
+        self.pans = np.sqrt(2.0) * np.stack([np.cos(theta), np.sin(theta)])  # (2, sources)
 
-    def texture(self, start: int, n: int) -> np.ndarray:
-        low, high = np.zeros(n), np.zeros(n)
-        for src, syll, w_low, w_high in self.talkers:
+    def _chain(self) -> tuple[dsp.Filter, dsp.Filter, dsp.Filter]:
+        sr = self.sr
+        return (dsp.Filter(dsp.bandpass(300, 900, sr)), dsp.Filter(dsp.bandpass(1000, 2600, sr)),
+                dsp.Filter(np.vstack([dsp.highpass(150, sr), dsp.lowpass(4000, sr)])))
+
+    def _babble(self, start: int, n: int, pans: np.ndarray) -> list[np.ndarray]:
+        """One signal per row of ``pans`` (channel gains of each talker, then each voice)."""
+        rows = len(pans)
+        low, high = np.zeros((rows, n)), np.zeros((rows, n))
+        for g, (src, syll, w_low, w_high) in enumerate(self.talkers):
             voiced = src.read(start, n) * np.clip(syll.read(start, n) + 0.3, 0, None) ** 1.5
-            low += w_low * voiced
-            high += w_high * voiced
-        out = self.low_band(low) + 0.6 * self.high_band(high)
-        for f0, phase, pitch, syll in self.voices:
+            for c in range(rows):
+                low[c] += (pans[c, g] * w_low) * voiced
+                high[c] += (pans[c, g] * w_high) * voiced
+        outs = [chain[0](low[c]) + 0.6 * chain[1](high[c])
+                for c, chain in zip(range(rows), self.chains, strict=False)]
+        first = len(self.talkers)
+        for v, (f0, phase, pitch, syll) in enumerate(self.voices):
             freq = f0 * (1 + 0.06 * pitch.read(start, n))
             env = np.clip(syll.read(start, n), 0, None) ** 2
-            out += 0.08 * dsp.lookup(self.buzz, phase.advance(freq, self.sr)) * env
-        return self.out_f(out)
+            buzz = 0.08 * dsp.lookup(self.buzz, phase.advance(freq, self.sr)) * env
+            for c in range(rows):
+                outs[c] += pans[c, first + v] * buzz
+        return [chain[2](out) for out, chain in zip(outs, self.chains, strict=False)]
+
+    def texture(self, start: int, n: int) -> np.ndarray:
+        return self._babble(start, n, np.ones((1, self.pans.shape[1])))[0]
+
+    def texture_stereo(self, start: int, n: int) -> np.ndarray:
+        return np.stack(self._babble(start, n, self.pans), axis=1)
 
 
 # Formant centres (F1, F2, F3) of a few vowels: a, e, i, o, u.
@@ -202,6 +226,9 @@ class Speech(Recipe):
     """One voice: a glottal buzz through a formant bank that changes vowel per syllable."""
 
     family = "speech"
+    floor_db = -15.0
+    floor_kind = "room"
+    stereo = "mono"
     event_span = (1.2, 3.0)
 
     def setup(self) -> None:
@@ -257,6 +284,9 @@ class Insects(Recipe):
     """High stridulation: pulsed carriers grouped into chirps (crickets, cicadas)."""
 
     family = "insects"
+    stereo = "own"
+    floor_db = -16.0
+    floor_kind = "night"
     event_span = (1.0, 2.5)
 
     def setup(self) -> None:
@@ -275,23 +305,35 @@ class Insects(Recipe):
         self.air = self.noise(1)
         self.air_f = dsp.Filter(dsp.bandpass(4000, 9000, self.sr))
         self.level = self.control(2, 0.1)
+        # Each insect calls from its own place in a stereo bed.
+        theta = (dsp.keyed_rng(self.key, 11).uniform(-0.9, 0.9, count) + 1.0) * np.pi / 4
+        self.pans = np.sqrt(2.0) * np.stack([np.cos(theta), np.sin(theta)])  # (2, bugs)
 
-    def texture(self, start: int, n: int) -> np.ndarray:
+    def _chorus(self, start: int, n: int, pans: np.ndarray) -> np.ndarray:
         t = self.seconds(start, n)
-        out = np.zeros(n)
-        for carrier, pulse, group, phase, amp in self.bugs:
+        out = np.zeros((n, len(pans)))
+        for b, (carrier, pulse, group, phase, amp) in enumerate(self.bugs):
             tone = np.sin(2 * np.pi * self.cycles(carrier, start, n))
             pulses = (0.5 + 0.5 * np.cos(2 * np.pi * pulse * t)) ** 4
             gate = np.clip(2.0 * np.sin(2 * np.pi * group * t + phase) + 0.6, 0, 1)
-            out += amp * tone * pulses * gate
-        out *= 1 + 0.2 * self.level.read(start, n)
-        return out + 0.05 * self.air_f(self.air.read(start, n))
+            call = amp * tone * pulses * gate
+            for c in range(len(pans)):
+                out[:, c] += pans[c, b] * call
+        out *= (1 + 0.2 * self.level.read(start, n))[:, None]
+        return out + (0.05 * self.air_f(self.air.read(start, n)))[:, None]
+
+    def texture(self, start: int, n: int) -> np.ndarray:
+        return self._chorus(start, n, np.ones((1, len(self.bugs))))[:, 0]
+
+    def texture_stereo(self, start: int, n: int) -> np.ndarray:
+        return self._chorus(start, n, self.pans)
 
 
 class Hum(Recipe):
     """Mains hum: 50 or 60 Hz and a few harmonics, barely wavering."""
 
     family = "hum"
+    stereo = "mono"
 
     def setup(self) -> None:
         self.f0 = 50.0 if self.rng.uniform() < 0.5 else 60.0
@@ -327,6 +369,7 @@ class Alarm(Recipe):
     """Two alternating square-ish tones (sirens, alarms, horns)."""
 
     family = "alarm"
+    stereo = "mono"
     event_span = (1.5, 3.0)
 
     def setup(self) -> None:
@@ -354,6 +397,7 @@ class Music(Recipe):
     """A soft pad: a slow chord progression of detuned, mellow oscillators."""
 
     family = "music"
+    stereo = "mono"
     event_span = (2.0, 4.0)
 
     def setup(self) -> None:
