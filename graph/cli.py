@@ -94,15 +94,19 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
 
     counts: Counter = Counter()
 
+    ctx = _context(args)
+
     def progress(node: str, update: dict[str, Any], elapsed: float) -> None:
         if not args.quiet:
             _print_err(f"[{elapsed:6.1f} s]{describe_update(node, update, counts)}")
+        if node == "probe":  # the inputs are checked: a refusal never waits for the build
+            _build_index_if_needed(ctx, quiet=args.quiet)
 
     started = time.perf_counter()
     if not args.quiet:
         _print_err(f"lvas: {doing}")
-    ctx = _context(args)
-    _build_index_if_needed(ctx, quiet=args.quiet)
+    if getattr(args, "resume", False):  # a resumed run may not pass the probe again
+        _build_index_if_needed(ctx, quiet=args.quiet)
     final = _run_resumable(args, inputs, ctx, progress)
     artifacts = final.get("artifacts", {})
     run_dir = Path(final["run_dir"])

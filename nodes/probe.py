@@ -18,6 +18,7 @@ from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
 from lvas.tools.common.errors import LVASInputError
+from lvas.tools.common.ffmpeg import ffmpeg_exe
 from lvas.tools.common.limits import check_run_inputs
 from lvas.tools.common.paths import can_create_in, check_output_path
 from lvas.tools.delivery.muxing import check_output_container, default_output_path
@@ -44,6 +45,7 @@ def probe(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     check_segmentation(ctx.segmentation, ctx.segment_seconds)
     if not state.get("plan_only"):
         check_run_backends(ctx)
+        ffmpeg_exe()  # a broken LVAS_FFMPEG is refused here, not at the mux after all the work
     if not ctx.use_prompt and state.get("prompt"):
         update["prompt"] = ""
         update["warnings"] = [f"use_prompt is off: the prompt {state['prompt']!r} was "

@@ -342,3 +342,14 @@ def test_check_video_length_names_both_lengths():
     check_video_length("v.mp4", 10 * 3600.0, 0)  # 0: no limit
     with pytest.raises(LVASInputError, match=r"lasts 1\.5 min \(90 s\).*up to 1\.0 min"):
         check_video_length("v.mp4", 90.0, 60.0)
+
+
+def test_a_refused_input_never_waits_for_the_label_index(long_video, tmp_path):
+    """On a machine's first run the label index takes about a minute to build: the inputs are
+    checked first, so a refusal comes at once and leaves no index behind."""
+    fresh_cache = tmp_path / "cache"
+    result = _lvas("dub", str(long_video), "-o", str(tmp_path / "out.mp4"),
+                   cache_dir=fresh_cache)
+    _refused(result, "5.0 h")
+    assert "label index" not in result.stderr
+    assert not fresh_cache.exists() or not any(fresh_cache.rglob("*.sqlite3"))
