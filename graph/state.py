@@ -125,6 +125,7 @@ class SceneTask(TypedDict):
     prompt: str
     run_dir: str
     review_round: int
+    video: str  # the input video, for the evidence's short frame burst
 
 
 class ClipTask(TypedDict):

@@ -34,6 +34,7 @@ def scene_tasks(state: LVASState, scene_ids: list[str] | None = None) -> list[Se
                 prompt=state.get("prompt", ""),
                 run_dir=state["run_dir"],
                 review_round=state.get("review_round", 0),
+                video=state.get("video_info", {}).get("path") or state.get("video", ""),
             ),
         )
         for scene in state.get("scenes", [])

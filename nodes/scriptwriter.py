@@ -3,6 +3,10 @@
 With ``Context.vision_input`` off the Scriptwriter works blind: its planner is built without
 vision and the scenes reach it without keyframes (and, from the Storyboarder, without colour
 and light), so its captions come from the scenes' timing and motion and the prompt alone.
+
+With vision, the offline planner is given each scene's visual evidence
+(``lvas.tools.video.evidence``: sky, texture, motion, flicker... from the scene's keyframes and
+one short burst of small frames), measured here, per scene, so a merged scene is measured anew.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from lvas.graph.state import LVASState, SceneTask
 from lvas.nodes.common import log_update, new_log, timed, with_absolute_keyframes
 from lvas.tools.common.types import Scene
 from lvas.tools.planning.registry import Planner, get_planner
+from lvas.tools.video.evidence import scene_evidence
 
 
 def scriptwriter_planner(ctx: Context) -> Planner:
@@ -46,7 +51,16 @@ def write_scene_script(state: SceneTask, runtime: Runtime[Context]) -> LVASState
     ctx = context_of(runtime)
     log = new_log()
     scene = scene_for_scriptwriter(state["scene"], state["run_dir"], ctx)
-    script = scriptwriter_planner(ctx).describe_scene(
-        scene, state["overview"], state["prompt"], log
-    )
+    planner = scriptwriter_planner(ctx)
+    if ctx.vision_input and planner.name == "offline":
+        scene = with_evidence(scene, state.get("video") or None)
+    script = planner.describe_scene(scene, state["overview"], state["prompt"], log)
     return {"scripts": {state["scene"]["id"]: script}, **log_update(log)}
+
+
+def with_evidence(scene: Scene, video: str | None) -> Scene:
+    """The scene with its measured visual evidence, for the offline planner to choose from."""
+    features = scene_evidence(
+        scene.get("keyframes", []), video, float(scene["start"]), float(scene["end"])
+    )
+    return {**scene, "evidence": features} if features else scene

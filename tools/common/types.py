@@ -15,7 +15,7 @@ without it) or that only some writers add; the planners always write every other
 
 # No ``from __future__ import annotations`` here: TypedDicts learn which keys are NotRequired
 # (``__required_keys__``) only from annotations evaluated when the class is made.
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -69,6 +69,7 @@ class Scene(TypedDict):
     hue: NotRequired[float]
     colour: NotRequired[str]
     motion: NotRequired[float]
+    evidence: NotRequired[dict[str, float]]  # visual evidence the Scriptwriter measured
 
 
 class Storyboard(TypedDict):
@@ -91,6 +92,11 @@ class SceneScript(TypedDict):
     actions: list[str]
     caption: str
     author: str
+    # The offline planner's reasons: the place it chose, the events the evidence supports,
+    # and each check behind them ({feature, value, op, threshold, met, supports}).
+    setting: NotRequired[str]
+    events: NotRequired[list[str]]
+    evidence: NotRequired[list[dict[str, Any]]]
 
 
 class ReviewNote(TypedDict):

@@ -35,6 +35,8 @@ from lvas.tools.video.scenes import without_looks
 CALM_MOTION = 0.008
 FAST_MOTION = 0.03
 MIN_LABEL_SCORE = 0.3
+CAMERA_MOVES = 0.05  # frame widths per second of fitted (camera) flow
+THINGS_MOVE = 0.05  # share of the frame moving against the camera's motion
 VOICE_WORDS = re.compile(
     r"\b(voice|voices|speech|speak|speaking|talk|talking|narrat\w*|dialogue|sing\w*|"
     r"shout\w*|whisper\w*|laugh\w*|people|crowd|chatter)\b",
@@ -58,63 +60,204 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "night": Setting("night", "a dark, night-time place", "crickets chirping in the night air",
-                     ("darkness",), "footsteps on a path"),
-    "overcast": Setting("overcast", "a bright, colourless open space",
-                        "steady wind blowing over open ground", ("open sky",),
-                        "footsteps crunching on snow"),
-    "urban": Setting("urban", "a muted, grey street or building",
-                     "distant city traffic rumbling", ("buildings",), "a car passing by"),
-    "foliage": Setting("foliage", "a green outdoor place with plants and trees",
-                       "birds singing in the trees", ("trees", "grass"),
-                       "footsteps on grass and twigs"),
-    "water": Setting("water", "a bright blue open view of sky or water",
-                     "waves washing on a shore", ("water", "sky"), "water splashing"),
-    "cool_interior": Setting("cool_interior", "a dim room lit in cool blue",
-                             "the low hum of an air conditioner", ("walls",),
-                             "footsteps on a hard floor"),
-    "fire": Setting("fire", "a warm place lit in saturated orange and red",
-                    "a fire crackling", ("flames",), "logs cracking in a fire"),
-    "warm_interior": Setting("warm_interior", "a warmly lit indoor room",
-                             "the quiet tone of a room", ("walls", "furniture"),
-                             "footsteps on a wooden floor"),
-    "dry_land": Setting("dry_land", "a sunlit, yellow and dry landscape",
-                        "wind blowing through dry grass", ("open land",),
-                        "footsteps on gravel"),
-    "studio": Setting("studio", "a brightly coloured space",
-                      "the quiet tone of a room", ("coloured surfaces",),
-                      "objects being handled"),
+    "city": Setting("city", "an outdoor place among tall buildings",
+                    "distant city traffic rumbling", ("buildings", "sky"), "footsteps on pavement"),
+    "city_night": Setting("city_night", "a city at night, among lit buildings",
+                          "a distant city hum at night", ("buildings", "night sky"),
+                          "footsteps on pavement"),
+    "nature": Setting("nature", "an outdoor place with plants and open sky",
+                      "a light breeze rustling the leaves", ("plants", "sky"),
+                      "footsteps on grass"),
+    "vegetation": Setting("vegetation", "a place thick with green plants",
+                          "leaves rustling in a light breeze", ("plants",),
+                          "footsteps on grass"),
+    "fire": Setting("fire", "a place lit by flickering flames", "a fire crackling",
+                    ("flames",), "logs cracking in a fire"),
+    "outdoors": Setting("outdoors", "an outdoor place under open sky",
+                        "quiet outdoor air with a light breeze", ("sky",), "footsteps nearby"),
+    "room": Setting("room", "an indoor room", "the quiet tone of a room", ("walls",),
+                    "footsteps on a hard floor"),
 }
+"""Places the evidence can support. ``outdoors`` and ``room`` are the neutral beds of a
+setting (outdoor air, room tone): chosen when the picture shows outside or inside but not
+what kind of place."""
 
+NEUTRAL_KEYS = frozenset({"unseen", "unclear", "outdoors", "room"})
+"""Settings whose bed names no specific source."""
 
 NEUTRAL = Setting("unseen", "an unseen place", "a quiet, steady background ambience", (),
                   "footsteps nearby")
 """The setting of a scene whose picture the planner does not see: no place is guessed."""
 
+UNCLEAR = Setting("unclear", "a place the picture does not clearly show",
+                  "a quiet, steady background ambience", (), "footsteps nearby")
+"""The setting of a scene the planner sees but cannot place: a neutral bed, no wrong source."""
+
 _LOOKS = ("brightness", "saturation", "hue")
+
+# Thresholds of the evidence (tools/video/evidence.py), set on the labelled set in
+# benchmarks/data/planner_set/ and the generated clips of tests/test_planner_evidence.py.
+SKY_MIN = 0.2  # share of the top band that is smooth and sky-coloured
+DARK_SKY_MIN = 0.3
+BUILT_STRAIGHT_MIN = 0.06  # share of edge pixels on long straight lines
+BUILT_UPRIGHT_MIN = 0.35  # share of those lines upright or level
+PLANTS_MIN = 0.15  # green (and brown) cover with sky above
+DENSE_PLANTS_MIN = 0.3  # green cover that alone says plants
+PLANTS_STRAIGHT_MAX = 0.06
+NIGHT_BRIGHTNESS = 0.3
+DARK_BRIGHTNESS = 0.18
+FIRE_COVER_MIN = 0.02
+FIRE_FLICKER_MIN = 0.15
+WALK_MOTION_MIN = 0.01  # share of the frame's lower half moving against the camera's motion
+CROWD_MIN = 5
+GRASS_MIN = 0.3
+EARTH_MIN = 0.25
+GRAVEL_TEXTURE_MIN = 0.15
+
+Evidence = dict[str, str | float | bool]
+"""One piece of evidence behind a choice: feature, value, comparison, threshold, whether it
+was met, and what it supported (JSON-friendly, kept in ``SceneScript.evidence``)."""
+
+
+@dataclass
+class Reading:
+    """What the planner makes of one scene's evidence: a place, events, and why."""
+
+    setting: Setting
+    events: list[str]
+    evidence: list[Evidence]
+
+
+class _Checks:
+    """Collects the checks a decision makes, so the script can show them."""
+
+    def __init__(self, features: dict[str, float]) -> None:
+        self.features = features
+        self.records: list[Evidence] = []
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+    def at_least(self, feature: str, threshold: float, supports: str) -> bool:
+        return self._check(feature, ">=", threshold, supports)
+
+    def below(self, feature: str, threshold: float, supports: str) -> bool:
+        return self._check(feature, "<", threshold, supports)
+
+    def _check(self, feature: str, op: str, threshold: float, supports: str) -> bool:
+        if feature not in self.features:
+            self.records.append({"feature": feature, "value": "unmeasured", "op": op,
+                                 "threshold": threshold, "met": False, "supports": supports})
+            return False
+        value = float(self.features[feature])
+        met = value >= threshold if op == ">=" else value < threshold
+        self.records.append({"feature": feature, "value": round(value, 4), "op": op,
+                             "threshold": threshold, "met": met, "supports": supports})
+        return met
+
+    def note(self, feature: str, value: str | float | bool, supports: str) -> None:
+        self.records.append({"feature": feature, "value": value, "op": "", "threshold": "",
+                             "met": True, "supports": supports})
+
+
+def scene_features(scene: Scene) -> dict[str, float] | None:
+    """The measured evidence of a scene: what the Scriptwriter attached (``evidence``), else
+    its colour and light alone; None when the planner sees nothing (no looks, vision off)."""
+    measured = scene.get("evidence")
+    if measured:
+        return {k: float(v) for k, v in measured.items()}
+    if not any(key in scene for key in _LOOKS):
+        return None
+    return {key: float(scene[key]) for key in _LOOKS if key in scene}  # type: ignore[literal-required]
+
+
+def read_scene(scene: Scene, prompt: str | None = None) -> Reading:
+    """Choose a place and events from a scene's evidence, recording every check.
+
+    A specific source needs two signs that agree (sky and buildings, sky and plants, warm
+    cover and its flicker); one sign gives the neutral bed of its setting (outdoor air, room
+    tone); colour and light alone give no place at all (:data:`UNCLEAR`)."""
+    features = scene_features(scene)
+    if features is None:
+        return Reading(NEUTRAL, [], [])
+    checks = _Checks(features)
+    setting = _place(checks)
+    if setting is UNCLEAR and not checks.has("edge_density"):
+        checks.note("colour and light only", True, "no place: colour alone cannot tell one")
+    events = _events(checks, setting, prompt)
+    return Reading(setting, events, checks.records)
+
+
+def _place(c: _Checks) -> Setting:
+    if c.has("warm_flicker") and c.at_least("warm_cover", FIRE_COVER_MIN, "fire") and \
+            c.at_least("warm_flicker", FIRE_FLICKER_MIN, "fire"):
+        return SETTINGS["fire"]
+    if not c.has("edge_density"):
+        return UNCLEAR
+    sky = c.at_least("sky", SKY_MIN, "outdoors (sky at the top)") and \
+        float(c.features["sky"]) > 2.0 * float(c.features.get("sky_below", 0.0))
+    dark_sky = not sky and c.at_least("dark_sky", DARK_SKY_MIN, "outdoors (night sky)")
+    outdoors = sky or dark_sky
+    built = c.at_least("straight_share", BUILT_STRAIGHT_MIN, "built-up (long straight edges)") \
+        and c.at_least("upright_share", BUILT_UPRIGHT_MIN, "built-up (right angles)")
+    plants = float(c.features.get("green", 0.0)) + float(c.features.get("brown", 0.0))
+    if outdoors:
+        if built and c.below("green", PLANTS_MIN, "built-up, not plants"):
+            night = dark_sky or c.below("brightness", NIGHT_BRIGHTNESS, "night")
+            return SETTINGS["city_night" if night else "city"]
+        if c.at_least("green", PLANTS_MIN, "plants under the sky") and \
+                c.below("straight_share", PLANTS_STRAIGHT_MAX, "natural (irregular texture)"):
+            return SETTINGS["nature"]
+        c.note("plants and brown cover", round(plants, 4), "outdoors, place unclear")
+        return SETTINGS["outdoors"]
+    if c.at_least("green", DENSE_PLANTS_MIN, "dense plants") and \
+            c.below("straight_share", PLANTS_STRAIGHT_MAX, "natural (irregular texture)"):
+        return SETTINGS["vegetation"]
+    if built and c.at_least("brightness", DARK_BRIGHTNESS, "lit interior") and \
+            c.below("green", PLANTS_MIN, "no plants"):
+        return SETTINGS["room"]
+    return UNCLEAR
+
+
+def _events(c: _Checks, setting: Setting, prompt: str | None) -> list[str]:
+    events: list[str] = []
+    walkers = max(float(c.features.get("people", 0.0)), float(c.features.get("walkers", 0.0)))
+    if c.has("people") or c.has("walkers"):
+        c.note("people or upright movers", walkers, "someone who may walk")
+    else:
+        c.note("people", "no people detector in this OpenCV", "nobody can be seen walking")
+    if walkers >= 1 and c.at_least("object_motion_low", WALK_MOTION_MIN, "feet moving"):
+        events.append(_footsteps(c, setting))
+        if c.at_least("people", CROWD_MIN, "a crowd"):
+            if wants_voices(prompt or ""):
+                events.append("a crowd murmuring")
+                c.note("voices allowed by the prompt", True, "a crowd murmuring")
+            else:
+                c.note("voices allowed by the prompt", False, "no crowd murmur")
+    return events
+
+
+def _footsteps(c: _Checks, setting: Setting) -> str:
+    """Footsteps on the surface the lower part of the frame shows."""
+    if c.at_least("ground_green", GRASS_MIN, "grass underfoot"):
+        return "footsteps on grass"
+    if setting.key in ("room",):
+        if c.at_least("ground_brown", EARTH_MIN, "a wooden floor"):
+            return "footsteps on a wooden floor"
+        return "footsteps on a hard floor"
+    if setting.key in ("city", "city_night"):
+        return "footsteps on pavement"
+    if c.at_least("ground_texture", GRAVEL_TEXTURE_MIN, "gravel (fine ground texture)"):
+        return "footsteps on gravel"
+    if c.at_least("ground_brown", EARTH_MIN, "an earth path"):
+        return "footsteps on a dirt path"
+    return "footsteps nearby"
 
 
 def setting_for(scene: Scene) -> Setting:
-    """Pick the place a scene's measured colour and light most plausibly show; the neutral
-    setting when the scene carries no such measurement (vision off)."""
-    if not any(key in scene for key in _LOOKS):
-        return NEUTRAL
-    brightness = float(scene.get("brightness", 0.5))
-    saturation = float(scene.get("saturation", 0.3))
-    hue = float(scene.get("hue", 0.0)) % 360.0
-    if brightness < 0.18:
-        return SETTINGS["night"]
-    if saturation < 0.15:
-        return SETTINGS["overcast"] if brightness > 0.7 else SETTINGS["urban"]
-    if 75.0 <= hue < 165.0:
-        return SETTINGS["foliage"]
-    if 165.0 <= hue < 260.0:
-        return SETTINGS["water"] if brightness > 0.45 else SETTINGS["cool_interior"]
-    if hue < 45.0 or hue >= 330.0:
-        return SETTINGS["fire"] if saturation > 0.55 else SETTINGS["warm_interior"]
-    if 45.0 <= hue < 75.0:
-        return SETTINGS["dry_land"]
-    return SETTINGS["studio"]
+    """The place a scene's evidence supports (:func:`read_scene`); colour and light alone
+    support none (:data:`UNCLEAR`), a scene the planner does not see gets :data:`NEUTRAL`."""
+    return read_scene(scene).setting
 
 
 def motion_class(motion: float) -> str:
@@ -198,9 +341,9 @@ def describe_video(scenes: list[Scene], prompt: str | None) -> str:
     duration = scenes[-1]["end"]
     lines = [f"A {duration:.1f} s video in {len(scenes)} scene(s)."]
     for scene in scenes:
-        setting = setting_for(scene)
         lines.append(
-            f"{_span(scene)}: {setting.place}, {motion_class(scene.get('motion', 0.0))} movement."
+            f"{_span(scene)}: {_place_words(scene, setting_for(scene))}, "
+            f"{motion_class(scene.get('motion', 0.0))} movement."
         )
     clauses = prompt_clauses(prompt)
     if clauses:
@@ -208,17 +351,39 @@ def describe_video(scenes: list[Scene], prompt: str | None) -> str:
     return " ".join(lines)
 
 
-def describe_scene(scene: Scene) -> SceneScript:
-    """Per-scene script (background, entities, actions, caption) from what is visible."""
-    setting = setting_for(scene)
+def _place_words(scene: Scene, setting: Setting) -> str:
+    """The place in words; an unclear one says at least how light it is."""
+    if setting is UNCLEAR and float(scene.get("brightness", 0.5)) < DARK_BRIGHTNESS:
+        return f"a dark {setting.place[2:]}"
+    return setting.place
+
+
+def _actions(scene: Scene, reading: Reading) -> list[str]:
     movement = motion_class(float(scene.get("motion", 0.0)))
-    actions = {
+    features = scene_features(scene) or {}
+    camera = float(features.get("camera_motion", 0.0))
+    things = float(features.get("object_motion", 0.0))
+    if movement != "calm" and "camera_motion" in features:
+        if camera >= CAMERA_MOVES and things < THINGS_MOVE:
+            return ["the camera moves; little in the picture moves by itself"]
+        if reading.events and reading.events[0].startswith("footsteps"):
+            return ["someone walks"]
+    return {
         "calm": ["little or nothing moves"],
         "moderate": ["things move at a steady pace"],
         "fast": ["fast movement across the frame"],
     }[movement]
-    caption = f"{setting.place[0].upper()}{setting.place[1:]}; {actions[0]}."
-    return {
+
+
+def describe_scene(scene: Scene, prompt: str | None = None) -> SceneScript:
+    """Per-scene script (background, entities, actions, caption) from what is visible, with
+    the evidence behind its place and events (``evidence``, ``setting``, ``events``)."""
+    reading = read_scene(scene, prompt)
+    setting = reading.setting
+    actions = _actions(scene, reading)
+    place = _place_words(scene, setting)
+    caption = f"{place[0].upper()}{place[1:]}; {actions[0]}."
+    script: SceneScript = {
         "scene_id": scene["id"],
         "background": setting.background,
         "entities": list(setting.entities),
@@ -226,6 +391,11 @@ def describe_scene(scene: Scene) -> SceneScript:
         "caption": caption,
         "author": "offline",
     }
+    if setting is not NEUTRAL:
+        script["setting"] = setting.key
+        script["events"] = list(reading.events)
+        script["evidence"] = [dict(record) for record in reading.evidence]
+    return script
 
 
 def review_pair(
@@ -243,7 +413,8 @@ def review_pair(
     Returns (action, reason, corrected script or None).
     """
     if previous is not None and previous_script is not None:
-        same_place = setting_for(previous).key == setting_for(scene).key
+        same_place = (previous_script.get("setting") or setting_for(previous).key) == (
+            script.get("setting") or setting_for(scene).key)
         same_motion = motion_class(previous.get("motion", 0.0)) == motion_class(
             scene.get("motion", 0.0)
         )
@@ -277,7 +448,7 @@ def design_scene(
     and :data:`MAX_PROMPT_EVENTS_PER_SCENE` events (:func:`scene_events`).
     """
     rng = random.Random(f"{seed}:{scene['id']}")
-    setting = setting_for(scene)
+    setting = SETTINGS.get(script.get("setting", ""), None) or setting_for(scene)
     movement = motion_class(float(scene.get("motion", 0.0)))
     clauses, _ = prompt_phrases(prompt)
     start, end = float(scene["start"]), float(scene["end"])
@@ -286,7 +457,9 @@ def design_scene(
         _sound(scene, 0, "background", bed_text, start, end, -6.0 + rng.uniform(-1.0, 1.0), [])
     ]
     event_texts = scene_events(clauses[1:], int(scene.get("index", 0)))
-    if not event_texts and movement != "calm":
+    if not event_texts and "events" in script:
+        event_texts = list(script["events"])  # what the evidence supports; none stays none
+    elif not event_texts and movement != "calm":
         event_texts = ["a quick whoosh of fast movement" if movement == "fast" else setting.event]
     event_times = _event_times(onsets, start, end, rng)
     for number, text in enumerate(event_texts, start=1):
@@ -378,7 +551,11 @@ class OfflinePlanner:
         self.vision = vision
 
     def _seen(self, scene: Scene) -> Scene:
-        return scene if self.vision else without_looks(scene)
+        if self.vision:
+            return scene
+        blind = without_looks(scene)
+        blind.pop("evidence", None)
+        return blind
 
     def describe_video(self, scenes: list[Scene], prompt: str | None,
                        log: object = None) -> str:
@@ -386,7 +563,7 @@ class OfflinePlanner:
 
     def describe_scene(self, scene: Scene, overview: str, prompt: str | None,
                        log: object = None) -> SceneScript:
-        return describe_scene(self._seen(scene))
+        return describe_scene(self._seen(scene), prompt)
 
     def review_pair(self, previous: Scene | None, previous_script: SceneScript | None,
                     scene: Scene, script: SceneScript, overview: str, prompt: str | None,

@@ -1,0 +1,366 @@
+"""Visual evidence of one scene, for a planner that has no model: what the picture shows.
+
+Colour and light alone cannot tell a place (a white cockatoo in a room reads as a grey street,
+a night skyline as a dim blue room), so the offline planner reads measurable signs instead,
+each from what ships with OpenCV:
+
+- **people** with OpenCV's bundled HOG people detector, and **faces** with a Haar cascade when
+  the installed OpenCV carries one (``cv2.data.haarcascades``; many wheels ship none, and then
+  the feature is simply absent);
+- **sky** (a smooth region at the top in sky colours: blue, pale, or a dark night blue) and a
+  **horizon** (one strong horizontal edge row);
+- **texture**: edge density, the share of edges on long straight lines and how many of those
+  lines are upright or level (built-up places), green and brown cover (plants, earth);
+- **motion** from dense optical flow (Farneback) on a short burst of small frames: a fitted
+  affine motion is the camera's, what is left over is things moving (and where: low in the
+  frame, where feet are);
+- **flicker**: brightness oscillation over the burst, of warm saturated patches (fire) and of
+  the whole frame (lightning, screens);
+- colour and light.
+
+Everything is computed from the scene's keyframes (already extracted by the Storyboarder) and
+one burst of at most :data:`BURST_FRAMES` small frames read by a seek, so the cost is a few
+tens of milliseconds per scene. Values are plain floats (JSON-friendly) and deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+BURST_FRAMES = 8
+BURST_RATE = 12.0  # frames per second kept in the burst (every n-th decoded frame)
+BURST_WIDTH = 160
+STATIC_WIDTH = 320  # colour, sky and texture are read at this width
+HOG_WIDTH = 512  # a standing person must be about 128 px tall to be found
+MAX_STATIC_IMAGES = 2
+MAX_SEEK_DECODE = 2.0  # seconds decoded forward from the seek point, at most
+FRAME_FORMAT = "bgr24"
+
+Features = dict[str, float]
+
+
+def scene_evidence(
+    keyframes: Sequence[str], video: str | None, start: float, end: float
+) -> Features:
+    """Every feature of one scene: static ones from (up to two) keyframes, motion and flicker
+    from a burst of small frames of ``video`` inside [start, end) when a video is given."""
+    images = [
+        im for im in (_read(k) for k in list(keyframes)[:MAX_STATIC_IMAGES]) if im is not None
+    ]
+    burst = burst_frames(video, start, end) if video else []
+    if not images and burst:
+        images = [burst[len(burst) // 2]]
+    features: Features = {}
+    if images:
+        features.update(static_features(images))
+    if len(burst) >= 3:
+        features.update(motion_features(burst))
+        features.update(flicker_features(burst))
+    return features
+
+
+def _read(path: str) -> np.ndarray | None:
+    return cv2.imread(path, cv2.IMREAD_COLOR) if Path(path).is_file() else None
+
+
+def _resize(image: np.ndarray, width: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    if w <= width:
+        return image
+    return cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+def burst_frames(
+    video: str, start: float, end: float, count: int = BURST_FRAMES, width: int = BURST_WIDTH
+) -> list[np.ndarray]:
+    """``count`` small BGR frames about 1/:data:`BURST_RATE` s apart from inside the scene.
+
+    One seek to the scene's middle lands on the keyframe before it; the burst starts there
+    when that is inside the scene (no decoding forward). When it lands before the scene, at
+    most :data:`MAX_SEEK_DECODE` s are decoded forward (skipping non-reference frames) to
+    reach the scene; farther than that, the scene gets no burst (and no motion evidence)
+    rather than a long decode."""
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(video, metadata_errors="ignore") as container:
+            if not container.streams.video:
+                return []
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            rate = float(stream.average_rate or stream.guessed_rate or 25.0)
+            step = max(1, round(rate / BURST_RATE))
+            middle = (start + end) / 2.0
+            if stream.time_base is not None and middle > 0.5:
+                container.seek(int(middle / float(stream.time_base)), stream=stream, backward=True)
+            seen = 0
+            skipping = False
+            for frame in container.decode(stream):
+                t = frame.time if frame.time is not None else start
+                if t < start - 0.25 / rate:
+                    if start - t > MAX_SEEK_DECODE:
+                        return []
+                    if not skipping:
+                        stream.codec_context.skip_frame = "NONREF"
+                        skipping = True
+                    continue
+                if skipping:
+                    stream.codec_context.skip_frame = "DEFAULT"
+                    skipping = False
+                    continue  # the next frame is decoded in full
+                if t >= end:
+                    break
+                if seen % step == 0:
+                    h = max(2, round(frame.height * width / max(1, frame.width)) // 2 * 2)
+                    frames.append(frame.to_ndarray(width=width, height=h, format=FRAME_FORMAT))
+                    if len(frames) >= count:
+                        break
+                seen += 1
+    except (av.error.FFmpegError, OSError, ValueError):
+        return frames
+    return frames
+
+
+def _hsv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hue in degrees (0..360), saturation and value in 0..1."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV).astype(np.float32)
+    return hsv[..., 0] * 2.0, hsv[..., 1] / 255.0, hsv[..., 2] / 255.0
+
+
+def static_features(images: Sequence[np.ndarray]) -> Features:
+    """Colour, sky, horizon, texture and people of still images, averaged (people: most)."""
+    parts = [_still(_resize(im, STATIC_WIDTH)) for im in images]
+    features = {key: float(np.mean([p[key] for p in parts])) for key in parts[0]}
+    for name, counter in (("people", count_people), ("faces", count_faces)):
+        counts = [counter(im) for im in images]
+        found = [c for c in counts if c is not None]
+        if found:  # absent when this OpenCV has no such detector
+            features[name] = float(max(found))
+    return features
+
+
+def _still(image: np.ndarray) -> Features:
+    hue, sat, val = _hsv(image)
+    h, w = val.shape
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    blur = cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32) / 255.0
+    grad = np.hypot(cv2.Sobel(blur, cv2.CV_32F, 1, 0), cv2.Sobel(blur, cv2.CV_32F, 0, 1))
+    smooth = cv2.blur((grad < 0.08).astype(np.float32), (9, 9)) > 0.9
+    top = slice(0, max(1, int(h * 0.35)))
+    blue = (hue >= 180) & (hue < 265) & (sat > 0.12)
+    pale = (sat < 0.35) & (val > 0.6) & ~((hue >= 60) & (hue < 170))
+    bright_sky = smooth & (val > 0.3) & (blue | pale)
+    dark_sky = smooth & (val <= 0.3) & (val > 0.03) & blue
+    edges = cv2.Canny(grey, 60, 160)
+    long_lines, level = _long_lines(edges, w)
+    edge_pixels = float(np.count_nonzero(edges))
+    green = (hue >= 60) & (hue < 170) & (sat > 0.2) & (val > 0.15)
+    brown = (hue >= 15) & (hue < 50) & (sat > 0.25) & (sat < 0.85) & (val > 0.12) & (val < 0.65)
+    weights = sat + 1e-6
+    angle = np.deg2rad(hue)
+    mean_hue = (
+        math.degrees(
+            math.atan2(
+                float((np.sin(angle) * weights).sum()), float((np.cos(angle) * weights).sum())
+            )
+        )
+        % 360.0
+    )
+    rows = np.abs(cv2.Sobel(blur, cv2.CV_32F, 0, 1)).mean(axis=1)
+    middle = rows[int(h * 0.15) : int(h * 0.85)]
+    return {
+        "brightness": float(val.mean()),
+        "saturation": float(sat.mean()),
+        "hue": mean_hue,
+        "sky_blue": float((bright_sky & blue)[top].mean()),
+        "sky": float(bright_sky[top].mean()),
+        "sky_below": float(bright_sky[int(h * 0.65) :].mean()),
+        "dark_sky": float(dark_sky[top].mean()),
+        "horizon": float(middle.max() / (np.median(middle) + 1e-3)) if middle.size else 0.0,
+        "edge_density": edge_pixels / float(h * w),
+        "straight_share": min(1.0, long_lines / max(1.0, edge_pixels)),
+        "upright_share": level,
+        "green": float(green.mean()),
+        "brown": float(brown.mean()),
+        "ground_green": float(green[int(h * 0.75) :].mean()),
+        "ground_brown": float(brown[int(h * 0.75) :].mean()),
+        "ground_texture": float((edges[int(h * 0.75) :] > 0).mean()),
+        "lights": float(
+            (
+                cv2.morphologyEx(
+                    (val > 0.75).astype(np.uint8), cv2.MORPH_TOPHAT, np.ones((7, 7), np.uint8)
+                )
+                > 0
+            ).mean()
+        ),
+    }
+
+
+def _long_lines(edges: np.ndarray, width: int) -> tuple[float, float]:
+    """Edge pixels on long straight segments, and the share of those segments that stand
+    upright or lie level (right angles of buildings and rooms)."""
+    lines = cv2.HoughLinesP(
+        edges, 1, np.pi / 180, threshold=30, minLineLength=max(12, int(width * 0.12)), maxLineGap=3
+    )
+    if lines is None:
+        return 0.0, 0.0
+    total = aligned = 0.0
+    for x1, y1, x2, y2 in np.asarray(lines).reshape(-1, 4):
+        length = math.hypot(x2 - x1, y2 - y1)
+        angle = abs(math.degrees(math.atan2(y2 - y1, x2 - x1))) % 180.0
+        total += length
+        if min(angle, abs(angle - 90.0), 180.0 - angle) < 10.0:
+            aligned += length
+    return total, aligned / total if total else 0.0
+
+
+@lru_cache(maxsize=1)
+def _hog() -> object | None:
+    """OpenCV's HOG people detector, or None: OpenCV 5 moved it (and the Haar cascades) out
+    of the main package into contrib, so a plain ``opencv-python`` 5 has neither."""
+    make = getattr(cv2, "HOGDescriptor", None)
+    people = getattr(cv2, "HOGDescriptor_getDefaultPeopleDetector", None)
+    if make is None or people is None:
+        return None
+    hog = make()
+    hog.setSVMDetector(people())
+    return hog
+
+
+PEOPLE_WEIGHT = 0.6  # HOG SVM score a detection needs to count as a person
+
+
+def count_people(image: np.ndarray) -> int | None:
+    """People standing or walking, found by OpenCV's bundled HOG people detector; None when
+    this OpenCV has no such detector."""
+    hog = _hog()
+    if hog is None:
+        return None
+    small = _resize(image, HOG_WIDTH)
+    if small.shape[0] < 128 or small.shape[1] < 64:
+        return 0
+    boxes, weights = hog.detectMultiScale(  # type: ignore[attr-defined]small, winStride=(8, 8), padding=(8, 8),
+        scale=1.08
+    )
+    if len(boxes) == 0:
+        return 0
+    kept = [
+        list(map(int, b))
+        for b, wt in zip(boxes, np.ravel(weights), strict=False)
+        if float(wt) >= PEOPLE_WEIGHT
+    ]
+    if not kept:
+        return 0
+    grouped, _ = cv2.groupRectangles(kept + kept, 1, 0.3)
+    return len(grouped)
+
+
+@lru_cache(maxsize=1)
+def _face_cascade() -> cv2.CascadeClassifier | None:
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
+    path = Path(folder) / "haarcascade_frontalface_default.xml"
+    if not folder or not path.is_file():
+        return None
+    cascade = cv2.CascadeClassifier(str(path))
+    return None if cascade.empty() else cascade
+
+
+def count_faces(image: np.ndarray) -> int | None:
+    """Frontal faces, or None when this OpenCV ships no face cascade."""
+    cascade = _face_cascade()
+    if cascade is None:
+        return None
+    grey = cv2.cvtColor(_resize(image, HOG_WIDTH), cv2.COLOR_BGR2GRAY)
+    return len(cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24)))
+
+
+def motion_features(frames: Sequence[np.ndarray]) -> Features:
+    """Camera motion (an affine fit of the dense flow) against things moving (what the fit
+    leaves over), in frame widths per second, and where the moving things are."""
+    greys = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    h, w = greys[0].shape
+    camera, moving, low_moving, residual_speed = [], [], [], []
+    masks = []
+    ys, xs = np.mgrid[0:h:4, 0:w:4]
+    design = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1).astype(np.float64)
+    for a, b in zip(greys, greys[1:], strict=False):
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 13, 3, 5, 1.1, 0)
+        sample = flow[0:h:4, 0:w:4].reshape(-1, 2).astype(np.float64)
+        fit = _robust_affine(design, sample)
+        residual = np.hypot(*(sample - design @ fit).T).reshape(xs.shape)
+        shift = np.hypot(*(design @ fit).T)
+        camera.append(float(np.median(shift)) / w)
+        mask = residual > max(0.6, 0.004 * w)
+        moving.append(float(mask.mean()))
+        masks.append(mask)
+        low_moving.append(float(mask[int(mask.shape[0] * 0.5) :].mean()))
+        residual_speed.append(float(residual[mask].mean()) / w if mask.any() else 0.0)
+    per_second = BURST_RATE
+    return {
+        "walkers": float(upright_movers(masks)),
+        "camera_motion": float(np.median(camera)) * per_second,
+        "object_motion": float(np.median(moving)),
+        "object_motion_low": float(np.median(low_moving)),
+        "object_speed": float(np.median(residual_speed)) * per_second,
+    }
+
+
+def upright_movers(masks: Sequence[np.ndarray]) -> int:
+    """Moving regions shaped like a standing person (taller than wide, a fifth of the frame
+    high or more, not filling it): a stand-in for a people detector, from motion alone."""
+    if not masks:
+        return 0
+    moving = (np.mean(masks, axis=0) >= 0.5).astype(np.uint8)
+    moving = cv2.morphologyEx(moving, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
+    h, w = moving.shape
+    found = 0
+    for bw, bh in stats[1:count, 2:4]:
+        if h * 0.2 <= bh <= h * 0.9 and bh >= 1.3 * bw and bw <= w * 0.4:
+            found += 1
+    return found
+
+
+def _robust_affine(design: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Least-squares affine flow, fitted again without the worst third of points (moving
+    things), so the camera's motion is what most of the picture does; deterministic."""
+    fit, *_ = np.linalg.lstsq(design, flow, rcond=None)
+    error = np.hypot(*(flow - design @ fit).T)
+    keep = error <= np.quantile(error, 0.66)
+    if keep.sum() >= 6:
+        fit, *_ = np.linalg.lstsq(design[keep], flow[keep], rcond=None)
+    return np.asarray(fit)
+
+
+def flicker_features(frames: Sequence[np.ndarray]) -> Features:
+    """Brightness oscillation over the burst: of warm saturated patches (flames) and of the
+    whole frame (lightning, screens), as the mean frame-to-frame change over the mean level."""
+    hsvs = [_hsv(f) for f in frames]
+    warm_masks = [
+        ((hue < 45) | (hue >= 340)) & (sat > 0.45) & (val > 0.35) for hue, sat, val in hsvs
+    ]
+    warm = np.logical_or.reduce(warm_masks)
+    levels = np.array([float(val.mean()) for _, _, val in hsvs])
+    whole = float(np.abs(np.diff(levels)).mean() / max(0.02, levels.mean()))
+    warm_cover = float(np.mean([m.mean() for m in warm_masks]))
+    if warm.mean() < 0.002:
+        warm_change = 0.0
+    else:
+        warm_levels = np.array([float(val[warm].mean()) for _, _, val in hsvs])
+        warm_sizes = np.array([float(m.mean()) for m in warm_masks])
+        warm_change = float(
+            np.abs(np.diff(warm_levels)).mean() / max(0.02, warm_levels.mean())
+            + np.abs(np.diff(warm_sizes)).mean() / max(1e-3, warm_sizes.mean())
+        )
+    return {
+        "warm_cover": warm_cover,
+        "warm_flicker": warm_change,
+        "flicker": whole,
+        "flash": float(np.abs(np.diff(levels)).max() if len(levels) > 1 else 0.0),
+    }
