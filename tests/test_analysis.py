@@ -41,7 +41,9 @@ def _assert_tiles(result: VideoAnalysis) -> None:
     for a, b in zip(shots, shots[1:], strict=False):
         assert a.end == b.start and a.end > a.start
     assert [s.index for s in shots] == list(range(len(shots)))
-    assert [s.start for s in shots[1:]] == result.cuts
+    # Every shot starts at a cut; a cut whose shot was too short to stand alone stays a cut.
+    assert set(s.start for s in shots[1:]) <= set(result.cuts)
+    assert result.cuts == sorted(result.cuts)
 
 
 @pytest.fixture(scope="module")
@@ -145,12 +147,47 @@ def test_unknown_detector(cut_video: Path, tmp_path: Path) -> None:
         analyze_video(cut_video, tmp_path, detector="magic")
 
 
-def test_min_shot_seconds_drops_short_shots(tmp_path: Path) -> None:
+def test_min_shot_seconds_merges_short_shots_but_keeps_their_cuts(tmp_path: Path) -> None:
     path = videos.make_cut_video(tmp_path / "short.mp4", [2.0, 0.3, 2.0, 0.3])
     result = analyze_video(path, tmp_path / "out", min_shot_seconds=0.5)
     assert all(s.end - s.start >= 0.5 - 1e-6 for s in result.shots)
-    _assert_cuts(result.cuts, [2.0])  # the 0.3 s flash is merged, the 0.3 s tail too
+    # The 0.3 s shot at 2.0 s is merged by the detector's flash filter (one cut); the cut
+    # 0.3 s before the end is held by that filter until the video ends, and still a cut.
+    _assert_cuts(result.cuts, [2.0, 4.3])
+    assert [s.start for s in result.shots] == [0.0, 2.0]  # the tail joined the shot before
     _assert_tiles(result)
+
+
+@pytest.mark.parametrize("durations", [(2.0, 2.0, 0.3), (2.5, 1.6, 0.5, 0.3), (3.0, 0.2)])
+def test_a_short_last_shot_keeps_its_cut(tmp_path: Path,
+                                                  durations: tuple[float, ...]) -> None:
+    path = videos.make_cut_video(tmp_path / "tail.mp4", durations)
+    result = analyze_video(path, tmp_path / "out")
+    ends = np.cumsum(durations)[:-1]
+    _assert_cuts(result.cuts, [float(t) for t in ends])
+    assert all(s.end - s.start >= 0.5 - 1e-6 for s in result.shots)
+    _assert_tiles(result)
+
+
+@pytest.mark.parametrize("subject", ["testsrc2", "smptebars", "testsrc"])
+@pytest.mark.parametrize("kind", videos.LIGHT_CHANGES)
+def test_a_change_of_light_within_a_shot_is_no_cut(tmp_path: Path, subject: str,
+                                                   kind: str) -> None:
+    path = videos.make_light_change_video(tmp_path / f"{kind}.mp4", kind, subject=subject)
+    result = analyze_video(path, tmp_path / "out")
+    assert result.cuts == [] and len(result.shots) == 1
+
+
+def test_cuts_are_found_among_changes_of_light(tmp_path: Path) -> None:
+    """The evaluation set's light videos: every hard cut, and no light change, is a cut."""
+    from tests.cut_eval import TOLERANCE, make_evaluation_set
+    from tests.cut_metrics import match_cuts
+
+    for path, truth, category in make_evaluation_set(tmp_path / "eval"):
+        if category != "light":
+            continue
+        score = match_cuts(analyze_video(path, tmp_path / "out").cuts, truth, TOLERANCE)
+        assert (score.false_positives, score.false_negatives) == (0, 0), (path.name, score)
 
 
 def test_variable_frame_rate(video_factory, tmp_path: Path) -> None:

@@ -85,10 +85,11 @@ def test_scores_add_up_as_counts() -> None:
 
 def test_evaluation_set_is_well_formed() -> None:
     videos = evaluation_set()
-    assert {v.category for v in videos} == {"hard", "crossfade"}
+    assert {v.category for v in videos} == {"hard", "crossfade", "light"}
     assert {v.fade for v in videos if v.category == "crossfade"} == {0.4, 0.8, 1.2}
     for v in videos:
-        assert (v.fade == 0) == (v.category == "hard")
+        assert (v.fade == 0) == (v.category != "crossfade")
+        assert bool(v.light) == (v.category == "light")
         assert all(1.3 <= d <= 4.0 for d in v.durations), v.name
         # every segment shows alone long enough to be a shot of its own
         assert min(v.durations) - 2 * v.fade >= 0.5, v.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lvas.tools.video.transitions import DissolveDetector
+from lvas.tools.video.transitions import DissolveDetector, relit
 
 FPS = 25.0
 H, W = 18, 32
@@ -21,8 +21,8 @@ def _run(frames: list[np.ndarray]) -> list[float]:
     detector = DissolveDetector(FPS)
     found = []
     for i, frame in enumerate(frames):
-        found += [g.time for g in detector.push(i / FPS, frame)]
-    found += [g.time for g in detector.flush()]
+        found += [g.time for g in detector.push(i / FPS, frame) if not g.relit]
+    found += [g.time for g in detector.flush() if not g.relit]
     return found
 
 
@@ -62,3 +62,44 @@ def test_dip_to_black_is_one_transition():
     frames = [a] * 60 + _dissolve(a, black, 0, 12) + [black] * 5 + _dissolve(black, b, 0, 12)
     frames += [b] * 60
     assert len(_run(frames)) == 1
+
+
+def _lit(picture: np.ndarray, gain: float, offset: float = 0.0) -> np.ndarray:
+    return np.clip(picture * gain + offset, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(("gain", "offset"), [(1.8, 0.0), (0.5, 0.0), (1.3, 0.1), (0.7, -0.05)])
+def test_the_same_picture_under_other_light_is_relit(gain, offset):
+    picture = _picture(7) * 0.6 + 0.2
+    assert relit(picture, _lit(picture, gain, offset))
+
+
+def test_another_picture_is_not_relit():
+    assert not relit(_picture(7), _picture(8))
+    assert not relit(_picture(7), _lit(_picture(8), 1.5))
+
+
+def test_black_and_plain_pictures():
+    black = np.zeros((H, W, 3), np.float32)
+    blue = np.zeros((H, W, 3), np.float32) + np.array([0.7, 0.2, 0.1], np.float32)
+    orange = np.zeros((H, W, 3), np.float32) + np.array([0.1, 0.5, 0.9], np.float32)
+    assert not relit(_picture(7), black) and not relit(black, _picture(7))
+    assert relit(blue, blue * 0.6)  # a plain wall, lit less
+    assert not relit(blue, orange)
+    assert not relit(blue, _picture(7))
+
+
+def test_a_moving_part_on_a_plain_background_is_still_the_same_shot():
+    first = np.full((H, W, 3), 0.4, np.float32)
+    first[5:11, 2:8] = 0.9
+    second = np.full((H, W, 3), 0.4, np.float32)
+    second[5:11, 6:12] = 0.9
+    assert relit(first, _lit(second, 1.6))
+
+
+def test_an_exposure_ramp_is_not_a_dissolve():
+    picture = _picture(9) * 0.6 + 0.2
+    ramp = [_lit(picture, 1.0 - 0.5 * i / 15) for i in range(15)]
+    assert _run([picture] * 40 + ramp + [ramp[-1]] * 40) == []
+    # the same frames with a new picture at the end are a dissolve
+    assert len(_run(_dissolve(picture, _picture(10), 40, 15))) == 1

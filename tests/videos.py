@@ -310,3 +310,75 @@ def make_long_audio(
         *_codec_args("libx264"), *_audio_args(path, None), str(path),
     ])
     return path
+
+
+# Light changes within one shot, as a gain of the picture over time t (an ``eq`` expression).
+_LIGHT_CHANGES = {
+    "step": "(1+0.8*gte(t,{at}))",  # a lamp switched on
+    "dim": "(1-0.45*gte(t,{at}))",  # a cloud, a lamp switched off
+    "ramp": "(1-0.45*clip((t-{at})/0.6,0,1))",  # auto-exposure settling over 0.6 s
+    "flash": "(1+2.5*between(t,{at},{at}+2.5/{fps}))",  # a camera flash: three frames
+}
+
+LIGHT_CHANGES = tuple(_LIGHT_CHANGES)
+"""The kinds of :func:`make_light_change_video`."""
+
+
+def _light_filter(changes: Sequence[tuple[str, float]], fps: float) -> str:
+    """An ``eq`` filter applying the (kind, time) light changes of ``changes``.
+
+    Light multiplies R, G and B alike: in YUV that is a gain of luma (contrast g around
+    mid-grey plus brightness (g - 1) / 2) and of chroma (saturation g), so colours keep their
+    hue and clip where they would saturate, as a camera's do.
+    """
+    gain = "*".join(_LIGHT_CHANGES[kind].format(at=at, fps=fps) for kind, at in changes) or "1"
+    return (f"eq=eval=frame:contrast='{gain}':saturation='{gain}':"
+            f"brightness='({gain}-1)/2'")
+
+
+def make_light_change_video(
+    path: str | Path,
+    kind: str = "step",
+    *,
+    seconds: float = 6.0,
+    at: float = 3.0,
+    subject: str = "testsrc2",
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25,
+) -> Path:
+    """One shot whose light changes at ``at`` seconds (see ``LIGHT_CHANGES``): no cut in it.
+
+    ``subject`` is a lavfi source name (``testsrc2`` moves, ``smptebars`` and ``testsrc`` are
+    nearly still).
+    """
+    path = Path(path)
+    w, h = size
+    graph = (f"{subject}=s={w}x{h}:r={fps}:d={seconds},format=yuv420p,"
+             f"{_light_filter([(kind, at)], fps)}")
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", graph, *_codec_args("libx264"), str(path)])
+    return path
+
+
+def make_relit_cut_video(
+    path: str | Path,
+    durations: Sequence[float],
+    changes: Sequence[tuple[str, float]],
+    *,
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25,
+) -> Path:
+    """:func:`make_cut_video`'s segments (hard cuts at the cumulative ``durations``) with
+    light changes inside shots: ``changes`` are (kind of ``LIGHT_CHANGES``, time in s)."""
+    path = Path(path)
+    w, h = size
+    args: list[str] = ["-y"]
+    for i, d in enumerate(durations):
+        args += ["-f", "lavfi", "-i", _segment_source(i, w, h, fps, d)]
+    n = len(durations)
+    graph = "".join(f"[{i}:v]setsar=1,format=yuv420p[v{i}];" for i in range(n))
+    graph += "".join(f"[v{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0,"
+    graph += _light_filter(changes, fps) + "[vout]"
+    args += ["-filter_complex", graph, "-map", "[vout]", *_codec_args("libx264"),
+             "-r", str(fps), "-t", str(float(sum(durations))), str(path)]
+    run_ffmpeg(args)
+    return path

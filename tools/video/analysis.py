@@ -39,7 +39,7 @@ from lvas.tools.video.probe import (
     short_picture_warning,
     stated_duration,
 )
-from lvas.tools.video.transitions import THUMB_SIZE, DissolveDetector, GradualTransition
+from lvas.tools.video.transitions import THUMB_SIZE, DissolveDetector, GradualTransition, relit
 
 ENVELOPE_RATE = 25.0
 """Samples per second of the motion envelope written to ``motion.npy``."""
@@ -53,10 +53,14 @@ _HUE_BINS = 36  # 10 degrees each
 _COLOUR_INTERVAL = 0.2  # seconds between colour measurements
 _CUT_LIKE_MOTION = 0.08  # a frame this different from the last is measured too (new shot)
 _INTERPOLATION = "FAST_BILINEAR"  # nearly free in swscale; AREA costs as much as decoding
+_RELIGHT_WINDOW = 0.5  # seconds each side of a cut searched for the same picture (a flash)
+_SAME_CUT = 0.1  # seconds: two cuts this close are one transition reported twice
 
 DETECTORS: dict[str, Callable[[float | None, float], SceneDetector]] = {
+    # min_len is applied by LVAS's own _MergeFilter: PySceneDetect's forgets a cut it still
+    # holds when the video ends.
     "content": lambda thr, min_len: ContentDetector(
-        threshold=27.0 if thr is None else thr, min_scene_len=min_len
+        threshold=27.0 if thr is None else thr, min_scene_len=0.0
     ),
     "adaptive": lambda thr, min_len: AdaptiveDetector(
         adaptive_threshold=3.0 if thr is None else thr, min_scene_len=min_len
@@ -112,6 +116,55 @@ class VideoAnalysis:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class _MergeFilter:
+    """PySceneDetect's MERGE flash filter for the content detector, plus :meth:`flush`.
+
+    Cuts closer than ``length`` seconds merge: after a cut, the next ones within ``length``
+    are held and the last of a run is emitted once ``length`` seconds pass without another.
+    PySceneDetect's own filter drops the cut it holds when the video ends within ``length``
+    of it (a real cut 0.3 s before the end went missing); :meth:`flush` hands it over.
+    """
+
+    def __init__(self, length: float) -> None:
+        self.length = length
+        self.last_above: float | None = None
+        self.enabled = False  # merging starts after the first emitted cut
+        self.merging = False
+        self.merge_start = 0.0
+
+    def push(self, t: float, above: bool) -> list[float]:
+        """The cuts known after the frame at ``t`` (``above``: the detector fired on it)."""
+        if self.length <= 0.0:
+            return [t] if above else []
+        if self.last_above is None:
+            self.last_above = t
+        met = t - self.last_above >= self.length - 1e-9
+        if above:
+            self.last_above = t
+        if self.merging:
+            if met and not above and self.last_above - self.merge_start >= self.length - 1e-9:
+                self.merging = False
+                return [self.last_above]
+            return []
+        if not above:
+            return []
+        if met:
+            self.enabled = True
+            return [t]
+        if self.enabled:
+            self.merging = True
+            self.merge_start = t
+        return []
+
+    def flush(self) -> list[float]:
+        """The cut still held when the video ends (a run of cuts long enough to count)."""
+        if (self.merging and self.last_above is not None
+                and self.last_above - self.merge_start >= self.length - 1e-9):
+            self.merging = False
+            return [self.last_above]
+        return []
 
 
 def colour_name(hue: float, saturation: float, brightness: float) -> str:
@@ -266,7 +319,8 @@ class _Analyzer:
         self.lag = lag
         self.rng = random.Random(0)
         self.pending: deque[_Frame] = deque()
-        self.pending_cuts: list[float] = []
+        self.pending_cuts: list[tuple[float, bool]] = []  # (time, check for a light change)
+        self.recent: deque[_Frame] = deque()  # committed frames of the last _RELIGHT_WINDOW
         self.shot = _Shot(0.0, self.rng)
         self.closed: list[tuple[float, float, _Shot]] = []  # only the last is kept open
         self.shots: list[ShotInfo] = []
@@ -317,23 +371,51 @@ class _Analyzer:
     def push_cuts(self, new_cuts: list[float],
                   gradual: Sequence[GradualTransition] = ()) -> None:
         """A gradual transition replaces detector cuts inside it: a frame-to-frame detector
-        that fires within a dissolve fires at an arbitrary frame of it."""
-        self.pending_cuts.extend(new_cuts)
+        that fires within a dissolve fires at an arbitrary frame of it. A lighting ramp
+        (``relit``) only removes them."""
+        self.pending_cuts.extend((c, True) for c in new_cuts)
         for tr in gradual:
-            self.pending_cuts = [c for c in self.pending_cuts if not tr.start <= c <= tr.end]
-            self.pending_cuts.append(tr.time)
+            self.pending_cuts = [c for c in self.pending_cuts if not tr.start <= c[0] <= tr.end]
+            if not tr.relit:
+                self.pending_cuts.append((tr.time, False))
         self.pending_cuts.sort()
+
+    def relit_across(self, cut: float, fr: _Frame) -> bool:
+        """Whether a frame-to-frame cut at ``cut`` is a change of light within one shot.
+
+        The last frame before it is compared with each frame of the next half second, and
+        each frame of the half second before it with the first frame after it: a step of
+        light matches at once, a flash of a few frames (reported at either end) once it is
+        over. ``fr`` is the first frame at or after the cut; later ones are still pending.
+        """
+        before = [f.small for f in self.recent if f.t >= cut - _RELIGHT_WINDOW and
+                  f.small is not None]
+        after = [f.small for f in [fr, *self.pending] if cut <= f.t <= cut + _RELIGHT_WINDOW
+                 and f.small is not None]
+        if not before or not after:
+            return False
+        return (any(relit(before[-1], a) for a in after)
+                or any(relit(b, after[0]) for b in before[:-1]))
 
     def commit(self, fr: _Frame) -> None:
         first = self.first_committed
         self.first_committed = False
-        while self.pending_cuts and self.pending_cuts[0] <= fr.t + 1e-6:
-            cut = self.pending_cuts.pop(0)
-            if cut > 0.0 and cut - self.shot.start >= self.min_shot - 1e-6:
+        while self.pending_cuts and self.pending_cuts[0][0] <= fr.t + 1e-6:
+            cut, check = self.pending_cuts.pop(0)
+            if cut <= 0.0 or (self.cuts and cut - self.cuts[-1] < _SAME_CUT):
+                continue
+            if check and self.relit_across(cut, fr):
+                continue
+            # Every cut is kept; a shot shorter than min_shot joins the one before it.
+            self.cuts.append(cut)
+            if cut - self.shot.start >= self.min_shot - 1e-6:
                 self.close(cut)
                 first = True
         self.shot.add(fr, first)
         self.add_envelope(fr, first)
+        self.recent.append(fr)
+        while self.recent[0].t < fr.t - _RELIGHT_WINDOW:
+            self.recent.popleft()
 
     def add_envelope(self, fr: _Frame, first: bool) -> None:
         value = self.env_last if first else fr.motion  # a cut is not motion
@@ -347,8 +429,7 @@ class _Analyzer:
 
     def close(self, end: float) -> None:
         """End the open shot at ``end``; it is written out once the next one is also closed,
-        so that a too-short last shot can still be merged into it."""
-        self.cuts.append(end)
+        so that a too-short last shot can still be merged into it (its cut stays a cut)."""
         if self.closed:
             self.flush_closed()
         self.closed.append((self.shot.start, end, self.shot))
@@ -391,14 +472,12 @@ class _Analyzer:
         return str(path)
 
     def finish(self, duration: float) -> None:
-        for fr in list(self.pending):
-            self.commit(fr)
-        self.pending.clear()
+        while self.pending:
+            self.commit(self.pending.popleft())
         # Cuts the detector reported after the last frame (post_process) or past the end.
         tail = duration - self.shot.start
         if self.closed and tail < self.min_shot:
             start, _, prev = self.closed.pop()
-            self.cuts.pop()
             prev.merge(self.shot)
             self.shot = prev
             self.shot.start = start
@@ -617,6 +696,7 @@ def analyze_video(
     out.mkdir(parents=True, exist_ok=True)
     min_shot = max(0.0, float(min_shot_seconds))
     det = DETECTORS[detector](threshold, min_shot)
+    merge = _MergeFilter(min_shot) if detector == "content" else None
     fps = info.fps if info.fps > 0 else 25.0
     # Detectors report a cut up to min_shot (flash filter) or a few frames (adaptive window)
     # after the frame it belongs to; frames wait this long before joining a shot.
@@ -646,10 +726,12 @@ def analyze_video(
         # The cut detector averages colour differences over the frame: a quarter of the
         # pixels gives the same decisions for a quarter of its cost.
         cuts = [c.seconds for c in an.detector.process_frame(ftc, small[::2, ::2])]
+        if merge is not None:
+            cuts = merge.push(t, bool(cuts))
         thumb = cv2.resize(small, _THUMB_SIZE, interpolation=cv2.INTER_AREA)
         transitions: list[GradualTransition] = []
         if dissolves is not None:
-            transitions = dissolves.push(t, thumb.astype(np.float32) * (1.0 / 255.0))
+            transitions = dissolves.push(t, thumb.astype(np.float32) * (1.0 / 255.0), small)
         an.push(an.measure(t, small, sample, thumb), cuts, transitions)
         if progress is not None and t >= next_report:
             next_report = t + max(0.5, info.duration / 200)
@@ -664,8 +746,10 @@ def analyze_video(
     if dissolves is not None:
         an.push_cuts([], dissolves.flush())
     if last_ftc is not None:
-        an.pending_cuts.extend(c.seconds for c in an.detector.post_process(last_ftc))
-        an.pending_cuts = sorted(c for c in an.pending_cuts if c <= last_t + 1e-6)
+        an.pending_cuts.extend((c.seconds, True) for c in an.detector.post_process(last_ftc))
+        if merge is not None:
+            an.pending_cuts.extend((c, True) for c in merge.flush())
+        an.pending_cuts = sorted(c for c in an.pending_cuts if c[0] <= last_t + 1e-6)
 
     # The picture ends with the last decoded frame. When that is clearly before the stated
     # duration (a cut-off file, or an audio track running on), everything made from this
