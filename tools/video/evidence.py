@@ -42,6 +42,7 @@ HOG_WIDTH = 512  # a standing person must be about 128 px tall to be found
 MAX_STATIC_IMAGES = 2
 MAX_SEEK_DECODE = 2.0  # seconds decoded forward from the seek point, at most
 FRAME_FORMAT = "bgr24"
+HORIZON_MIN = 2.5  # strongest row of vertical gradient over the median row
 
 Features = dict[str, float]
 
@@ -158,7 +159,11 @@ def _still(image: np.ndarray) -> Features:
     bright_sky = smooth & (val > 0.3) & (blue | pale)
     dark_sky = smooth & (val <= 0.3) & (val > 0.03) & blue
     edges = cv2.Canny(grey, 60, 160)
-    long_lines, level = _long_lines(edges, w)
+    rows = np.abs(cv2.Sobel(blur, cv2.CV_32F, 0, 1)).mean(axis=1)
+    middle = rows[int(h * 0.15) : int(h * 0.85)]
+    horizon = float(middle.max() / (np.median(middle) + 1e-3)) if middle.size else 0.0
+    horizon_row = int(h * 0.15) + int(np.argmax(middle)) if horizon >= HORIZON_MIN else None
+    long_lines, level = _long_lines(edges, w, horizon_row)
     edge_pixels = float(np.count_nonzero(edges))
     green = (hue >= 60) & (hue < 170) & (sat > 0.2) & (val > 0.15)
     brown = (hue >= 15) & (hue < 50) & (sat > 0.25) & (sat < 0.85) & (val > 0.12) & (val < 0.65)
@@ -172,8 +177,6 @@ def _still(image: np.ndarray) -> Features:
         )
         % 360.0
     )
-    rows = np.abs(cv2.Sobel(blur, cv2.CV_32F, 0, 1)).mean(axis=1)
-    middle = rows[int(h * 0.15) : int(h * 0.85)]
     return {
         "brightness": float(val.mean()),
         "saturation": float(sat.mean()),
@@ -182,7 +185,7 @@ def _still(image: np.ndarray) -> Features:
         "sky": float(bright_sky[top].mean()),
         "sky_below": float(bright_sky[int(h * 0.65) :].mean()),
         "dark_sky": float(dark_sky[top].mean()),
-        "horizon": float(middle.max() / (np.median(middle) + 1e-3)) if middle.size else 0.0,
+        "horizon": horizon,
         "edge_density": edge_pixels / float(h * w),
         "straight_share": min(1.0, long_lines / max(1.0, edge_pixels)),
         "upright_share": level,
@@ -202,9 +205,12 @@ def _still(image: np.ndarray) -> Features:
     }
 
 
-def _long_lines(edges: np.ndarray, width: int) -> tuple[float, float]:
+def _long_lines(
+    edges: np.ndarray, width: int, horizon_row: float | None = None
+) -> tuple[float, float]:
     """Edge pixels on long straight segments, and the share of those segments that stand
-    upright or lie level (right angles of buildings and rooms)."""
+    upright or lie level (right angles of buildings and rooms). Level pieces on the
+    ``horizon_row`` (the strongest horizontal edge of a frame with a horizon) are left out."""
     lines = cv2.HoughLinesP(
         edges, 1, np.pi / 180, threshold=30, minLineLength=max(12, int(width * 0.12)), maxLineGap=3
     )
@@ -214,6 +220,12 @@ def _long_lines(edges: np.ndarray, width: int) -> tuple[float, float]:
     for x1, y1, x2, y2 in np.asarray(lines).reshape(-1, 4):
         length = math.hypot(x2 - x1, y2 - y1)
         angle = abs(math.degrees(math.atan2(y2 - y1, x2 - x1))) % 180.0
+        if (
+            horizon_row is not None
+            and min(angle, 180.0 - angle) < 5.0
+            and abs((y1 + y2) / 2.0 - horizon_row) <= 3.0
+        ):
+            continue  # the horizon (or a shoreline), not a building's edge
         total += length
         if min(angle, abs(angle - 90.0), 180.0 - angle) < 10.0:
             aligned += length
