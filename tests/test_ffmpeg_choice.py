@@ -361,3 +361,21 @@ def test_with_an_old_ffmpeg_first_on_path_rotated_test_videos_are_made(tmp_path)
 def test_inspecting_a_missing_file_says_so(tmp_path):
     build = inspect_ffmpeg(str(tmp_path / "nothing"))
     assert not build.capable and "cannot be read" in build.problems[0]
+
+
+def test_a_broken_lvas_ffmpeg_refuses_a_dub_before_any_work(tmp_path):
+    """The probe checks the ffmpeg a dub will mux with: nothing runs, nothing is written."""
+    from tests.videos import make_cut_video
+
+    video = make_cut_video(tmp_path / "clip.mp4", [2.0])
+    env = {**os.environ, "LVAS_FFMPEG": str(tmp_path / "nowhere" / "ffmpeg"),
+           "LVAS_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "lvas.graph.cli", "dub", str(video), "-o", str(out / "x.mp4")],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "LVAS_FFMPEG" in done.stderr
+    assert "storyboard" not in done.stderr.lower() and list(out.iterdir()) == []
