@@ -19,14 +19,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
-from scenedetect import AdaptiveDetector, ContentDetector, HistogramDetector, SceneDetector
-from scenedetect.common import FrameTimecode, Timecode
 
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import atomic_path
@@ -40,6 +38,10 @@ from lvas.tools.video.probe import (
     stated_duration,
 )
 from lvas.tools.video.transitions import THUMB_SIZE, DissolveDetector, GradualTransition, relit
+
+if TYPE_CHECKING:  # PySceneDetect takes a third of a second to import: only when used
+    from scenedetect import SceneDetector
+    from scenedetect.common import FrameTimecode
 
 ENVELOPE_RATE = 25.0
 """Samples per second of the motion envelope written to ``motion.npy``."""
@@ -56,18 +58,32 @@ _INTERPOLATION = "FAST_BILINEAR"  # nearly free in swscale; AREA costs as much a
 _RELIGHT_WINDOW = 0.5  # seconds each side of a cut searched for the same picture (a flash)
 _SAME_CUT = 0.1  # seconds: two cuts this close are one transition reported twice
 
-DETECTORS: dict[str, Callable[[float | None, float], SceneDetector]] = {
+def _content(thr: float | None, min_len: float) -> SceneDetector:
     # min_len is applied by LVAS's own _MergeFilter: PySceneDetect's forgets a cut it still
-    # holds when the video ends.
-    "content": lambda thr, min_len: ContentDetector(
-        threshold=27.0 if thr is None else thr, min_scene_len=0.0
-    ),
-    "adaptive": lambda thr, min_len: AdaptiveDetector(
-        adaptive_threshold=3.0 if thr is None else thr, min_scene_len=min_len
-    ),
-    "histogram": lambda thr, min_len: HistogramDetector(
-        threshold=0.05 if thr is None else thr, min_scene_len=min_len
-    ),
+    # holds when the video ends. analyze_video computes this detector's decisions itself
+    # (_ContentScore); the object serves callers that want PySceneDetect's.
+    from scenedetect import ContentDetector
+
+    return ContentDetector(threshold=27.0 if thr is None else thr, min_scene_len=0.0)
+
+
+def _adaptive(thr: float | None, min_len: float) -> SceneDetector:
+    from scenedetect import AdaptiveDetector
+
+    return AdaptiveDetector(adaptive_threshold=3.0 if thr is None else thr,
+                            min_scene_len=min_len)
+
+
+def _histogram(thr: float | None, min_len: float) -> SceneDetector:
+    from scenedetect import HistogramDetector
+
+    return HistogramDetector(threshold=0.05 if thr is None else thr, min_scene_len=min_len)
+
+
+DETECTORS: dict[str, Callable[[float | None, float], SceneDetector]] = {
+    "content": _content,
+    "adaptive": _adaptive,
+    "histogram": _histogram,
 }
 """Shot detectors by name; each factory takes (threshold or None for its default, min seconds)."""
 
@@ -165,6 +181,29 @@ class _MergeFilter:
             self.merging = False
             return [self.last_above]
         return []
+
+
+class _ContentScore:
+    """PySceneDetect's ContentDetector decision with its default weights, on a shared HSV.
+
+    The score is the mean absolute difference of hue, saturation and value from the previous
+    frame, averaged over the three (edges weigh nothing by default), compared with the
+    threshold. OpenCV's absdiff and mean give the same sums as PySceneDetect's NumPy code at
+    a fraction of its per-frame cost, and the HSV picture is the one the colour measurement
+    uses, so it is converted once.
+    """
+
+    def __init__(self, threshold: float | None) -> None:
+        self.threshold = 27.0 if threshold is None else float(threshold)
+        self.last: np.ndarray | None = None
+
+    def above(self, hsv: np.ndarray) -> bool:
+        """Whether the frame whose HSV picture is ``hsv`` differs from the last by a cut's worth."""
+        last, self.last = self.last, hsv
+        if last is None or last.shape != hsv.shape:
+            return False
+        dh, ds, dv, _ = cv2.mean(cv2.absdiff(hsv, last))
+        return (dh + ds + dv) / 3.0 >= self.threshold
 
 
 def colour_name(hue: float, saturation: float, brightness: float) -> str:
@@ -310,11 +349,9 @@ def _even(x: float) -> int:
 class _Analyzer:
     """The state of one pass; see :func:`analyze_video`."""
 
-    def __init__(self, info: VideoInfo, out_dir: Path, detector: SceneDetector,
-                 min_shot: float, lag: float) -> None:
+    def __init__(self, info: VideoInfo, out_dir: Path, min_shot: float, lag: float) -> None:
         self.info = info
         self.out_dir = out_dir
-        self.detector = detector
         self.min_shot = min_shot
         self.lag = lag
         self.rng = random.Random(0)
@@ -334,19 +371,22 @@ class _Analyzer:
 
     # -- per frame -------------------------------------------------------------------------
     def measure(self, t: float, small: np.ndarray, sample: np.ndarray | None,
-                thumb: np.ndarray | None = None) -> _Frame:
+                thumb: np.ndarray | None = None, hsv: np.ndarray | None = None) -> _Frame:
+        """``hsv``, when given, is ``small[::2, ::2]`` in HSV (the cut detector's)."""
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        # cv2.mean sums exactly as NumPy does here (integers), several times faster.
         if self.prev_grey is None or self.prev_grey.shape != grey.shape:
             motion = 0.0
         else:
-            motion = float(cv2.absdiff(grey, self.prev_grey).mean()) / 255.0
+            motion = cv2.mean(cv2.absdiff(grey, self.prev_grey))[0] / 255.0
         self.prev_grey = grey
-        fr = _Frame(t=t, motion=motion, brightness=float(grey.mean()) / 255.0, saturation=None,
+        fr = _Frame(t=t, motion=motion, brightness=cv2.mean(grey)[0] / 255.0, saturation=None,
                     hue_hist=None, thumb=None, sample=sample, small=small)
         if sample is None and t < self.next_colour and motion < _CUT_LIKE_MOTION:
             return fr
         self.next_colour = t + _COLOUR_INTERVAL
-        hsv = cv2.cvtColor(small[::2, ::2], cv2.COLOR_BGR2HSV)
+        if hsv is None:
+            hsv = cv2.cvtColor(small[::2, ::2], cv2.COLOR_BGR2HSV)
         h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
         # Hue only counts where there is colour to see: weight by saturation x value.
         weight = (s.astype(np.float32) * v.astype(np.float32)) / (255.0 * 255.0)
@@ -695,15 +735,16 @@ def analyze_video(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     min_shot = max(0.0, float(min_shot_seconds))
-    det = DETECTORS[detector](threshold, min_shot)
+    det = None if detector == "content" else DETECTORS[detector](threshold, min_shot)
     merge = _MergeFilter(min_shot) if detector == "content" else None
+    content = _ContentScore(threshold) if detector == "content" else None
     fps = info.fps if info.fps > 0 else 25.0
     # Detectors report a cut up to min_shot (flash filter) or a few frames (adaptive window)
     # after the frame it belongs to; frames wait this long before joining a shot.
     dissolves = DissolveDetector(fps) if gradual else None
     delay = dissolves.max_delay if dissolves else 0.0
     lag = min_shot + 8.0 / fps + delay + 0.25
-    an = _Analyzer(info, out, det, min_shot, lag)
+    an = _Analyzer(info, out, min_shot, lag)
     warnings: list[str] = []
 
     decoder = _Decoder(info, analysis_width)
@@ -712,6 +753,8 @@ def analyze_video(
     last_t = -1.0
     next_report = 0.0
     last_ftc: FrameTimecode | None = None
+    if det is not None:
+        from scenedetect.common import FrameTimecode, Timecode
     for rel, t, small, sample in _in_background(decoder.frames()):
         if not info.vfr and last_t >= 0.0:
             # Frames the decoder dropped silently (damaged data) leave a hole in the
@@ -721,18 +764,23 @@ def analyze_video(
                 corrupt_gaps += missing
         decoded += 1
         last_t = t
-        ftc = FrameTimecode(Timecode(pts=rel, time_base=decoder.time_base), fps=decoder.rate)
-        last_ftc = ftc
         # The cut detector averages colour differences over the frame: a quarter of the
         # pixels gives the same decisions for a quarter of its cost.
-        cuts = [c.seconds for c in an.detector.process_frame(ftc, small[::2, ::2])]
-        if merge is not None:
-            cuts = merge.push(t, bool(cuts))
+        quarter = small[::2, ::2]
+        hsv = None
+        if content is not None and merge is not None:
+            hsv = cv2.cvtColor(quarter, cv2.COLOR_BGR2HSV)
+            cuts = merge.push(t, content.above(hsv))
+        elif det is not None:
+            ftc = FrameTimecode(Timecode(pts=rel, time_base=decoder.time_base),
+                                fps=decoder.rate)
+            last_ftc = ftc
+            cuts = [c.seconds for c in det.process_frame(ftc, quarter)]
         thumb = cv2.resize(small, _THUMB_SIZE, interpolation=cv2.INTER_AREA)
         transitions: list[GradualTransition] = []
         if dissolves is not None:
             transitions = dissolves.push(t, thumb.astype(np.float32) * (1.0 / 255.0), small)
-        an.push(an.measure(t, small, sample, thumb), cuts, transitions)
+        an.push(an.measure(t, small, sample, thumb, hsv), cuts, transitions)
         if progress is not None and t >= next_report:
             next_report = t + max(0.5, info.duration / 200)
             progress(min(1.0, t / info.duration))
@@ -745,11 +793,11 @@ def analyze_video(
         )
     if dissolves is not None:
         an.push_cuts([], dissolves.flush())
-    if last_ftc is not None:
-        an.pending_cuts.extend((c.seconds, True) for c in an.detector.post_process(last_ftc))
-        if merge is not None:
-            an.pending_cuts.extend((c, True) for c in merge.flush())
-        an.pending_cuts = sorted(c for c in an.pending_cuts if c[0] <= last_t + 1e-6)
+    if det is not None and last_ftc is not None:
+        an.pending_cuts.extend((c.seconds, True) for c in det.post_process(last_ftc))
+    if merge is not None:
+        an.pending_cuts.extend((c, True) for c in merge.flush())
+    an.pending_cuts = sorted(c for c in an.pending_cuts if c[0] <= last_t + 1e-6)
 
     # The picture ends with the last decoded frame. When that is clearly before the stated
     # duration (a cut-off file, or an audio track running on), everything made from this
