@@ -14,6 +14,7 @@ from lvas.nodes.common import timed
 from lvas.tools.common.paths import relative_to_run
 from lvas.tools.common.types import Artifacts, LabelChoice, Scene, SceneScript
 from lvas.tools.llm.accounting import summarize_usage
+from lvas.tools.planning.bed_carry import carry_beds
 from lvas.tools.planning.narration import line_as_sound
 from lvas.tools.reporting.report import write_report
 from lvas.tools.reporting.timeline import write_otio
@@ -49,6 +50,18 @@ def _sounds(state: LVASState) -> list[dict[str, Any]]:
     sounds += [{**line_as_sound(line), "label": "narration"}
                for line in state.get("narration_lines", [])]
     return sounds
+
+
+def _carried(state: LVASState, ctx: Context) -> dict[str, str]:
+    """Designed bed -> the sound whose clip carries it on across a cut, as rendering joined
+    them (the same rule, on the same labelled sounds), so the report draws the one clip."""
+    if not ctx.carry_beds:
+        return {}
+    choices = state.get("label_choices", {})
+    sounds = [sound for design in state.get("designs", {}).values() for sound in design["sounds"]
+              if choices.get(sound["id"], {}).get("label")]
+    _, covers = carry_beds(sounds, {s["id"]: choices[s["id"]].get("label", "") for s in sounds})
+    return {bed: into for into, beds in covers.items() for bed in beds}
 
 
 NOT_NORMALISED = "off: not normalised, the mix keeps its own level (true-peak limiter only)"
@@ -126,6 +139,7 @@ def report(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
                **{f"stem: {layer}": path for layer, path in stems.items()}},
         output_video=artifacts.get("output") or None,
         video_codec=state.get("video_info", {}).get("video_codec"),
+        carried=_carried(state, ctx),
     )
     artifacts["report"] = relative_to_run(run_dir, page)
     return {"artifacts": artifacts}

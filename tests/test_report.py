@@ -530,3 +530,26 @@ def test_scene_evidence_is_shown_when_present(tmp_path: Path) -> None:
 ])
 def test_format_clock(seconds: float, decimals: int, text: str) -> None:
     assert plots.format_clock(seconds, decimals) == text
+
+
+def test_beds_carried_across_cuts_are_drawn_as_their_one_clip(tmp_path: Path) -> None:
+    # Rendering joins same-label beds of consecutive scenes into one clip: the timeline draws
+    # that clip once, and the Sounds table says where the other beds went.
+    sounds = [{"id": f"bed{i}", "scene_id": f"s{i}", "layer": "background", "start": 2.0 * i,
+               "end": 2.0 * i + 2.0, "label": "rain", "description": "rain"} for i in range(3)]
+    clips = [{"sound_id": "bed0", "start": 0.0, "duration": 6.0, "backend": "procedural"}]
+    carried = {"bed0": "bed0", "bed1": "bed0", "bed2": "bed0"}
+    rows = marks.lanes(sounds, clips, 6.0, carried)
+    assert [r["name"] for r in rows] == ["background"]
+    bed, = rows[0]["marks"]
+    assert (bed["left"], bed["width"]) == (0.0, 100.0)
+    assert "one sound across 3 scenes' beds" in bed["title"]
+    # Without the mapping (a run made without carrying) each bed is drawn as well.
+    assert sum(len(r["marks"]) for r in marks.lanes(sounds, clips, 6.0)) == 3
+
+    kwargs = _report_kwargs(tmp_path, None)
+    kwargs.update(sounds=sounds, clips=clips, carried=carried, duration=6.0)
+    page = _parse(write_report(tmp_path / "report.html", **kwargs))
+    table = next(t for t in page.tables if t[0][1][:2] == ["scene", "layer"])
+    assert [cells[-1] for _, cells in table[1:]] == ["procedural", "carried on in bed0",
+                                                      "carried on in bed0"]

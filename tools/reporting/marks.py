@@ -6,10 +6,10 @@ mark's place. Positions are percentages of the time axis, so the timeline lines 
 spectrogram below it, whose axis spans the same share of the page's width.
 
 A sound is drawn where it sounds: a bed over its rendered clip's placement (else its designed
-span), an event as its hits (the designed onsets inside its span) over a faint box for the span
-they fall in. Layers without sounds get no lane. What a long run puts on the page is bounded:
-at most :data:`MAX_LANES` rows per layer and one hit per :data:`HIT_BUCKETS`-th of the axis in
-each row.
+span; beds carried into one continuous clip across cuts are that one clip), an event as its
+hits (the designed onsets inside its span) over a faint box for the span they fall in. Layers
+without sounds get no lane. What a long run puts on the page is bounded: at most
+:data:`MAX_LANES` rows per layer and one hit per :data:`HIT_BUCKETS`-th of the axis in each row.
 """
 
 from __future__ import annotations
@@ -77,30 +77,38 @@ def _hits(sound: Mapping[str, Any], start: float, end: float) -> list[float]:
     return sorted(t for t in times if math.isfinite(t) and start - 1e-6 <= t <= end + 1e-6)
 
 
-def _title(sound: Mapping[str, Any], start: float, end: float, hits: int) -> str:
+def _title(sound: Mapping[str, Any], start: float, end: float, hits: int, beds: int) -> str:
     label = str(sound.get("label") or "")
     description = str(sound.get("description") or "")
     head = " — ".join(x for x in (label, description) if x) or str(sound.get("id", ""))
     when = f"{format_clock(start, 2)}–{format_clock(end, 2)}"
     extra = f", {hits} hit{'s' if hits != 1 else ''}" if hits else ""
+    extra += f", one sound across {beds} scenes' beds" if beds > 1 else ""
     return f"{head} ({sound.get('layer', '')}, {when}{extra})"
 
 
 def lanes(sounds: Sequence[Mapping[str, Any]], clips: Sequence[Mapping[str, Any]],
-          span: float) -> list[dict[str, Any]]:
+          span: float, carried: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Rows of marks, layer by layer in the usual order; only layers that have sounds.
+
+    ``carried`` maps a designed bed to the sound whose clip carries it on across a cut (as
+    rendering joins them); such a bed is drawn as part of that clip, not again on its own.
 
     Each row is ``{"layer", "name", "colour", "marks", "hits"}``; a mark is a box
     ``{"left", "width", "start", "end", "label", "title", "event", "crowded"}`` (percent and
     seconds), a hit ``{"left", "t"}``.
     """
     clip_of = {str(c.get("sound_id")): c for c in clips}
+    carried = {k: v for k, v in (carried or {}).items() if k != v and v in clip_of}
+    beds: dict[str, int] = {}
+    for into in carried.values():
+        beds[into] = beds.get(into, 1) + 1
     layers = [*LAYERS, *sorted({str(s.get("layer", "")) for s in sounds} - set(LAYERS))]
     rows: list[dict[str, Any]] = []
     for layer in layers:
         placed = []
         for sound in sounds:
-            if str(sound.get("layer", "")) != layer:
+            if str(sound.get("layer", "")) != layer or str(sound.get("id")) in carried:
                 continue
             start, end = _where(sound, clip_of.get(str(sound.get("id"))))
             if end < start:
@@ -121,13 +129,14 @@ def lanes(sounds: Sequence[Mapping[str, Any]], clips: Sequence[Mapping[str, Any]
                 })
                 seen.append(set())
             hits = _hits(sound, start, end)
+            joined = beds.get(str(sound.get("id")), 1)
             width = percent(end - start, span)
             text = str(sound.get("label") or sound.get("description") or sound.get("id") or "")
             layer_rows[lane]["marks"].append({
                 "left": percent(start, span), "width": width, "start": round(start, 4),
                 "end": round(end, 4), "event": bool(hits), "crowded": crowded,
                 "label": "" if crowded or width < MIN_LABEL_PERCENT else text,
-                "title": _title(sound, start, end, len(hits)),
+                "title": _title(sound, start, end, len(hits), joined),
             })
             for t in hits:
                 bucket = round(t / span * HIT_BUCKETS) if span > 0 else 0

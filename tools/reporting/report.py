@@ -168,11 +168,14 @@ def _soundtrack(soundtrack: Path | None, span: float,
     }, span
 
 
-def _sound_rows(sounds: Sequence[Mapping[str, Any]],
-                clips: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def _sound_rows(sounds: Sequence[Mapping[str, Any]], clips: Sequence[Mapping[str, Any]],
+                carried: Mapping[str, str]) -> list[dict[str, str]]:
     """Cues in time order (layers in their usual order at equal starts), with the backend
-    that rendered each one's clip."""
+    that rendered each one's clip (or the bed whose clip carries it on)."""
     backend = {str(c.get("sound_id")): c.get("backend", "") for c in clips}
+    for bed, into in carried.items():
+        if bed != into and into in backend and bed not in backend:
+            backend[bed] = f"carried on in {into}"
     order = {layer: i for i, layer in enumerate(LAYERS)}
     rows = []
     for s in sorted(sounds, key=lambda s: (as_float(s.get("start")),
@@ -256,13 +259,15 @@ def write_report(
     audio: Mapping[str, str | os.PathLike[str]] | None = None,
     output_video: str | os.PathLike[str] | None = None,
     video_codec: str | None = None,
+    carried: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the run's report (atomically) and the scene thumbnails beside it; return its path.
 
     ``run_dir`` is what the scenes' keyframe paths are relative to (the report's folder by
     default); ``audio`` names the files to play (the mix, then each stem; by default the
     soundtrack alone); ``output_video`` is the delivered video, played on the page when a
-    browser can play its container and ``video_codec``. Every string that came from the user
+    browser can play its container and ``video_codec``; ``carried`` maps a designed bed to the
+    sound whose clip carries it on across a cut. Every string that came from the user
     or a model is escaped by the template engine; files are linked relative to the report's
     folder so the run directory can be moved as a whole.
     """
@@ -284,7 +289,7 @@ def write_report(
               ("LVAS", _version())],
         plan=_link(plan_path, base) if plan_path else None,
         warnings=[str(w) for w in warnings],
-        timeline={"lanes": marks.lanes(sounds, clips, span),
+        timeline={"lanes": marks.lanes(sounds, clips, span, carried),
                   "scenes": marks.scene_marks(by_start, span), "ticks": marks.ticks(span),
                   "span": round(span, 4), "unit": "m:ss" if span >= 120 else "s"},
         video=media.video_player(output_video, video_codec, base),
@@ -293,7 +298,7 @@ def write_report(
         scenes=scene_rows,
         thumbs=any(row["thumb"] for row in scene_rows),
         evidence=any(row["evidence"] for row in scene_rows),
-        sounds=_sound_rows(sounds, clips),
+        sounds=_sound_rows(sounds, clips, carried or {}),
         open_rows=_OPEN_TABLE_ROWS,
         loudness=_loudness(loudness),
         timings=_timings(timings),
