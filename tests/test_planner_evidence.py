@@ -134,6 +134,7 @@ def _scene(features: dict[str, float]) -> dict:
 WALKING_ON_GRASS = {
     "edge_density": 0.1,
     "sky": 0.5,
+    "sky_blue": 0.5,
     "sky_below": 0.0,
     "green": 0.4,
     "straight_share": 0.01,
@@ -172,11 +173,26 @@ def test_the_people_detector_is_wired_in_where_opencv_has_one(monkeypatch) -> No
             {
                 "edge_density": 0.05,
                 "sky": 0.6,
+                "sky_blue": 0.6,
                 "sky_below": 0.0,
                 "green": 0.02,
                 "straight_share": 0.01,
             },
             "outdoors",
+        ),
+        # a pale smooth top over straight lines is a wall as much as an overcast sky: no city
+        (
+            {
+                "edge_density": 0.05,
+                "sky": 0.6,
+                "sky_blue": 0.0,
+                "sky_below": 0.0,
+                "green": 0.0,
+                "straight_share": 0.2,
+                "upright_share": 0.7,
+                "brightness": 0.6,
+            },
+            "unclear",
         ),
         (
             {

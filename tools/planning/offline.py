@@ -197,10 +197,16 @@ def _place(c: _Checks) -> Setting:
     sky = c.at_least("sky", SKY_MIN, "outdoors (sky at the top)") and \
         float(c.features["sky"]) > 2.0 * float(c.features.get("sky_below", 0.0))
     dark_sky = not sky and c.at_least("dark_sky", DARK_SKY_MIN, "outdoors (night sky)")
-    outdoors = sky or dark_sky
     built = c.at_least("straight_share", BUILT_STRAIGHT_MIN, "built-up (long straight edges)") \
         and c.at_least("upright_share", BUILT_UPRIGHT_MIN, "built-up (right angles)")
     plants = float(c.features.get("green", 0.0)) + float(c.features.get("brown", 0.0))
+    if sky and not c.at_least("sky_blue", SKY_MIN, "a blue sky, not a pale wall"):
+        # a pale smooth top is an overcast sky or a wall or ceiling: only plants settle it
+        if c.at_least("green", PLANTS_MIN, "plants under a pale sky") and \
+                c.below("straight_share", PLANTS_STRAIGHT_MAX, "natural (irregular texture)"):
+            return SETTINGS["nature"]
+        return UNCLEAR
+    outdoors = sky or dark_sky
     if outdoors:
         if built and c.below("green", PLANTS_MIN, "built-up, not plants"):
             night = dark_sky or c.below("brightness", NIGHT_BRIGHTNESS, "night")

@@ -325,7 +325,8 @@ def motion_features(frames: Sequence[np.ndarray]) -> Features:
 
 def upright_movers(masks: Sequence[np.ndarray]) -> int:
     """Moving regions shaped like a standing person (taller than wide, a fifth of the frame
-    high or more, not filling it): a stand-in for a people detector, from motion alone."""
+    high or more, not filling it, reaching the lower part of the frame where the ground is):
+    a stand-in for a people detector, from motion alone."""
     if not masks:
         return 0
     moving = (np.mean(masks, axis=0) >= 0.5).astype(np.uint8)
@@ -333,8 +334,9 @@ def upright_movers(masks: Sequence[np.ndarray]) -> int:
     count, _, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
     h, w = moving.shape
     found = 0
-    for bw, bh in stats[1:count, 2:4]:
-        if h * 0.2 <= bh <= h * 0.9 and bh >= 1.3 * bw and bw <= w * 0.4:
+    for _, y, bw, bh in stats[1:count, :4]:
+        standing = y + bh >= h * 0.7  # feet low in the frame, as on the ground
+        if standing and h * 0.2 <= bh <= h * 0.9 and bh >= 1.3 * bw and bw <= w * 0.4:
             found += 1
     return found
 
