@@ -6,8 +6,17 @@ with stream copy): wall time of ``analyze_video`` in a fresh process, of decodin
 alternately because the machine is noisy; peak RSS on a 5- and a 30-minute input. Accuracy:
 precision/recall/F1 of the cuts (within two frames) on generated videos with known cuts.
 
+Frame rates: ``--fps-set`` re-encodes the source (libx264, 720p) to 24, 25 and 29.97 fps loops
+of ``--fps-minutes`` and, for each, times the whole ``lvas scenes`` process (start-up included)
+against decoding alone (``ffmpeg -f null`` and a PyAV decode loop, each in its own process),
+alternating, and prints the ratios with the CPU time (user + system) of each beside the wall
+time and the load average. ``--baseline-lvas PATH`` adds another install's ``lvas`` (the code
+before a change) to the same alternation.
+
     python benchmarks/bench_analysis.py [--minutes 5] [--long-minutes 30] [--repeats 3]
         [--source ../shared/media/cockatoo.mp4] [--skip-long] [--work DIR]
+    python benchmarks/bench_analysis.py --fps-set [--fps-minutes 2] [--repeats 2]
+        [--baseline-lvas /tmp/b14/venv/bin/lvas] [--work DIR]
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +130,94 @@ def _timed(cmd: list[str], cwd: Path) -> float:
     if proc.returncode != 0:
         sys.exit(f"{Path(cmd[0]).name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return wall
+
+
+FRAME_RATES = ("24", "25", "30000/1001")
+"""The frame rates ``--fps-set`` measures (29.97 as ffmpeg's exact fraction)."""
+
+_PYAV_DECODE = """
+import sys, av
+with av.open(sys.argv[1]) as c:
+    s = c.streams.video[0]
+    s.thread_type = "AUTO"
+    n = sum(1 for _ in c.decode(s))
+print(n)
+"""
+
+
+def make_fps_video(source: Path, seconds: float, rate: str, out: Path) -> Path:
+    """``source`` looped to ``seconds`` and re-encoded to ``rate`` fps, 720p H.264 (reused)."""
+    if out.exists():
+        return out
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    run_ffmpeg(["-y", "-stream_loop", "-1", "-i", str(source), "-t", f"{seconds:.3f}", "-an",
+                "-vf", f"scale=-2:720,fps={rate}", "-c:v", "libx264", "-preset", "veryfast",
+                "-crf", "20", "-pix_fmt", "yuv420p", str(tmp)])
+    os.replace(tmp, out)
+    return out
+
+
+def _timed_cpu(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall, CPU user+system) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = _timed(cmd, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def fps_set(source: Path, work: Path, minutes: float, repeats: int,
+            baseline: str | None) -> list[tuple[str, dict[str, float]]]:
+    """Per frame rate: whole-process ``lvas scenes`` against decoding alone, as ratios."""
+    lvas = str(Path(sys.executable).parent / "lvas")
+    runners: dict[str, Callable[[Path, Path], list[str]]] = {
+        "lvas scenes": lambda v, w: [lvas, "scenes", str(v), "--work-dir", str(w)],
+        "ffmpeg -f null": lambda v, w: [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel",
+                                        "error", "-i", str(v), "-f", "null", "-"],
+        "PyAV decode": lambda v, w: [sys.executable, "-c", _PYAV_DECODE, str(v)],
+    }
+    if baseline:
+        runners["baseline lvas scenes"] = (
+            lambda v, w: [baseline, "scenes", str(v), "--work-dir", str(w)])
+    results = []
+    for rate in FRAME_RATES:
+        label = {"30000/1001": "29.97"}.get(rate, rate)
+        video = make_fps_video(source, minutes * 60, rate,
+                               work / f"{source.stem}-{minutes:g}m-{label}fps.mp4")
+        walls: dict[str, list[float]] = {k: [] for k in runners}
+        cpus: dict[str, list[float]] = {k: [] for k in runners}
+        loads = [_load()]
+        for _ in range(repeats):
+            for name, make_cmd in runners.items():
+                out = Path(tempfile.mkdtemp(prefix="scenes-", dir=work))
+                try:
+                    wall, cpu = _timed_cpu(make_cmd(video, out), ROOT)
+                finally:
+                    shutil.rmtree(out, ignore_errors=True)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+            loads.append(_load())
+        med = {k: statistics.median(v) for k, v in walls.items()}
+        cpu = {k: statistics.median(v) for k, v in cpus.items()}
+        print(f"-- {label} fps, {video.name} ({minutes:g} min 720p H.264), "
+              f"load {' / '.join(loads)}")
+        for name in runners:
+            print(f"  {name:<22} wall {med[name]:6.2f} s  CPU {cpu[name]:6.2f} s   "
+                  f"/ ffmpeg: wall {med[name] / med['ffmpeg -f null']:.2f}  "
+                  f"CPU {cpu[name] / cpu['ffmpeg -f null']:.2f}   "
+                  f"/ PyAV: wall {med[name] / med['PyAV decode']:.2f}")
+        ratios = {"ratio": med["lvas scenes"] / med["ffmpeg -f null"],
+                  "ratio_pyav": med["lvas scenes"] / med["PyAV decode"],
+                  "cpu_ratio": cpu["lvas scenes"] / cpu["ffmpeg -f null"]}
+        if baseline:
+            ratios["baseline"] = med["baseline lvas scenes"] / med["ffmpeg -f null"]
+            ratios["baseline_pyav"] = med["baseline lvas scenes"] / med["PyAV decode"]
+        results.append((label, ratios))
+    return results
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -224,6 +322,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-long", action="store_true", help="no 30-minute memory run")
     parser.add_argument("--work", help="folder for the videos (kept and reused); default: temp")
+    parser.add_argument("--fps-set", action="store_true",
+                        help="only the 24/25/29.97 fps whole-process ratios")
+    parser.add_argument("--fps-minutes", type=float, default=2.0)
+    parser.add_argument("--baseline-lvas", help="another install's lvas, timed alongside")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -233,6 +335,22 @@ def main() -> None:
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="lvas-bench-an-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.fps_set:
+        try:
+            print(f"== whole-process lvas scenes against decoding alone (source {source.name}, "
+                  f"ffmpeg {ffmpeg_exe()}) ==", flush=True)
+            rates = fps_set(source, work, args.fps_minutes, args.repeats, args.baseline_lvas)
+        finally:
+            if not args.work:
+                shutil.rmtree(work, ignore_errors=True)
+        print("\n== summary ==")
+        for label, r in rates:
+            base = (f"   baseline {r['baseline']:.2f} (PyAV {r['baseline_pyav']:.2f})"
+                    if "baseline" in r else "")
+            print(f"{label:>5} fps  lvas scenes / ffmpeg decode {r['ratio']:.2f} "
+                  f"(target <= {RATIO_TARGET}) {_verdict(r['ratio'] <= RATIO_TARGET)}   "
+                  f"/ PyAV decode {r['ratio_pyav']:.2f}   CPU {r['cpu_ratio']:.2f}{base}")
+        return
     try:
         print(f"== inputs (source {source.name}, work {work}) ==", flush=True)
         short = make_long_video(source, args.minutes * 60,
@@ -276,7 +394,7 @@ def main() -> None:
         print(f"peak RSS {args.long_minutes:g} vs {args.minutes:g} min        {growth:+.1%} "
               f"(target within {RSS_GROWTH_TARGET:.0%})  "
               f"{_verdict(abs(growth) <= RSS_GROWTH_TARGET)}")
-    for name in ("hard", "crossfade"):
+    for name in ("hard", "crossfade", "light"):
         if name in scores:
             print(f"cut F1 {name:<21}{scores[name].f1:.3f}")
     overall = scores["overall"].f1
