@@ -51,11 +51,10 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def _grey_and_chroma(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Grey at :data:`RELIGHT_SIZE` (or smaller, as given) in 0..1, and mean chromaticity."""
-    img = picture.astype(np.float32)
+    img: np.ndarray = picture.astype(np.float32)
     if picture.dtype == np.uint8:
         img *= 1.0 / 255.0
-    h, w = img.shape[:2]
-    if w > RELIGHT_SIZE[0]:
+    if img.shape[1] > RELIGHT_SIZE[0]:
         img = cv2.resize(img, RELIGHT_SIZE, interpolation=cv2.INTER_AREA)
     mean = img.reshape(-1, 3).mean(axis=0)
     grey = img @ np.array([0.114, 0.587, 0.299], np.float32)  # BGR -> luma
