@@ -59,8 +59,8 @@ def _carried(state: LVASState, ctx: Context) -> dict[str, str]:
         return {}
     choices = state.get("label_choices", {})
     sounds = [sound for design in state.get("designs", {}).values() for sound in design["sounds"]
-              if choices.get(sound["id"], {}).get("label")]
-    _, covers = carry_beds(sounds, {s["id"]: choices[s["id"]].get("label", "") for s in sounds})
+              if _label(choices.get(sound["id"]))]
+    _, covers = carry_beds(sounds, {s["id"]: _label(choices.get(s["id"])) for s in sounds})
     return {bed: into for into, beds in covers.items() for bed in beds}
 
 
