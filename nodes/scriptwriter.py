@@ -11,12 +11,14 @@ one short burst of small frames), measured here, per scene, so a merged scene is
 
 from __future__ import annotations
 
+from typing import cast
+
 from langgraph.runtime import Runtime
 
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState, SceneTask
 from lvas.nodes.common import log_update, new_log, timed, with_absolute_keyframes
-from lvas.tools.common.types import Scene
+from lvas.tools.common.types import Scene, SeenScene
 from lvas.tools.planning.registry import Planner, get_planner
 from lvas.tools.video.evidence import scene_evidence
 
@@ -58,9 +60,12 @@ def write_scene_script(state: SceneTask, runtime: Runtime[Context]) -> LVASState
     return {"scripts": {state["scene"]["id"]: script}, **log_update(log)}
 
 
-def with_evidence(scene: Scene, video: str | None) -> Scene:
+def with_evidence(scene: Scene, video: str | None) -> SeenScene:
     """The scene with its measured visual evidence, for the offline planner to choose from."""
     features = scene_evidence(
         scene.get("keyframes", []), video, float(scene["start"]), float(scene["end"])
     )
-    return {**scene, "evidence": features} if features else scene
+    seen = cast(SeenScene, dict(scene))
+    if features:
+        seen["evidence"] = features
+    return seen

@@ -69,7 +69,13 @@ class Scene(TypedDict):
     hue: NotRequired[float]
     colour: NotRequired[str]
     motion: NotRequired[float]
-    evidence: NotRequired[dict[str, float]]  # visual evidence the Scriptwriter measured
+
+
+class SeenScene(Scene):
+    """A scene as the offline planner gets it from the Scriptwriter: with the visual evidence
+    measured for it (``lvas.tools.video.evidence``); never kept in state."""
+
+    evidence: NotRequired[dict[str, float]]
 
 
 class Storyboard(TypedDict):

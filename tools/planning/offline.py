@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from lvas.tools.common.limits import MAX_PROMPT_EVENTS_PER_SCENE, MAX_PROMPT_PHRASES
 from lvas.tools.common.types import (
@@ -27,6 +28,7 @@ from lvas.tools.common.types import (
     Scene,
     SceneDesign,
     SceneScript,
+    SeenScene,
     Sound,
 )
 from lvas.tools.video.scenes import without_looks
@@ -163,7 +165,7 @@ class _Checks:
 def scene_features(scene: Scene) -> dict[str, float] | None:
     """The measured evidence of a scene: what the Scriptwriter attached (``evidence``), else
     its colour and light alone; None when the planner sees nothing (no looks, vision off)."""
-    measured = scene.get("evidence")
+    measured = cast(SeenScene, scene).get("evidence")
     if measured:
         return {k: float(v) for k, v in measured.items()}
     if not any(key in scene for key in _LOOKS):
@@ -559,7 +561,7 @@ class OfflinePlanner:
     def _seen(self, scene: Scene) -> Scene:
         if self.vision:
             return scene
-        blind = without_looks(scene)
+        blind = cast(SeenScene, without_looks(scene))
         blind.pop("evidence", None)
         return blind
 

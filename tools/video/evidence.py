@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -233,7 +234,7 @@ def _long_lines(
 
 
 @lru_cache(maxsize=1)
-def _hog() -> object | None:
+def _hog() -> Any:
     """OpenCV's HOG people detector, or None: OpenCV 5 moved it (and the Haar cascades) out
     of the main package into contrib, so a plain ``opencv-python`` 5 has neither."""
     make = getattr(cv2, "HOGDescriptor", None)
@@ -257,9 +258,7 @@ def count_people(image: np.ndarray) -> int | None:
     small = _resize(image, HOG_WIDTH)
     if small.shape[0] < 128 or small.shape[1] < 64:
         return 0
-    boxes, weights = hog.detectMultiScale(  # type: ignore[attr-defined]small, winStride=(8, 8), padding=(8, 8),
-        scale=1.08
-    )
+    boxes, weights = hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.08)
     if len(boxes) == 0:
         return 0
     kept = [
@@ -269,17 +268,20 @@ def count_people(image: np.ndarray) -> int | None:
     ]
     if not kept:
         return 0
-    grouped, _ = cv2.groupRectangles(kept + kept, 1, 0.3)
+    grouped, _ = getattr(cv2, "groupRectangles")(kept + kept, 1, 0.3)  # noqa: B009
     return len(grouped)
 
 
 @lru_cache(maxsize=1)
-def _face_cascade() -> cv2.CascadeClassifier | None:
+def _face_cascade() -> Any:
     folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
     path = Path(folder) / "haarcascade_frontalface_default.xml"
     if not folder or not path.is_file():
         return None
-    cascade = cv2.CascadeClassifier(str(path))
+    make = getattr(cv2, "CascadeClassifier", None)  # absent from OpenCV 5's main package
+    if make is None:
+        return None
+    cascade = make(str(path))
     return None if cascade.empty() else cascade
 
 
