@@ -44,14 +44,21 @@ def open_checkpointer(cache_dir: str | Path) -> Iterator[Any]:
 
 
 def resumable(graph: Any, config: dict[str, Any]) -> bool:
-    """Whether ``--resume`` can take up the thread in ``config``: it has a checkpoint.
+    """Whether ``--resume`` can take up the thread in ``config``.
 
     A run cut short left its checkpoints: before a step, in the moment after a step's results
     were saved but before the next checkpoint was (LangGraph then lists no step as next), or
     after its last step, before the command had ended. A finished run keeps its final checkpoint
-    (:func:`keep_final_checkpoint`), so a command killed while it exited is taken up too.
-    Streaming the thread again goes on from there, redoing nothing that finished."""
-    return graph.get_state(config).created_at is not None
+    (:func:`keep_final_checkpoint`), so a command killed while it exited is taken up too, as
+    long as what it made is still there (else the command starts afresh). Streaming the thread
+    again goes on from there, redoing nothing that finished."""
+    snapshot = graph.get_state(config)
+    if snapshot.created_at is None:
+        return False
+    if snapshot.next or snapshot.tasks:
+        return True
+    made = (snapshot.values.get(key) for key in ("output_path", "run_dir"))
+    return all(Path(path).exists() for path in made if path)
 
 
 def keep_final_checkpoint(saver: Any, thread_id: str) -> None:

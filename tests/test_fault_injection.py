@@ -42,6 +42,7 @@ class Scenario:
     root: Path
     lines: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # seconds from the start, per line
+    ended: float = 0.0  # seconds from the start to the process's end
 
     @property
     def out(self) -> Path:
@@ -122,6 +123,7 @@ def _run_and_kill(scenario: Scenario, argv: list[str], env: dict[str, str],
                 proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=300)
+    scenario.ended = time.monotonic() - started
     return proc
 
 
@@ -328,6 +330,27 @@ def test_a_run_killed_after_its_steps_were_saved_resumes(
     assert _checkpoints(label_cache_dir, thread) == 1  # the final state, nothing more
 
 
+def test_a_finished_run_whose_output_is_gone_starts_afresh_when_resumed(
+        tmp_path, label_cache_dir, monkeypatch, capsys):
+    """The final checkpoint a finished run keeps stands for its output only while that is
+    there: removed (or the run killed early in a later run of the command, before that one
+    replaced the checkpoints), --resume makes it again rather than reporting a run done."""
+    import shutil
+
+    from lvas.graph.cli import main
+
+    monkeypatch.setenv("LVAS_CACHE_DIR", str(label_cache_dir))
+    video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0])
+    args = _dub_args(tmp_path, video)
+    assert main(args) == 0
+    (tmp_path / "out.mp4").unlink()
+    shutil.rmtree(tmp_path / "run")
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 0
+    assert "starting afresh" in capsys.readouterr().err
+    assert (tmp_path / "out.mp4").exists() and (tmp_path / "run" / "soundtrack.wav").exists()
+
+
 def test_a_resumed_run_sweeps_work_in_progress_from_its_whole_folder(
         tmp_path, label_cache_dir, monkeypatch, capsys):
     """A kill in the mixer, the report or the analysis leaves half-written files outside
@@ -368,7 +391,7 @@ def test_a_resumed_run_sweeps_work_in_progress_from_its_whole_folder(
 # as it finishes) and, inside the mixer, the mix at work (its hidden stage files), the
 # soundtrack mixed (before the mux), the mux at work (its hidden partial output) and the output
 # published (before the step is recorded).
-KILL_POINTS: list[tuple[str, Callable[[], Trigger]]] = [
+PLANNING: list[tuple[str, Callable[[], Trigger]]] = [
     ("start", lambda: on_line("lvas: dubbing")),
     ("probe", lambda: on_line("probe:")),
     ("storyboard", lambda: on_line("Storyboarder:")),
@@ -379,7 +402,8 @@ KILL_POINTS: list[tuple[str, Callable[[], Trigger]]] = [
     ("retrieval", lambda: on_line("Synthesizer (labels)")),
     ("label review", lambda: on_line("Designer review")),
     ("plan", lambda: on_line("plan:")),
-    *[(f"generation {k}", (lambda k=k: on_line("generate:", k))) for k in range(1, 6)],
+]
+DELIVERY: list[tuple[str, Callable[[], Trigger]]] = [
     ("mixing", lambda: on_file("run/.soundtrack.*.part.wav")),
     ("mix", lambda: on_file("run/soundtrack.wav")),
     ("mux", lambda: on_file("out/.o.*.part.mp4")),
@@ -389,11 +413,19 @@ KILL_POINTS: list[tuple[str, Callable[[], Trigger]]] = [
 ]
 
 
+def kill_points(renders: int) -> list[tuple[str, Callable[[], Trigger]]]:
+    """The boundaries of a run with ``renders`` renders, in the order they come."""
+    generation = [(f"generation {k}", (lambda k=k: on_line("generate:", k)))
+                  for k in range(1, renders + 1)]
+    return [*PLANNING, *generation, *DELIVERY]
+
+
 @pytest.mark.slow
 def test_a_run_killed_at_every_step_boundary_resumes_to_the_same_result(reference):
     root, video, ref, env = reference
-    assert sum("generate:" in line for line in ref.lines) == 5, ref.lines
-    for i, (name, trigger) in enumerate(KILL_POINTS):
+    renders = sum("generate:" in line for line in ref.lines)
+    assert renders >= 3, ref.lines  # the renders of a 3-scene video: several boundaries
+    for i, (name, trigger) in enumerate(kill_points(renders)):
         scenario = Scenario(root / f"k{i:02d}")
         scenario.out.parent.mkdir(parents=True)
         killed = _run_and_kill(scenario, scenario.argv(video), env, trigger())
@@ -411,8 +443,8 @@ def test_a_run_killed_at_random_moments_resumes_to_the_same_result(reference):
     for i in range(3):
         scenario = Scenario(root / f"r{i:02d}")
         scenario.out.parent.mkdir(parents=True)
-        # between the first line (the imports done) and the last step of the reference run
-        delay = draw.uniform(ref.times[0], ref.times[-1])
+        # from the first line (the imports done) to the reference's exit (teardown included)
+        delay = draw.uniform(ref.times[0], ref.ended)
         killed = _run_and_kill(scenario, scenario.argv(video), env, None, after=delay,
                                whole_group=False)
         _check_resumed(reference, scenario, orphans_of=killed.pid)
