@@ -135,7 +135,8 @@ def test_intensity_changes_level_and_density():
 
 def test_families_differ_spectrally():
     rain = render_sound("rain", 2.0, SR, seed=1)
-    birds = render_sound("birds", 2.0, SR, seed=1)
+    # The birdsong itself (its events: a bed of birds also holds the leaves and air under it).
+    birds = render_sound("birds", 2.0, SR, seed=1, layer="foreground", onsets=[0.1, 0.9])
     hum = render_sound("hum", 2.0, SR, seed=1)
     thunder = render_sound("thunder", 2.0, SR, seed=1, layer="foreground", onsets=[0.1])
     insects = render_sound("insects", 2.0, SR, seed=1)

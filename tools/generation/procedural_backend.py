@@ -12,10 +12,18 @@ from lvas.tools.generation.base import (
 
 
 class ProceduralGenerator(SequentialBatchMixin):
-    """Renders a request with the recipe of its family, varied by its seed."""
+    """Renders a request with the recipe of its family, varied by its seed.
+
+    The request's text (its label, or the Designer's description) may name more than its
+    family: ``parts_of`` turns it into the families to mix (a thunderstorm is rain and thunder)
+    and the surface a step or a hit lands on. Voices join a mix only when the text asks for
+    them: the Designer lets a voiced label through only then, and the text is all of the
+    Designer's rule that reaches a backend. Beds are stereo (decorrelated), events mono.
+    """
 
     name = "procedural"
-    version = "1"
+    version = "2"  # 2: floors, compounds, surfaces, stereo beds (issue 14)
+    bed_channels = 2
 
     def __init__(self, sample_rate: int = 48000) -> None:
         self.capabilities = GeneratorCapabilities(
@@ -27,7 +35,7 @@ class ProceduralGenerator(SequentialBatchMixin):
         return self.capabilities.sample_rate
 
     def render(self, request: GenerationRequest, out_path: Path) -> Path:
-        from lvas.tools.generation.procedural import render_to_wav
+        from lvas.tools.generation.procedural import parts_of, render_to_wav
 
         return render_to_wav(
             out_path,
@@ -38,4 +46,6 @@ class ProceduralGenerator(SequentialBatchMixin):
             layer=request.layer,
             onsets=request.onsets,
             intensity=request.intensity,
+            channels=self.bed_channels if request.layer == "background" else 1,
+            parts=parts_of(request.text, request.family, request.layer),
         )

@@ -3,6 +3,7 @@
 Deterministic (same arguments, same samples), streamable to WAV for beds of any length.
 """
 
+from lvas.tools.generation.procedural.compound import SURFACES, Part, parts_of, surface_of
 from lvas.tools.generation.procedural.render import (
     BED_RMS_DBFS,
     EVENT_PEAK_DBFS,
@@ -11,6 +12,7 @@ from lvas.tools.generation.procedural.render import (
     iter_blocks,
     render_sound,
     render_to_wav,
+    window_levels,
 )
 
 __all__ = [
@@ -18,7 +20,12 @@ __all__ = [
     "EVENT_PEAK_DBFS",
     "LAYERS",
     "RECIPE_FAMILIES",
+    "SURFACES",
+    "Part",
     "iter_blocks",
+    "parts_of",
     "render_sound",
     "render_to_wav",
+    "surface_of",
+    "window_levels",
 ]

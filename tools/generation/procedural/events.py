@@ -109,42 +109,112 @@ class Animal(_Floor):
         return self._voice(rng, f, f * rng.uniform(0.7, 1.3), rng.uniform(0.6, 1.5), 0.03)
 
 
+# How each surface answers a step or a hit: the thump's low-pass (Hz) and decay (s), the
+# resonant mode's range (Hz), its Q and decay (s), the click's band (Hz) and level, and the
+# texture after the heel (grains per second, band, length in s, level). Grass and snow damp
+# the heel and add a swish or a crunch; wood rings; stone and hard floors click.
+_SURFACES: dict[str, dict[str, object]] = {
+    "hard": {"thump": (700.0, 0.054), "mode": (90.0, 140.0, 8.0, 0.068),
+             "click": (2500.0, 7000.0, 0.35), "grains": (0.0, (0.0, 0.0), 0.0, 0.0)},
+    "stone": {"thump": (500.0, 0.045), "mode": (70.0, 110.0, 6.0, 0.053),
+              "click": (3000.0, 9000.0, 1.0), "grains": (3000.0, (2500.0, 9000.0), 0.03, 0.35)},
+    "wood": {"thump": (900.0, 0.063), "mode": (130.0, 260.0, 14.0, 0.135),
+             "click": (1500.0, 5000.0, 0.25), "grains": (0.0, (0.0, 0.0), 0.0, 0.0)},
+    "grass": {"thump": (300.0, 0.072), "mode": (60.0, 90.0, 4.0, 0.045),
+              "click": (0.0, 0.0, 0.0), "grains": (6000.0, (1500.0, 7000.0), 0.13, 0.7)},
+    "gravel": {"thump": (400.0, 0.063), "mode": (70.0, 100.0, 5.0, 0.045),
+               "click": (0.0, 0.0, 0.0), "grains": (2500.0, (900.0, 8000.0), 0.16, 1.2)},
+    "snow": {"thump": (250.0, 0.090), "mode": (55.0, 80.0, 4.0, 0.060),
+             "click": (0.0, 0.0, 0.0), "grains": (900.0, (400.0, 2800.0), 0.18, 1.0)},
+}
+
+
+def _hit(rng: np.random.Generator, sr: int, surface: str, pitch: float, n: int) -> np.ndarray:
+    """One contact (a heel, a toe, a blow) on ``surface``: a low thump, a resonant mode that
+    rings for a few tens of ms, a click of the surface and its texture (grains)."""
+    spec = _SURFACES[surface]
+    fc, t_thump = spec["thump"]  # type: ignore[misc]
+    lo, hi, q, t_mode = spec["mode"]  # type: ignore[misc]
+    c_lo, c_hi, c_level = spec["click"]  # type: ignore[misc]
+    rate, (g_lo, g_hi), g_len, g_level = spec["grains"]  # type: ignore[misc]
+    t = np.arange(n) / sr
+    thump = dsp.filt(dsp.lowpass(fc * pitch, sr, order=2), rng.standard_normal(n))
+    thump *= dsp.attack_decay(n, sr, 0.002, t_thump * rng.uniform(0.8, 1.25))
+    thump /= max(float(np.max(np.abs(thump))), 1e-9)
+    f_mode = rng.uniform(lo, hi) * pitch
+    ring = np.sin(2 * np.pi * f_mode * t + rng.uniform(0, 0.5))
+    ring *= dsp.attack_decay(n, sr, 0.003, t_mode * rng.uniform(0.8, 1.25))
+    if q > 10:  # a ringing surface (boards) adds an overtone of its own
+        ring += 0.4 * np.sin(2 * np.pi * 2.7 * f_mode * t) * dsp.decay(n, sr, 0.5 * t_mode)
+    out = thump + 0.8 * ring
+    if c_level > 0:
+        m = min(int(0.012 * sr), n)
+        click = dsp.filt(dsp.bandpass(c_lo * pitch, c_hi, sr), rng.standard_normal(m))
+        click *= dsp.attack_decay(m, sr, 0.0005, 0.008)
+        out[:m] += c_level * click / max(float(np.max(np.abs(click))), 1e-9)
+    if g_level > 0:
+        m = min(int(g_len * rng.uniform(0.8, 1.2) * sr), n)
+        grains = np.zeros(m)
+        hits = rng.integers(0, m, max(int(rate * m / sr), 1))
+        grains[hits] = rng.standard_normal(len(hits)) * (rng.pareto(2.5, len(hits)) + 0.3)
+        if surface == "grass":  # a swish rather than grains: blades brushing
+            grains = rng.standard_normal(m)
+        grains = dsp.filt(dsp.bandpass(g_lo * pitch, g_hi, sr, order=2), grains)
+        grains *= dsp.swell(m, sr, 0.15 * g_len, 0.6 * g_len) * np.exp(-2.0 * np.arange(m) / m)
+        lag = min(int(rng.uniform(0.004, 0.015) * sr), n - m) if n > m else 0
+        peak = max(float(np.max(np.abs(grains))), 1e-9)
+        out[lag : lag + m] += g_level * grains / peak
+    return out
+
+
 class Footsteps(_Floor):
-    """Steps at a walking pace: a low thump and a scuff each."""
+    """Steps at a walking pace: heel then toe, each a low thump with a short resonant decay,
+    the click or crunch of the surface, and a little change of pitch, weight and timing."""
 
     family = "footsteps"
     floor_db = -15.0
     bed_rate = 1.8
     bed_jitter = 0.15
     fg_spacing = 0.6
+    variants = tuple(_SURFACES)
 
     def event(self, rng: np.random.Generator) -> np.ndarray:
         sr = self.sr
-        n = int(0.3 * sr)
-        thump = dsp.filt(dsp.lowpass(800, sr), rng.standard_normal(n)) * dsp.decay(n, sr, 0.05)
-        body = np.sin(2 * np.pi * rng.uniform(90, 140) * np.arange(n) / sr) * dsp.decay(n, sr, 0.07)
-        scuff = dsp.filt(dsp.highpass(2000, sr), rng.standard_normal(n))
-        scuff *= dsp.attack_decay(n, sr, 0.01, 0.09)
-        lag = int(rng.uniform(0.01, 0.03) * sr)
-        scuff = np.concatenate([np.zeros(lag), scuff[: n - lag]])
-        return (thump + 0.6 * body + 0.25 * scuff) * rng.uniform(0.7, 1.0)
+        surface = self.variant or "hard"
+        n = int(0.35 * sr)
+        pitch = rng.uniform(0.88, 1.12)  # shoe, weight and where the foot lands
+        delay = int(rng.uniform(0.0, 0.012) * sr)  # a walker is never on a grid
+        heel = _hit(rng, sr, surface, pitch, n)
+        gap = int(rng.uniform(0.035, 0.08) * sr)  # heel to toe
+        toe = _hit(rng, sr, surface, pitch * rng.uniform(1.05, 1.2), n - gap)
+        out = np.zeros(n + delay)
+        out[delay : delay + n] += heel
+        out[delay + gap : delay + n] += rng.uniform(0.3, 0.55) * toe
+        return out * rng.uniform(0.75, 1.0)
 
 
 class Impact(_Floor):
-    """A hit: a broadband burst exciting a few decaying resonant modes."""
+    """A hit: a low thump and a burst exciting a few decaying resonant modes of the struck
+    thing (the surface a description names sets the thump and its ring)."""
 
     family = "impact"
     bed_rate = 0.7
     fg_spacing = 2.0
+    variants = tuple(_SURFACES)
 
     def event(self, rng: np.random.Generator) -> np.ndarray:
         sr = self.sr
         n = int(rng.uniform(0.6, 1.2) * sr)
+        pitch = rng.uniform(0.85, 1.15)
         burst = rng.standard_normal(n) * dsp.decay(n, sr, 0.05)
-        out = dsp.filt(dsp.lowpass(3000, sr), burst)
+        out = 0.5 * dsp.filt(dsp.lowpass(3000 * pitch, sr), burst)
         for _ in range(3):
-            mode = dsp.filt(dsp.resonator(rng.uniform(150, 900), rng.uniform(20, 40), sr), burst)
+            mode = dsp.filt(dsp.resonator(rng.uniform(150, 900) * pitch, rng.uniform(20, 40), sr),
+                            burst)
             out += 2.0 * mode * dsp.decay(n, sr, rng.uniform(0.3, 0.8))
+        m = int(0.25 * sr)
+        body = _hit(rng, sr, self.variant or "hard", pitch * 0.8, m)
+        out[:m] += 2.0 * float(np.max(np.abs(out))) * body / max(float(np.max(np.abs(body))), 1e-9)
         return out
 
 
