@@ -291,3 +291,11 @@ def test_a_scene_of_a_real_file_gets_burst_evidence(tmp_path) -> None:
     assert seen == with_evidence(scene, str(path))["evidence"]  # deterministic
     burst = evidence.burst_frames(str(path), 0.8, 2.4)
     assert len(burst) == evidence.BURST_FRAMES
+
+
+def test_the_installed_opencv_carries_the_people_and_face_detectors() -> None:
+    """pyproject pins OpenCV below 5, which still ships HOG and the Haar cascades: the detectors
+    really run (a picture with nobody in it counts zero, not 'no detector')."""
+    empty = sky_over_grass()
+    assert evidence.count_people(empty) == 0
+    assert evidence.count_faces(empty) == 0
