@@ -184,12 +184,16 @@ class TruePeakMeter:
         x = _as_2d(block, self.channels)
         if not len(x):
             return np.zeros(0)
-        env = _frame_peak(x)
         ext = np.concatenate([self._tail, x])
         self._tail = ext[len(ext) - (self.TAPS_PER_PHASE - 1) :]
         taps = self.TAPS_PER_PHASE
-        reach = maximum_filter1d(_frame_peak(ext), taps + 1, origin=-(taps // 2))
-        todo = np.flatnonzero(reach[: len(x)] * self._bound > only_above)
+        ext_peak = _frame_peak(ext)
+        env = ext_peak[taps - 1 :].copy()
+        if float(ext_peak.max()) * self._bound <= only_above:
+            todo = np.zeros(0, dtype=np.intp)  # nothing here can reach the threshold
+        else:
+            reach = maximum_filter1d(ext_peak, taps + 1, origin=-(taps // 2))
+            todo = np.flatnonzero(reach[: len(x)] * self._bound > only_above)
         if len(todo) > len(x) // 8:  # busy block: filter everything
             for c in range(self.channels):
                 for phase in self._phases:
