@@ -1,9 +1,11 @@
 """Benchmark: audio generation — procedural speed on one core, windowing overhead, peak memory.
 
-(a) The procedural synthesizer renders ``--seconds`` of every family, as a bed and as an event
-layer, into 48 kHz WAV files, pinned to one CPU with one thread per math library; speed is a
-multiple of real time (audio seconds per CPU second; wall shown beside it), per family and
-overall. Target: at least 50x real time for every family and layer.
+(a) The procedural synthesizer renders ``--seconds`` of every family, as a bed (stereo, as the
+backend renders beds) and as an event layer (mono), into 48 kHz WAV files, pinned to one CPU
+with one thread per math library; speed is a multiple of real time (audio seconds per CPU
+second; wall shown beside it), per family and overall. Target: at least 50x real time for every
+family and layer. Beside each bed: its floor (how far its quietest 0.4 s window falls under its
+median, target <= 20 dB) and its inter-channel correlation (1: mono in two channels).
 (b) The cost of long-scene windowing: a ``--window-minutes`` bed rendered by the procedural
 generator wrapped to claim ``window_seconds=8`` (1 s overlap), against the time spent inside the
 generator itself; the difference is the join (reading, crossfading, writing), shown as a share
@@ -36,15 +38,19 @@ from collections.abc import Sequence  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lvas.tools.generation.base import GenerationRequest  # noqa: E402
-from lvas.tools.generation.procedural import RECIPE_FAMILIES  # noqa: E402
+from lvas.tools.generation.procedural import RECIPE_FAMILIES, window_levels  # noqa: E402
 from lvas.tools.generation.procedural_backend import ProceduralGenerator  # noqa: E402
 from lvas.tools.generation.windowing import plan_windows, render_windowed  # noqa: E402
 
 SPEED_TARGET = 50.0
+FLOOR_TARGET_DB = 20.0
 SAMPLE_RATE = 48000
 WINDOW = 8.0
 OVERLAP = 1.0
@@ -75,19 +81,25 @@ class _Say:
 
 # --- (a) procedural speed ----------------------------------------------------------------------
 
-def synthesis_speed(families: Sequence[str], seconds: float, repeats: int, work: Path,
-                    say: _Say) -> dict[str, dict[str, dict[str, float]]]:
+
+def synthesis_speed(
+    families: Sequence[str], seconds: float, repeats: int, work: Path, say: _Say
+) -> dict[str, dict[str, dict[str, float]]]:
     """Best-of-``repeats`` wall and CPU time of rendering each family and layer to a WAV file."""
     gen = ProceduralGenerator(sample_rate=SAMPLE_RATE)
     for family in families:  # warm-up: imports, filter design caches, page cache
         gen.render(GenerationRequest(family, 0.5, 0, family=family), work / "warm.wav")
     results: dict[str, dict[str, dict[str, float]]] = {}
-    say(f"{'family':<10} {'bed x RT':>10} {'(wall)':>8} {'events x RT':>12} {'(wall)':>8}")
+    say(
+        f"{'family':<10} {'bed x RT':>10} {'(wall)':>8} {'events x RT':>12} {'(wall)':>8} "
+        f"{'floor dB':>9} {'L/R corr':>9}"
+    )
     for family in families:
         row: dict[str, dict[str, float]] = {}
         for layer, short in LAYERS:
-            request = GenerationRequest(f"{family} {short}", seconds, seed=1, family=family,
-                                        layer=layer)
+            request = GenerationRequest(
+                f"{family} {short}", seconds, seed=1, family=family, layer=layer
+            )
             walls, cpus = [], []
             for _ in range(repeats):
                 start = _clock()
@@ -95,18 +107,36 @@ def synthesis_speed(families: Sequence[str], seconds: float, repeats: int, work:
                 wall, cpu = _since(start)
                 walls.append(wall)
                 cpus.append(cpu)
-            row[short] = {"wall_s": min(walls), "cpu_s": min(cpus),
-                          "x_realtime": seconds / max(min(cpus), 1e-9),
-                          "x_realtime_wall": seconds / max(min(walls), 1e-9)}
+            row[short] = {
+                "wall_s": min(walls),
+                "cpu_s": min(cpus),
+                "x_realtime": seconds / max(min(cpus), 1e-9),
+                "x_realtime_wall": seconds / max(min(walls), 1e-9),
+            }
+        bed_audio, sr = sf.read(work / f"{family}-bed.wav", dtype="float64", always_2d=True)
+        db = 20 * np.log10(window_levels(bed_audio, sr) + 1e-12)
+        row["bed"]["floor_drop_db"] = float(np.median(db) - db.min())
+        row["bed"]["channels"] = int(bed_audio.shape[1])
+        row["bed"]["correlation"] = (
+            float(np.corrcoef(bed_audio[:, 0], bed_audio[:, 1])[0, 1])
+            if bed_audio.shape[1] == 2
+            else 1.0
+        )
         results[family] = row
         bed, ev = row["bed"], row["events"]
         flag = "" if min(bed["x_realtime"], ev["x_realtime"]) >= SPEED_TARGET else "  < target"
-        say(f"{family:<10} {bed['x_realtime']:9.0f}x {bed['x_realtime_wall']:7.0f}x "
-            f"{ev['x_realtime']:11.0f}x {ev['x_realtime_wall']:7.0f}x{flag}")
+        if bed["floor_drop_db"] > FLOOR_TARGET_DB:
+            flag += "  floor missed"
+        say(
+            f"{family:<10} {bed['x_realtime']:9.0f}x {bed['x_realtime_wall']:7.0f}x "
+            f"{ev['x_realtime']:11.0f}x {ev['x_realtime_wall']:7.0f}x "
+            f"{bed['floor_drop_db']:9.1f} {bed['correlation']:9.2f}{flag}"
+        )
     return results
 
 
 # --- (b) windowing overhead --------------------------------------------------------------------
+
 
 class _TimedWindowed:
     """The procedural generator claiming a model's window; counts time spent inside it."""
@@ -170,27 +200,42 @@ def windowing_overhead(family: str, minutes: float, work: Path, say: _Say) -> di
         "overhead_s_per_audio_hour": over_cpu / hours,
         "overhead_wall_s_per_audio_hour": over_wall / hours,
     }
-    say(f"{family} bed, {minutes:g} min in {windows} windows of <= {WINDOW:g} s "
+    say(
+        f"{family} bed, {minutes:g} min in {windows} windows of <= {WINDOW:g} s "
         f"({OVERLAP:g} s overlap): {gen.rendered_seconds:.0f} s rendered "
-        f"(+{100 * (gen.rendered_seconds / duration - 1):.1f} % for the overlaps)")
+        f"(+{100 * (gen.rendered_seconds / duration - 1):.1f} % for the overlaps)"
+    )
     say(f"  one pass (no windows)    wall {one_wall:7.2f} s   cpu {one_cpu:7.2f} s")
     say(f"  windowed, total          wall {total_wall:7.2f} s   cpu {total_cpu:7.2f} s")
     say(f"    inside the generator   wall {gen.wall:7.2f} s   cpu {gen.cpu:7.2f} s")
-    say(f"    join overhead          wall {over_wall:7.2f} s   cpu {over_cpu:7.2f} s   "
+    say(
+        f"    join overhead          wall {over_wall:7.2f} s   cpu {over_cpu:7.2f} s   "
         f"= {stats['overhead_pct']:.1f} % of render time, "
-        f"{stats['overhead_s_per_audio_hour']:.1f} s per audio hour (cpu)")
+        f"{stats['overhead_s_per_audio_hour']:.1f} s per audio hour (cpu)"
+    )
     return stats
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="audio seconds per family and layer (default 60)")
-    parser.add_argument("--families", default=",".join(RECIPE_FAMILIES),
-                        help="comma-separated families (default: all 22)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="audio seconds per family and layer (default 60)",
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(RECIPE_FAMILIES),
+        help="comma-separated families (default: all 22)",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="best of N per measurement")
-    parser.add_argument("--window-minutes", type=float, default=10.0,
-                        help="length of the windowed bed in (b); 0 skips it")
+    parser.add_argument(
+        "--window-minutes",
+        type=float,
+        default=10.0,
+        help="length of the windowed bed in (b); 0 skips it",
+    )
     parser.add_argument("--window-family", default="rain")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args()
@@ -206,8 +251,10 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="lvas-bench-gen-"))
     try:
-        say(f"== (a) procedural synthesis on one core: {args.seconds:g} s per family and layer, "
-            f"{SAMPLE_RATE} Hz, best of {args.repeats} ==")
+        say(
+            f"== (a) procedural synthesis on one core: {args.seconds:g} s per family and layer, "
+            f"{SAMPLE_RATE} Hz, best of {args.repeats} =="
+        )
         say("   (x RT = audio seconds per CPU second; wall-clock figure beside it)")
         speed = synthesis_speed(families, args.seconds, args.repeats, work, say)
         rss_a = _maxrss_mb()
@@ -226,6 +273,9 @@ def main() -> None:
     slowest = min(per, key=per.get)
     overall = audio / max(cpu, 1e-9)
     slow = sorted(f"{f}/{layer}" for (f, layer), x in per.items() if x < SPEED_TARGET)
+    floors = {f: r["bed"]["floor_drop_db"] for f, r in speed.items()}
+    worst_floor = max(floors, key=floors.get)
+    corr = {f: r["bed"]["correlation"] for f, r in speed.items()}
     summary = {
         "threads": 1,
         "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -235,6 +285,8 @@ def main() -> None:
         "overall_x_realtime_wall": audio / max(wall, 1e-9),
         "slowest": {"family": slowest[0], "layer": slowest[1], "x_realtime": per[slowest]},
         "below_target": slow,
+        "worst_floor": {"family": worst_floor, "drop_db": floors[worst_floor]},
+        "correlation_median": float(np.median(list(corr.values()))),
         "families": speed,
         "windowing": window,
         "peak_rss_mb": rss,
@@ -245,17 +297,32 @@ def main() -> None:
         return
     ok = "ok" if not slow else "MISSED"
     print("\n== summary ==")
-    print(f"procedural speed, overall     {overall:.0f}x real time on one core "
-          f"(wall {summary['overall_x_realtime_wall']:.0f}x)")
-    print(f"procedural speed, slowest     {per[slowest]:.0f}x ({slowest[0]} {slowest[1]}) "
-          f"(target >= {SPEED_TARGET:.0f}x for every family)  {ok}"
-          + (f"  below: {', '.join(slow)}" if slow else ""))
+    print(
+        f"procedural speed, overall     {overall:.0f}x real time on one core "
+        f"(wall {summary['overall_x_realtime_wall']:.0f}x)"
+    )
+    print(
+        f"procedural speed, slowest     {per[slowest]:.0f}x ({slowest[0]} {slowest[1]}) "
+        f"(target >= {SPEED_TARGET:.0f}x for every family)  {ok}"
+        + (f"  below: {', '.join(slow)}" if slow else "")
+    )
+    print(
+        f"bed floor, worst             {floors[worst_floor]:.1f} dB under the median "
+        f"({worst_floor}) (target <= {FLOOR_TARGET_DB:.0f} dB)  "
+        f"{'ok' if floors[worst_floor] <= FLOOR_TARGET_DB else 'MISSED'}"
+    )
+    print(
+        f"stereo beds, L/R correlation median {summary['correlation_median']:.2f}, "
+        f"max {max(corr.values()):.2f} ({max(corr, key=corr.get)}: point sources stay near 1)"
+    )
     if window:
-        print(f"windowing overhead            {window['overhead_pct']:.1f} % of render time, "
-              f"{window['overhead_s_per_audio_hour']:.1f} s per audio hour "
-              f"(wall {window['overhead_pct_wall']:.1f} %, "
-              f"{window['overhead_wall_s_per_audio_hour']:.1f} s/h); overlaps re-render "
-              f"{100 * (window['rendered_s'] / window['duration_s'] - 1):.1f} % more audio")
+        print(
+            f"windowing overhead            {window['overhead_pct']:.1f} % of render time, "
+            f"{window['overhead_s_per_audio_hour']:.1f} s per audio hour "
+            f"(wall {window['overhead_pct_wall']:.1f} %, "
+            f"{window['overhead_wall_s_per_audio_hour']:.1f} s/h); overlaps re-render "
+            f"{100 * (window['rendered_s'] / window['duration_s'] - 1):.1f} % more audio"
+        )
     print(f"peak RSS                      {rss:.0f} MB (after (a): {rss_a:.0f} MB)")
 
 

@@ -41,20 +41,26 @@ VOICE_WORDS = re.compile(
 _SCENES: tuple[tuple[re.Pattern[str], tuple[Part, ...]], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), parts)
     for pattern, parts in (
-        (r"\b(thunder ?storms?|storms?|stormy|rain ?storms?|tempest)\b",
-         (Part("rain", 0.0), Part("thunder", -3.0), Part("wind", -12.0))),
-        (r"\b(busy|city|town|downtown|urban)\s+(street|road|avenue|square|centre|center)s?\b"
-         r"|\b(street|sidewalk|pavement|crosswalk|high street)s?\b",
-         (Part("traffic", 0.0), Part("footsteps", -9.0, "stone"), Part("crowd", -12.0))),
-        (r"\b(market|bazaar|plaza|station concourse|shopping)\b",
-         (Part("crowd", 0.0), Part("footsteps", -10.0, "stone"))),
-        (r"\b(forest|woods|woodland|jungle|grove)\b",
-         (Part("birds", 0.0), Part("wind", -14.0))),
-        (r"\b(beach|seaside|shore|coast|waves?|surf)\b",
-         (Part("water", 0.0), Part("wind", -8.0))),
+        (
+            r"\b(thunder ?storms?|storms?|stormy|rain ?storms?|tempest)\b",
+            (Part("rain", 0.0), Part("thunder", -3.0), Part("wind", -12.0)),
+        ),
+        (
+            r"\b(busy|city|town|downtown|urban)\s+(street|road|avenue|square|centre|center)s?\b"
+            r"|\b(street|sidewalk|pavement|crosswalk|high street)s?\b",
+            (Part("traffic", 0.0), Part("footsteps", -9.0, "stone"), Part("crowd", -12.0)),
+        ),
+        (
+            r"\b(market|bazaar|plaza|station concourse|shopping)\b",
+            (Part("crowd", 0.0), Part("footsteps", -10.0, "stone")),
+        ),
+        (r"\b(forest|woods|woodland|jungle|grove)\b", (Part("birds", 0.0), Part("wind", -14.0))),
+        (r"\b(beach|seaside|shore|coast|waves?|surf)\b", (Part("water", 0.0), Part("wind", -8.0))),
         (r"\b(campfire|bonfire|fireplace)\b", (Part("fire", 0.0),)),
-        (r"\b(summer|spring)?\s*night\s+(meadow|field|garden|countryside|outdoors?)\b",
-         (Part("insects", 0.0),)),
+        (
+            r"\b(summer|spring)?\s*night\s+(meadow|field|garden|countryside|outdoors?)\b",
+            (Part("insects", 0.0),),
+        ),
     )
 )
 
@@ -77,8 +83,15 @@ _NAMED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 # Level of a source named beside the main one, by family: events and accents sit lower than
 # the texture they ride on.
-_SECOND_DB = {"thunder": -3.0, "footsteps": -9.0, "crowd": -10.0, "birds": -8.0,
-              "insects": -10.0, "wind": -8.0, "fire": -4.0}
+_SECOND_DB = {
+    "thunder": -3.0,
+    "footsteps": -9.0,
+    "crowd": -10.0,
+    "birds": -8.0,
+    "insects": -10.0,
+    "wind": -8.0,
+    "fire": -4.0,
+}
 _DEFAULT_SECOND_DB = -5.0
 MAX_PARTS = 4
 
@@ -89,8 +102,11 @@ _SURFACES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("gravel", r"\b(gravel|pebbl\w*|shingle|crunch\w*|dirt path|scree)\b"),
         ("grass", r"\b(grass\w*|lawn|meadow|field|leaves|leafy|moss|forest floor|undergrowth)\b"),
         ("wood", r"\b(wood\w*|timber|plank\w*|floorboards?|deck|boardwalk|parquet|stairs?)\b"),
-        ("stone", r"\b(stone|concrete|pavement|sidewalk|cobble\w*|asphalt|marble|granite|"
-                  r"street|road|rock\w*)\b"),
+        (
+            "stone",
+            r"\b(stone|concrete|pavement|sidewalk|cobble\w*|asphalt|marble|granite|"
+            r"street|road|rock\w*)\b",
+        ),
         ("hard", r"\b(floor|tiles?|tiled|hall\w*|corridor|linoleum|indoors?|heels?|office)\b"),
     )
 )
@@ -128,8 +144,10 @@ def parts_of(text: str, family: str, layer: str = "background") -> tuple[Part, .
             return
         parts[part.family] = Part(part.family, part.gain_db, surface or part.variant)
 
-    scenes = sorted(((m.start(), extra) for pattern, extra in _SCENES
-                     if (m := pattern.search(text))), key=lambda hit: hit[0])
+    scenes = sorted(
+        ((m.start(), extra) for pattern, extra in _SCENES if (m := pattern.search(text))),
+        key=lambda hit: hit[0],
+    )
     for _, extra in scenes:
         mine = next((p for p in extra if p.family == family), None)
         if mine is not None and len(parts) == 1:
@@ -144,8 +162,10 @@ def parts_of(text: str, family: str, layer: str = "background") -> tuple[Part, .
             add(Part(main.family, _SECOND_DB.get(main.family, _DEFAULT_SECOND_DB), main.variant))
         for part in extra[1:]:
             add(Part(part.family, min(part.gain_db, -3.0), part.variant))
-    named = sorted(((m.start(), fam) for fam, pattern in _NAMED
-                    if (m := pattern.search(text))), key=lambda hit: hit[0])
+    named = sorted(
+        ((m.start(), fam) for fam, pattern in _NAMED if (m := pattern.search(text))),
+        key=lambda hit: hit[0],
+    )
     for _, fam in named:
         add(Part(fam, _SECOND_DB.get(fam, _DEFAULT_SECOND_DB)))
     return tuple(parts.values())

@@ -27,6 +27,8 @@ class _Floor(Recipe):
         """Draw the constants the events share (pitch of the bell, pace of the walker)."""
 
     def texture(self, start: int, n: int) -> np.ndarray:
+        if self.floor_db is not None:  # the bed's own floor (``floors``) lies under the events
+            return np.zeros(n)
         return self.floor_level * self.floor_f(self.floor.read(start, n))
 
 

@@ -49,7 +49,6 @@ class Floor:
         sr = self.sr = int(sample_rate)
         self.kind = kind
         self.src = dsp.Chunked(noise_key, 901)
-        self.extra_src = dsp.Chunked(noise_key, 904)
         self.swell = dsp.Control(key, 902, 0.12, sr)
         self.gust = dsp.Control(key, 903, 0.6, sr)
         self.extra_gain = _SHAPES[kind][2]
@@ -64,9 +63,10 @@ class Floor:
         self.scale = 1.0 / max(float(np.sqrt(np.mean(probe[sr // 4 :] ** 2))), 1e-12)
 
     def texture(self, start: int, n: int) -> np.ndarray:
-        out = self.body(self.src.read(start, n))
+        white = self.src.read(start, n)
+        out = self.body(white)
         if self.extra is not None:
-            extra = self.extra_gain * self.extra(self.extra_src.read(start, n))
+            extra = self.extra_gain * self.extra(white)
             if self.kind == "leaves":
                 extra *= np.exp(0.3 * self.gust.read(start, n) - 0.09)  # unit mean square
             out = out + extra

@@ -85,7 +85,7 @@ _GENERIC_FLOOR_DB = -15.0  # the air floor under a family that falls silent with
 _FALLS_SILENT_DB = -12.0  # quietest head window this far under the median: add that floor
 _WIDTH = 0.18  # crossfeed of the other channel's texture: correlation about 2w / (1 + w^2)
 _EVENT_SPREAD = 0.7  # bed events are panned within +-this (-1 left .. +1 right)
-_REFLECTIONS = 24  # early reflections per channel under a stereo bed's events
+_REFLECTIONS = 10  # early reflections per channel under a stereo bed's events
 _REFLECTION_SPAN = (0.004, 0.07)  # seconds after the direct sound
 _REFLECTION_LEVEL = 0.8  # their energy against the direct sound's
 
@@ -278,8 +278,10 @@ def _bed_blocks(recipe: Recipe, total: int, block: int, channels: int) -> Iterat
         have += len(raw)
         if have >= cal_frames:
             break
-    levels = window_levels(np.concatenate(head)[:cal_frames], recipe.sr)
-    median = float(np.median(levels))
+    joined = np.concatenate(head)[:cal_frames]
+    levels = window_levels(joined, recipe.sr)
+    # A bed silent in most windows (sparse steps) has a median of nothing: its RMS stands in.
+    median = max(float(np.median(levels)), 0.3 * float(np.sqrt(np.mean(joined**2))))
     floor_db, kind = recipe.floor_db, recipe.floor_kind
     if floor_db is None and float(np.min(levels)) < median * 10 ** (_FALLS_SILENT_DB / 20):
         floor_db, kind = _GENERIC_FLOOR_DB, "air"

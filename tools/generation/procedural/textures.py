@@ -176,6 +176,8 @@ class Crowd(Recipe):
             for v in range(3)
         ]
         self.buzz = self.table([1.0 / k for k in range(1, 16)], 260)
+        self.w_low = np.array([t[2] for t in self.talkers])
+        self.w_high = np.array([t[3] for t in self.talkers])
         # One filter chain per output channel; talkers and voices stand at their own places.
         self.chains = [self._chain() for _ in range(2)]
         spread = dsp.keyed_rng(self.key, 11).uniform(-0.9, 0.9, groups + len(self.voices))
@@ -189,13 +191,14 @@ class Crowd(Recipe):
 
     def _babble(self, start: int, n: int, pans: np.ndarray) -> list[np.ndarray]:
         """One signal per row of ``pans`` (channel gains of each talker, then each voice)."""
-        rows = len(pans)
-        low, high = np.zeros((rows, n)), np.zeros((rows, n))
-        for g, (src, syll, w_low, w_high) in enumerate(self.talkers):
-            voiced = src.read(start, n) * np.clip(syll.read(start, n) + 0.3, 0, None) ** 1.5
-            for c in range(rows):
-                low[c] += (pans[c, g] * w_low) * voiced
-                high[c] += (pans[c, g] * w_high) * voiced
+        rows, count = len(pans), len(self.talkers)
+        voiced = np.empty((count, n))
+        for g, (src, syll, _, _) in enumerate(self.talkers):
+            np.multiply(src.read(start, n), np.clip(syll.read(start, n) + 0.3, 0, None) ** 1.5,
+                        out=voiced[g])
+        # Every channel's two formant inputs in one product: (rows, talkers) @ (talkers, n).
+        low = (pans[:, :count] * self.w_low) @ voiced
+        high = (pans[:, :count] * self.w_high) @ voiced
         outs = [chain[0](low[c]) + 0.6 * chain[1](high[c])
                 for c, chain in zip(range(rows), self.chains, strict=False)]
         first = len(self.talkers)
