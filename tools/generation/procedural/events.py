@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from lvas.tools.generation.procedural import dsp
@@ -115,7 +117,7 @@ class Animal(_Floor):
 # resonant mode's range (Hz), its Q and decay (s), the click's band (Hz) and level, and the
 # texture after the heel (grains per second, band, length in s, level). Grass and snow damp
 # the heel and add a swish or a crunch; wood rings; stone and hard floors click.
-_SURFACES: dict[str, dict[str, object]] = {
+_SURFACES: dict[str, dict[str, Any]] = {
     "hard": {"thump": (700.0, 0.054), "mode": (90.0, 140.0, 8.0, 0.068),
              "click": (2500.0, 7000.0, 0.35), "grains": (0.0, (0.0, 0.0), 0.0, 0.0)},
     "stone": {"thump": (500.0, 0.045), "mode": (70.0, 110.0, 6.0, 0.053),
@@ -135,10 +137,10 @@ def _hit(rng: np.random.Generator, sr: int, surface: str, pitch: float, n: int) 
     """One contact (a heel, a toe, a blow) on ``surface``: a low thump, a resonant mode that
     rings for a few tens of ms, a click of the surface and its texture (grains)."""
     spec = _SURFACES[surface]
-    fc, t_thump = spec["thump"]  # type: ignore[misc]
-    lo, hi, q, t_mode = spec["mode"]  # type: ignore[misc]
-    c_lo, c_hi, c_level = spec["click"]  # type: ignore[misc]
-    rate, (g_lo, g_hi), g_len, g_level = spec["grains"]  # type: ignore[misc]
+    fc, t_thump = spec["thump"]
+    lo, hi, q, t_mode = spec["mode"]
+    c_lo, c_hi, c_level = spec["click"]
+    rate, (g_lo, g_hi), g_len, g_level = spec["grains"]
     t = np.arange(n) / sr
     thump = dsp.filt(dsp.lowpass(fc * pitch, sr, order=2), rng.standard_normal(n))
     thump *= dsp.attack_decay(n, sr, 0.002, t_thump * rng.uniform(0.8, 1.25))
