@@ -40,7 +40,9 @@ def test_every_bed_keeps_a_floor(family):
     assert _drop_db(x) <= FLOOR_DB, family
 
 
-@pytest.mark.parametrize("family", ["birds", "footsteps", "speech", "bell", "insects", "animal"])
+@pytest.mark.parametrize(
+    "family", ["birds", "footsteps", "speech", "bell", "insects", "animal", "crowd"]
+)
 def test_sparse_beds_keep_a_floor_when_sparser_and_in_stereo(family):
     x = render_sound(family, LONG, SR, seed=4, intensity=0.3, channels=2)
     assert _drop_db(x) <= FLOOR_DB, family

@@ -149,9 +149,7 @@ class Engine(Recipe):
 class Crowd(Recipe):
     """Babble: several formant-filtered noise talkers and a few voiced murmurs."""
 
-    family = "crowd"
-    floor_db = -15.0
-    floor_kind = "room"
+    family = "crowd"  # a babble is its own floor; a thin one gets the generic air floor
     stereo = "own"
     event_span = (1.5, 3.0)
 
