@@ -76,6 +76,29 @@ def test_clip_run_across_read_blocks(tmp_path):
     assert "clipped" in check_audio(_write(tmp_path / "b.wav", x), 6.0).problems
 
 
+def test_clip_scan_runs_only_where_a_block_reaches_full_scale(tmp_path, monkeypatch):
+    """The per-frame clip scan (the costly part of checking an hour-long bed) is skipped for
+    blocks whose peak stays under full scale; a clipped run after quiet blocks still counts."""
+    import lvas.tools.generation.verify as verify
+
+    scanned: list[int] = []
+    real_runs = verify._runs
+
+    def counting_runs(hot, run, longest):
+        scanned.append(len(hot))
+        return real_runs(hot, run, longest)
+
+    monkeypatch.setattr(verify, "_runs", counting_runs)
+    quiet = _noise(30.0, level=0.05)
+    assert check_audio(_write(tmp_path / "quiet.wav", quiet), 30.0).ok
+    assert scanned == []
+    loud = quiet.copy()
+    loud[-SR // 2 : -SR // 2 + 10] = 1.0  # a clipped run in the last block only
+    check = check_audio(_write(tmp_path / "loud.wav", loud), 30.0)
+    assert check.problems == ("clipped",)
+    assert len(scanned) == 1
+
+
 def test_nan_and_inf_are_detected(tmp_path):
     for bad in (np.nan, np.inf):
         x = _noise(1.0)

@@ -73,12 +73,18 @@ def check_audio(
             if not len(block):
                 break
             finite = np.isfinite(block)
-            bad += int(block.size - np.count_nonzero(finite))
-            block = np.where(finite, block, 0.0)
-            sum_sq += float(np.sum(block * block))
+            if not finite.all():
+                bad += int(block.size - np.count_nonzero(finite))
+                block = np.where(finite, block, 0.0)
+            flat = block.reshape(-1)
+            sum_sq += float(np.einsum("i,i->", flat, flat))  # no temporary, no BLAS threads
             count += block.size
+            block_peak = max(float(flat.max()), -float(flat.min()))
+            peak = max(peak, block_peak)
+            if block_peak < CLIP_LEVEL:  # nothing at full scale: no clipped run goes on
+                run = 0
+                continue
             mag = np.abs(block)
-            peak = max(peak, float(mag.max()))
             hot = mag.max(axis=1) >= CLIP_LEVEL  # per frame: any channel at full scale
             clipped += int(np.count_nonzero(mag >= CLIP_LEVEL))
             run, longest = _runs(hot, run, longest)
