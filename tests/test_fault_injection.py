@@ -30,6 +30,8 @@ import pytest
 from tests.videos import make_cut_video
 
 SEED = 7
+PROMPT = "rain on a tin roof, footsteps"
+"""A bed and an event per scene: several renders, one of them long, to kill between."""
 _DETERMINISTIC_SIZES = (".wav", ".jpg", ".npy", ".mp4")
 """Files whose size does not depend on where the run lives or how long it took (reports,
 summaries and records carry paths and timings)."""
@@ -55,7 +57,7 @@ class Scenario:
     def argv(self, video: Path, *extra: str) -> list[str]:
         return [sys.executable, "-m", "lvas.graph.cli", "dub", str(video), "-o", str(self.out),
                 "--work-dir", str(self.run), "--seed", str(SEED), "--chat-backend", "offline",
-                "--generator", "procedural", *extra]
+                "--generator", "procedural", "--prompt", PROMPT, *extra]
 
 
 def _env(cache: Path) -> dict[str, str]:
@@ -424,7 +426,7 @@ def kill_points(renders: int) -> list[tuple[str, Callable[[], Trigger]]]:
 def test_a_run_killed_at_every_step_boundary_resumes_to_the_same_result(reference):
     root, video, ref, env = reference
     renders = sum("generate:" in line for line in ref.lines)
-    assert renders >= 3, ref.lines  # the renders of a 3-scene video: several boundaries
+    assert renders >= 3, ref.lines  # several renders, several boundaries between them
     for i, (name, trigger) in enumerate(kill_points(renders)):
         scenario = Scenario(root / f"k{i:02d}")
         scenario.out.parent.mkdir(parents=True)
