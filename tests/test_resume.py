@@ -9,6 +9,10 @@ from lvas.tools.generation.procedural_backend import ProceduralGenerator
 from tests.videos import make_cut_video
 
 
+EVENTS = "a dog barking, a door slamming, a bell ringing"
+"""Sounds for every scene whatever the picture shows: the runs below need several renders."""
+
+
 class Crash(RuntimeError):
     """Stands in for the process being killed in the middle of the renders."""
 
@@ -35,7 +39,7 @@ def test_resume_goes_on_where_the_run_stopped(tmp_path, label_cache_dir, monkeyp
     monkeypatch.setenv("LVAS_DEBUG", "")
     video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0, 2.0])
     args = ["dub", str(video), "-o", str(tmp_path / "out.mp4"), "--work-dir",
-            str(tmp_path / "run"), "--seed", "2"]
+            str(tmp_path / "run"), "--seed", "2", "--prompt", EVENTS]
     assert main(args) == 1  # an internal error: the run stopped during generation
     assert not (tmp_path / "out.mp4").exists()
     rendered_before = len(calls)
@@ -103,7 +107,8 @@ def test_a_resumed_run_leaves_nothing_a_killed_one_left_half_written(
     monkeypatch.setenv("LVAS_DEBUG", "")
     video = make_cut_video(tmp_path / "v.mp4", [2.0, 2.0])
     out, run = tmp_path / "out.mp4", tmp_path / "run"
-    args = ["dub", str(video), "-o", str(out), "--work-dir", str(run), "--seed", "3"]
+    args = ["dub", str(video), "-o", str(out), "--work-dir", str(run), "--seed", "3",
+            "--prompt", EVENTS]
     assert main(args) == 1
     # What SIGKILL leaves (no finally runs): half-written takes, window scratch folders, and
     # the hidden partial output of a mux whose ffmpeg finished after its parent died.
