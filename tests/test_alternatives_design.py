@@ -119,7 +119,9 @@ def test_description_is_the_prompt_of_every_clip(run: Run, monkeypatch: pytest.M
         assert choice["label"] == sound["description"] and choice["source"] == "description"
         assert choice["family"] == family_of_text(sound["description"], sound["layer"])
         assert choice["candidates"] == []
-    assert rendered and len(rendered) == len(final["clips"])
+    # every clip was rendered from its own words (a long bed is rendered in several windows)
+    assert rendered
+    assert {r.text for r in rendered} == {sounds[key]["description"] for key in final["clips"]}
     by_text = {s["description"]: s for s in sounds.values()}
     for request in rendered:
         assert request.text in by_text  # the Designer's words, not a label
@@ -199,20 +201,24 @@ def test_background_design_has_one_bed_per_scene_and_no_events(run: Run,
 # --- hard joins ----------------------------------------------------------------------------------
 
 
-def test_seams_rise_when_crossfades_are_removed(run: Run, default: dict[str, Any]):
+def test_seams_rise_when_crossfades_are_removed(run: Run):
     """The same video with and without crossfades, measured at its cuts. The beds here are
     noise textures of about the same level: a butt join shows as a sudden change of spectrum
     (the crossfade mixes the two beds' spectra around the cut), not as a step in level or a
     click, which depend on which beds meet (a tone's click: see the window test below)."""
-    hard = run("hard-joins", crossfade_seconds=0.0, window_overlap_seconds=0.0)
+    # each scene its own bed, drawn from the labels at random, so that different beds meet at
+    # every cut whatever the planner reads in the test picture
+    apart = {"carry_beds": False, "label_source": "random"}
+    hard = run("hard-joins", crossfade_seconds=0.0, window_overlap_seconds=0.0, **apart)
+    faded = run("faded-joins", **apart)
     cuts = [scene["start"] for scene in hard["scenes"][1:]]
     starts = {scene["id"]: scene["start"] for scene in hard["scenes"]}
     for clip in hard["clips"].values():  # beds are butt-joined at the cut: no padding
         assert clip["start"] == pytest.approx(starts[clip["sound_id"].rsplit("-", 1)[0]])
-    soft = seams(_in_run(default, default["artifacts"]["soundtrack"]), cuts)
+    soft = seams(_in_run(faded, faded["artifacts"]["soundtrack"]), cuts)
     butt = seams(_in_run(hard, hard["artifacts"]["soundtrack"]), cuts)
-    assert butt.boundary_mean["spectral_change_db"] > 2 * soft.boundary_mean["spectral_change_db"]
-    assert butt.ratio["spectral_change_db"] > 2 * soft.ratio["spectral_change_db"]
+    assert butt.boundary_mean["spectral_change_db"] > 1.5 * soft.boundary_mean["spectral_change_db"]
+    assert butt.ratio["spectral_change_db"] > 1.5 * soft.ratio["spectral_change_db"]
 
 
 def test_windows_butt_joined_without_overlap_click(tmp_path: Path):

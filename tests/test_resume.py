@@ -8,7 +8,6 @@ from lvas.graph.cli import main
 from lvas.tools.generation.procedural_backend import ProceduralGenerator
 from tests.videos import make_cut_video
 
-
 EVENTS = "a dog barking, a door slamming, a bell ringing"
 """Sounds for every scene whatever the picture shows: the runs below need several renders."""
 
