@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lvas.tools.common.ffmpeg import ffmpeg_exe  # noqa: E402
+from tests.pictures import grass_texture  # noqa: E402
 
 MANIFEST = ROOT / "benchmarks" / "data" / "planner_set" / "manifest.json"
 BASELINE = Path("/tmp/b14/venv/bin/lvas")
@@ -66,19 +67,6 @@ def category(text: str) -> str:
 # -- generated clips -------------------------------------------------------------------------
 
 
-def _grass(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    coarse = rng.integers(0, 90, (h // 2 + 1, w // 2 + 1)).astype(np.float32)
-    noise = cv2.GaussianBlur(cv2.resize(coarse, (w, h)), (3, 3), 0)
-    hsv = np.dstack(
-        [
-            np.full((h, w), 50, np.uint8),
-            np.full((h, w), 170, np.uint8),
-            (80 + noise).astype(np.uint8),
-        ]
-    )
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
-
-
 def _sky(h: int, w: int) -> np.ndarray:
     rows = np.linspace(0, 1, h)[:, None]
     sky = np.zeros((h, w, 3), np.float32)
@@ -87,7 +75,7 @@ def _sky(h: int, w: int) -> np.ndarray:
 
 
 def _meadow(rng: np.random.Generator, w: int = W) -> np.ndarray:
-    image = _grass(rng, H, w)
+    image = grass_texture(rng, H, w)
     image[: H // 2] = _sky(H // 2, w)
     return image
 
@@ -125,7 +113,7 @@ def recipe_frames(recipe: dict) -> list[np.ndarray]:
     if kind == "room":
         return [_room() for _ in range(count)]
     if kind == "pan_grass":
-        wide = _grass(rng, H, W + 3 * count)
+        wide = grass_texture(rng, H, W + 3 * count)
         return [np.ascontiguousarray(wide[:, 3 * i : 3 * i + W]) for i in range(count)]
     if kind == "fire":
         frames = []

@@ -13,22 +13,13 @@ from lvas.nodes.scriptwriter import with_evidence
 from lvas.tools.common.ffmpeg import ffmpeg_exe
 from lvas.tools.planning import offline as planner
 from lvas.tools.video import evidence
+from tests.pictures import grass_texture
 
 H, W = 180, 320
 
 
 def _ground(rng: np.random.Generator, h: int = H, w: int = W) -> np.ndarray:
-    """Fine irregular green texture, like grass (blobs a few pixels across)."""
-    coarse = rng.integers(0, 90, (h // 2 + 1, w // 2 + 1)).astype(np.float32)
-    noise = cv2.GaussianBlur(cv2.resize(coarse, (w, h)), (3, 3), 0)
-    hsv = np.dstack(
-        [
-            np.full((h, w), 50, np.uint8),
-            np.full((h, w), 170, np.uint8),
-            (80 + noise).astype(np.uint8),
-        ]
-    )
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+    return grass_texture(rng, h, w)
 
 
 def sky_over_grass(seed: int = 0) -> np.ndarray:
