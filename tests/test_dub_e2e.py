@@ -193,13 +193,14 @@ def test_prompt_changes_the_soundtrack(tmp_path, label_cache_dir):
         spectrum = np.abs(np.fft.rfft(samples[: rate * 4]))
         spectra[name] = spectrum / spectrum.sum()
         power, freqs = _frame_spectra(samples, rate)
-        # Rain is broadband noise: a flat spectrum. Birdsong is tonal: narrow peaks well above
-        # the rest of the 1.5-8 kHz band in many frames.
-        flatness[name] = float(np.median(np.exp(np.log(power).mean(1)) / power.mean(1)))
+        # Rain is broadband noise: flat across the 1.5-8 kHz band. Birdsong is tonal: narrow
+        # peaks well above the rest of that band in many frames (over the bed's floor of air
+        # and leaves, which keeps it from falling silent between calls).
         band = power[:, (freqs > 1500) & (freqs < 8000)]
+        flatness[name] = float(np.median(np.exp(np.log(band).mean(1)) / band.mean(1)))
         tonal[name] = float(np.mean(10 * np.log10(band.max(1) / np.median(band, 1)) > 25))
     assert np.abs(spectra["rain"] - spectra["birds"]).sum() > 0.2
-    assert flatness["rain"] > 3 * flatness["birds"], flatness
+    assert flatness["rain"] > 0.5 and flatness["rain"] > flatness["birds"], flatness
     assert tonal["birds"] > 0.2 > tonal["rain"], tonal
 
 

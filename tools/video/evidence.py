@@ -304,7 +304,8 @@ def motion_features(frames: Sequence[np.ndarray]) -> Features:
     ys, xs = np.mgrid[0:h:4, 0:w:4]
     design = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1).astype(np.float64)
     for a, b in zip(greys, greys[1:], strict=False):
-        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 13, 3, 5, 1.1, 0)
+        flow = cv2.calcOpticalFlowFarneback(a, b, np.zeros((h, w, 2), np.float32), 0.5, 3, 13, 3, 5,
+                                            1.1, 0)  # flags 0: the given flow is only written
         sample = flow[0:h:4, 0:w:4].reshape(-1, 2).astype(np.float64)
         fit = _robust_affine(design, sample)
         residual = np.hypot(*(sample - design @ fit).T).reshape(xs.shape)
