@@ -255,8 +255,9 @@ def test_the_first_run_announces_the_index_build(cut_video, tmp_path):
     lines = result.stderr.splitlines()
     start = next(i for i, line in enumerate(lines) if "building the sound-label index" in line)
     ready = next(i for i, line in enumerate(lines) if "label index ready:" in line)
-    first_step = next(i for i, line in enumerate(lines) if line.startswith("["))
-    assert start < ready < first_step  # said before the silence, not after
+    steps = [i for i, line in enumerate(lines) if line.startswith("[")]
+    assert "probe:" in lines[steps[0]]  # the inputs are checked first: a refusal never waits
+    assert steps[0] < start < ready < steps[1]  # said before the silence, not after
     again = _lvas("plan", str(cut_video), "-o", str(tmp_path / "plan2.json"),
                   cache_dir=tmp_path / "fresh-cache")
     assert "building the sound-label index" not in again.stderr
