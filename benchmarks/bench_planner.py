@@ -33,8 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lvas.tools.common.ffmpeg import ffmpeg_exe  # noqa: E402
-from tests.pictures import grass_texture  # noqa: E402
+from tests.pictures import encode_bgr_frames, grass_texture  # noqa: E402
 
 MANIFEST = ROOT / "benchmarks" / "data" / "planner_set" / "manifest.json"
 BASELINE = Path("/tmp/b14/venv/bin/lvas")
@@ -143,35 +142,7 @@ def recipe_frames(recipe: dict) -> list[np.ndarray]:
 
 
 def make_clip(recipe: dict, path: Path) -> Path:
-    frames = recipe_frames(recipe)
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "bgr24",
-            "-s",
-            f"{W}x{H}",
-            "-r",
-            str(FPS),
-            "-i",
-            "-",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        input=b"".join(f.tobytes() for f in frames),
-        check=True,
-    )
-    return path
+    return encode_bgr_frames(recipe_frames(recipe), path, FPS)
 
 
 # -- scoring -----------------------------------------------------------------------------------

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
 import cv2
 import numpy as np
+
+from lvas.tools.common.ffmpeg import ffmpeg_exe
 
 
 def grass_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -18,3 +24,17 @@ def grass_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         ]
     )
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+
+
+def encode_bgr_frames(frames: Sequence[np.ndarray], path: Path, fps: float,
+                      gop: int | None = None) -> Path:
+    """Encode same-sized BGR pictures as H.264 (yuv420p) with the ffmpeg LVAS uses."""
+    h, w = frames[0].shape[:2]
+    args = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+            "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-c:v", "libx264",
+            "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if gop is not None:
+        args += ["-g", str(gop)]
+    subprocess.run([*args, str(path)], input=b"".join(np.ascontiguousarray(f).tobytes()
+                                                      for f in frames), check=True)
+    return path

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import cv2
 import numpy as np
 import pytest
 
 from lvas.nodes.scriptwriter import with_evidence
-from lvas.tools.common.ffmpeg import ffmpeg_exe
 from lvas.tools.planning import offline as planner
 from lvas.tools.video import evidence
-from tests.pictures import grass_texture
+from tests.pictures import encode_bgr_frames, grass_texture
 
 H, W = 180, 320
 
@@ -237,35 +235,7 @@ def test_a_scene_of_a_real_file_gets_burst_evidence(tmp_path) -> None:
     still features from the keyframe and the motion from a seek burst inside the scene."""
     wide = np.concatenate([sky_over_grass(1), sky_over_grass(2)], axis=1)
     path = tmp_path / "pan.mp4"
-    frames = b"".join(np.ascontiguousarray(wide[:, 4 * i : 4 * i + W]).tobytes() for i in range(60))
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "bgr24",
-            "-s",
-            f"{W}x{H}",
-            "-r",
-            "25",
-            "-i",
-            "-",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "25",
-            str(path),
-        ],
-        input=frames,
-        check=True,
-    )
+    encode_bgr_frames([wide[:, 4 * i : 4 * i + W] for i in range(60)], path, 25, gop=25)
     keyframe = tmp_path / "k.jpg"
     cv2.imwrite(str(keyframe), sky_over_grass(1))
     scene = {
