@@ -99,6 +99,10 @@ register(BackendEntry("espeak", "lvas.tools.generation.tts:EspeakTTS",
                       check_options=("executable",)))
 register(BackendEntry("vits", "lvas.tools.generation.tts:TransformersTTS",
                       "lvas.tools.generation.tts:tts_available", check_options=("model",)))
+# ``lvas batch`` sends every video's sounds to a pool of Ray actors serving one of the backends
+# above: available only in a Ray job that started the pool, never picked by ``auto``.
+register(BackendEntry("ray-pool", "lvas.tools.batch.generator_pool:RayPoolGenerator",
+                      "lvas.tools.batch.generator_pool:pool_available", check_options=("actors",)))
 
 
 def backend_names() -> list[str]:
