@@ -23,7 +23,10 @@ from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.paths import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
-                  ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv")
+                  ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv", ".vob", ".mxf", ".dv", ".f4v",
+                  ".asf", ".m2v", ".y4m", ".nut", ".h264", ".264", ".hevc", ".h265")
+"""File name endings of videos (case ignored): what ``lvas eval`` and ``lvas batch`` look for in a
+folder. Raw elementary streams (.h264, .hevc) and DVD/broadcast files (.vob, .mxf) dub too."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif",
                   ".aiff", ".wma", ".caf", ".w64")
 MEDIA_SUFFIXES = VIDEO_SUFFIXES + AUDIO_SUFFIXES
