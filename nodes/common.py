@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from lvas.graph.state import LVASState
+from lvas.tools.common import failpoints
 from lvas.tools.common.types import Scene
 
 if TYPE_CHECKING:
@@ -21,11 +22,14 @@ Update = TypeVar("Update", bound=Mapping[str, Any])
 
 
 def timed(name: str) -> Callable[[Callable[P, Update]], Callable[P, Update]]:
-    """Add the node's wall time to the ``timings`` channel of its update."""
+    """Add the node's wall time to the ``timings`` channel of its update (and let fault
+    injection, :mod:`lvas.tools.common.failpoints`, fail the node when a test asks)."""
 
     def decorate(func: Callable[P, Update]) -> Callable[P, Update]:
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Update:
+            state = args[0] if args else None
+            failpoints.check(name, state.get("video") if isinstance(state, Mapping) else None)
             started = time.perf_counter()
             update = func(*args, **kwargs)
             if isinstance(update, dict):
