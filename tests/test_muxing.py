@@ -253,3 +253,52 @@ def test_keeping_audio_of_a_silent_video_gives_one_track(cut_video: Path, tmp_pa
     mux_soundtrack(cut_video, _wav(tmp_path / "s.wav", info.duration), out,
                    keep_original_audio=True)
     assert _audio(out)[0] == 1
+
+
+# -- the AAC encoder's coder ---------------------------------------------------------------------
+
+
+def _ffmpegs() -> list[str]:
+    """The bundled ffmpeg, and the system's where it is another build (Debian 12's 5.1 numbers
+    the coders differently): LVAS runs either (lvas.tools.common.ffmpeg_choice)."""
+    import shutil
+
+    import imageio_ffmpeg
+
+    found = [imageio_ffmpeg.get_ffmpeg_exe()]
+    system = shutil.which("ffmpeg")
+    if system and Path(system).resolve() != Path(found[0]).resolve():
+        found.append(system)
+    return found
+
+
+def _audio_packets_md5(path: Path) -> str:
+    out = run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-c", "copy", "-f", "md5", "-"])
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize("exe", _ffmpegs(), ids=lambda exe: Path(exe).name)
+@pytest.mark.filterwarnings("ignore:LVAS. LVAS_FFMPEG chose:RuntimeWarning")  # an old one, named
+def test_aac_soundtrack_is_encoded_by_the_fast_coder(
+    exe: str, cut_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FFmpeg's default AAC coder (twoloop) took twice the CPU of its fast one, the mixer's
+    longest step on a long video; at 192k the two measure alike (benchmarks/README.md)."""
+    from lvas.tools.common.ffmpeg import reset_ffmpeg_exe
+
+    monkeypatch.setenv("LVAS_FFMPEG", exe)
+    reset_ffmpeg_exe()
+    try:
+        wav = _wav(tmp_path / "s.wav", 4.0)  # as long as the mux makes it: no padding
+        out = mux_soundtrack(cut_video, wav, tmp_path / "out.mp4", duration=4.0)
+        coded = {}
+        for coder in ("fast", "twoloop"):
+            ref = tmp_path / f"{coder}.m4a"
+            run_ffmpeg(
+                ["-i", str(wav), "-c:a", "aac", "-b:a", "192k", "-aac_coder", coder, str(ref)]
+            )
+            coded[coder] = _audio_packets_md5(ref)
+        assert coded["fast"] != coded["twoloop"]  # the check can tell them apart
+        assert _audio_packets_md5(out) == coded["fast"]
+    finally:
+        reset_ffmpeg_exe()
