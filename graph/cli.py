@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lvas.graph.cli_ablate import register as register_ablate
+from lvas.graph.cli_batch import register as register_batch
 from lvas.graph.cli_eval import register as register_eval
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.limits import MAX_PROMPT_CHARS, check_prompt
@@ -89,8 +90,36 @@ def context_setting(assignment: str) -> tuple[str, Any]:
 
 def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
     """Run the graph with a progress line per node; print and return the summary."""
+    from lvas.tools.llm.accounting import format_usage
+
+    summary, usage = run_command(args, inputs, doing)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return summary
+    for warning in summary["warnings"]:
+        _print_err(f"warning: {warning}")
+    if usage["total"]["calls"]:
+        _print_err("lvas: model calls")
+        for line in format_usage(usage):
+            _print_err(line)
+    print(summary["output"])
+    _print_err(f"lvas: {summary['scenes']} scene(s), {summary['sounds']} sound(s) rendered, "
+               f"{summary['seconds']} s; run directory {summary['run_dir']}")
+    if summary["report"]:
+        _print_err(f"lvas: report {summary['report']}; editor timeline {summary['timeline']}")
+    return summary
+
+
+def run_command(args: argparse.Namespace, inputs: dict[str, Any], doing: str, *,
+                checkpoint_dir: str | Path | None = None
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the graph for a parsed command (progress lines unless ``--quiet``) and return its
+    summary and model usage, printing nothing else: ``lvas dub`` prints them, ``lvas batch``
+    records them.
+
+    ``checkpoint_dir`` keeps this run's checkpoints apart (default: the cache directory)."""
     from lvas.graph.runner import describe_update, gpu_seconds, write_run_summary
-    from lvas.tools.llm.accounting import format_usage, summarize_usage
+    from lvas.tools.llm.accounting import summarize_usage
 
     counts: Counter = Counter()
 
@@ -107,7 +136,7 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
         _print_err(f"lvas: {doing}")
     if getattr(args, "resume", False):  # a resumed run may not pass the probe again
         _build_index_if_needed(ctx, quiet=args.quiet)
-    final = _run_resumable(args, inputs, ctx, progress)
+    final = _run_resumable(args, inputs, ctx, progress, checkpoint_dir=checkpoint_dir)
     artifacts = final.get("artifacts", {})
     run_dir = Path(final["run_dir"])
     usage = summarize_usage(final.get("llm_usage", []), **ctx.usage_prices())
@@ -132,21 +161,7 @@ def _run(args: argparse.Namespace, inputs: dict[str, Any], doing: str) -> dict[s
         "gpu_seconds": round(gpu_seconds(final, ctx), 3),
     }
     write_run_summary(run_dir, summary)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return summary
-    for warning in summary["warnings"]:
-        _print_err(f"warning: {warning}")
-    if usage["total"]["calls"]:
-        _print_err("lvas: model calls")
-        for line in format_usage(usage):
-            _print_err(line)
-    print(summary["output"])
-    _print_err(f"lvas: {summary['scenes']} scene(s), {summary['sounds']} sound(s) rendered, "
-               f"{summary['seconds']} s; run directory {summary['run_dir']}")
-    if summary["report"]:
-        _print_err(f"lvas: report {summary['report']}; editor timeline {summary['timeline']}")
-    return summary
+    return summary, usage
 
 
 def _build_index_if_needed(ctx: Any, *, quiet: bool) -> None:
@@ -165,7 +180,7 @@ def _build_index_if_needed(ctx: Any, *, quiet: bool) -> None:
 
 
 def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
-                   progress: Any) -> dict[str, Any]:
+                   progress: Any, *, checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
     """Run with every step checkpointed; with ``--resume``, go on from where the same command
     stopped (a fresh run otherwise, replacing that command's old checkpoints)."""
     from lvas.graph.builder import compile_graph
@@ -173,7 +188,7 @@ def _run_resumable(args: argparse.Namespace, inputs: dict[str, Any], ctx: Any,
     from lvas.graph.runner import run_pipeline
     from lvas.tools.common.paths import default_cache_dir
 
-    cache_dir = default_cache_dir(ctx.index_dir)
+    cache_dir = Path(checkpoint_dir) if checkpoint_dir else default_cache_dir(ctx.index_dir)
     thread = thread_id_for(inputs, ctx)
     config = {"configurable": {"thread_id": thread}}
     with open_checkpointer(cache_dir) as saver:
@@ -340,51 +355,58 @@ def cmd_labels_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_output_options(p: argparse.ArgumentParser, *, per_video: bool = True) -> None:
+    """Options of every command that renders; ``per_video`` False leaves out those that name
+    one video's files or run (``lvas batch`` sets them per video)."""
+    if per_video:
+        p.add_argument("--work-dir", help="run directory (default: <output>.lvas next to it)")
+    p.add_argument("--seed", type=int, default=0, help="seed for every random choice")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    if per_video:
+        p.add_argument("--resume", action="store_true",
+                       help="go on from where the same command was stopped (killed, crashed)")
+        p.add_argument("--narration", metavar="FILE",
+                       help="lines to voice: subtitles (.srt, .vtt) or 'START[-END] text' lines")
+    p.add_argument("--tts", choices=["off", "auto", "espeak", "vits"],
+                   help="voice for narration (default: auto with --narration, else off)")
+    p.add_argument("--loudness", metavar="PRESET|LUFS",
+                   help="loudness target: ebu-r128 (-23, default), web (-16), "
+                   "streaming (-14) or a number in LUFS")
+    p.add_argument("--mono", action="store_true", help="a mono soundtrack")
+    p.add_argument("--no-ducking", action="store_true",
+                   help="do not lower beds under narration and strong events")
+    p.add_argument("--generator", dest="generator_backend",
+                   choices=["auto", "procedural", "mmaudio", "stable-audio", "audioldm2"],
+                   help="audio backend (default: auto = MMAudio on a GPU, else procedural)")
+    p.add_argument("--generator-model", help="MMAudio variant or diffusers model id/folder")
+    p.add_argument("--steps", dest="generation_steps", type=int,
+                   help="sampling steps of model generators (default: the backend's)")
+    p.add_argument("--device", help="torch device for model generators and the VITS voice "
+                   "(default: LVAS_DEVICE, else CUDA when present)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="any run setting (Context field), e.g. segmentation=fixed, "
+                   "segment_seconds=10, review_scripts=false, label_source=random; "
+                   "repeatable (docs/ablation.md lists the alternatives)")
+
+
+def add_run_options(p: argparse.ArgumentParser, *, per_video: bool = True) -> None:
+    """The options of ``dub``, ``plan`` and ``demo`` (and, less the per-video ones, ``batch``)."""
+    add_output_options(p, per_video=per_video)
+    p.add_argument("--prompt", help="sound direction, e.g. 'rain on a tin roof, thunder' "
+                   f"(at most {MAX_PROMPT_CHARS:,} characters; README 'Limits')")
+    p.add_argument("--chat-backend", choices=["auto", "offline", "openai"],
+                   help="who plans: a chat model or the offline planner (default: auto)")
+    p.add_argument("--llm-model", help="chat/vision model (default: LVAS_LLM_MODEL)")
+    p.add_argument("--llm-base-url",
+                   help="OpenAI-compatible endpoint (default: LVAS_LLM_BASE_URL)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lvas", description="Give a silent video a synchronized soundtrack."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-
-    def add_output_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--work-dir", help="run directory (default: <output>.lvas next to it)")
-        p.add_argument("--seed", type=int, default=0, help="seed for every random choice")
-        p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-        p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-        p.add_argument("--resume", action="store_true",
-                       help="go on from where the same command was stopped (killed, crashed)")
-        p.add_argument("--narration", metavar="FILE",
-                       help="lines to voice: subtitles (.srt, .vtt) or 'START[-END] text' lines")
-        p.add_argument("--tts", choices=["off", "auto", "espeak", "vits"],
-                       help="voice for narration (default: auto with --narration, else off)")
-        p.add_argument("--loudness", metavar="PRESET|LUFS",
-                       help="loudness target: ebu-r128 (-23, default), web (-16), "
-                       "streaming (-14) or a number in LUFS")
-        p.add_argument("--mono", action="store_true", help="a mono soundtrack")
-        p.add_argument("--no-ducking", action="store_true",
-                       help="do not lower beds under narration and strong events")
-        p.add_argument("--generator", dest="generator_backend",
-                       choices=["auto", "procedural", "mmaudio", "stable-audio", "audioldm2"],
-                       help="audio backend (default: auto = MMAudio on a GPU, else procedural)")
-        p.add_argument("--generator-model", help="MMAudio variant or diffusers model id/folder")
-        p.add_argument("--steps", dest="generation_steps", type=int,
-                       help="sampling steps of model generators (default: the backend's)")
-        p.add_argument("--device", help="torch device for model generators and the VITS voice "
-                       "(default: LVAS_DEVICE, else CUDA when present)")
-        p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                       help="any run setting (Context field), e.g. segmentation=fixed, "
-                       "segment_seconds=10, review_scripts=false, label_source=random; "
-                       "repeatable (docs/ablation.md lists the alternatives)")
-
-    def add_run_options(p: argparse.ArgumentParser) -> None:
-        add_output_options(p)
-        p.add_argument("--prompt", help="sound direction, e.g. 'rain on a tin roof, thunder' "
-                       f"(at most {MAX_PROMPT_CHARS:,} characters; README 'Limits')")
-        p.add_argument("--chat-backend", choices=["auto", "offline", "openai"],
-                       help="who plans: a chat model or the offline planner (default: auto)")
-        p.add_argument("--llm-model", help="chat/vision model (default: LVAS_LLM_MODEL)")
-        p.add_argument("--llm-base-url",
-                       help="OpenAI-compatible endpoint (default: LVAS_LLM_BASE_URL)")
 
     dub = sub.add_parser("dub", help="dub a video with a generated soundtrack")
     dub.add_argument("video", help="input video file")
@@ -460,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_eval(sub)
     register_ablate(sub)
+    register_batch(sub)
     return parser
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 ChatBackend = Literal["auto", "offline", "openai"]
 StructuredMethod = Literal["auto", "json_schema", "json_mode", "function_calling"]
-GeneratorBackend = Literal["auto", "procedural", "mmaudio", "stable-audio", "audioldm2"]
+GeneratorBackend = Literal["auto", "procedural", "mmaudio", "stable-audio", "audioldm2", "ray-pool"]
 NarrationBackend = Literal["off", "auto", "espeak", "vits"]
 Detector = Literal["content", "adaptive", "histogram"]
 Segmentation = Literal["semantic", "fixed", "single", "shots"]
@@ -117,7 +117,9 @@ class Context:
             "description": "Who renders audio. 'auto' picks the best available (MMAudio on a "
             "CUDA GPU when installed, else the procedural synthesizer); 'procedural' is the "
             "built-in offline synthesizer; 'mmaudio' (video-to-audio and text-to-audio), "
-            "'stable-audio' and 'audioldm2' (diffusers text-to-audio) are model backends."
+            "'stable-audio' and 'audioldm2' (diffusers text-to-audio) are model backends; "
+            "'ray-pool' forwards every request to the generator actors of an 'lvas batch' "
+            "(set by the batch itself)."
         },
     )
     generator_model: str = field(

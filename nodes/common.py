@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from lvas.graph.state import LVASState
-from lvas.tools.common import failpoints
+from lvas.nodes import failpoints
 from lvas.tools.common.types import Scene
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ Update = TypeVar("Update", bound=Mapping[str, Any])
 
 def timed(name: str) -> Callable[[Callable[P, Update]], Callable[P, Update]]:
     """Add the node's wall time to the ``timings`` channel of its update (and let fault
-    injection, :mod:`lvas.tools.common.failpoints`, fail the node when a test asks)."""
+    injection, :mod:`lvas.nodes.failpoints`, fail the node when a test asks)."""
 
     def decorate(func: Callable[P, Update]) -> Callable[P, Update]:
         @functools.wraps(func)

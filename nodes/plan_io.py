@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
-from lvas.retrieval_index import open_index
+from lvas.retrieval_index import default_index
 from lvas.retrieval_index.knowledge import load_knowledge_base
 from lvas.retrieval_index.label_sources import VOICED_FAMILIES, family_of_text
 from lvas.tools.common.errors import LVASInputError
@@ -100,16 +100,14 @@ def _resolve_labels(plan: Plan, ctx: Context) -> dict[str, LabelChoice]:
                 choices[sound["id"]] = _description_choice(sound, choice)
                 continue
             if label and label.lower() not in records:
-                index = index or open_index(ctx.index_dir or None,
-                                            embedding_model=ctx.embedding_model)
+                index = index or default_index(ctx.index_dir or None, ctx.embedding_model)
                 near = ", ".join(f"'{h.label}'" for h in index.search(label, k=3))
                 raise LVASInputError(
                     f"Sound {sound['id']}: label '{label}' is not in the label index; "
                     f"nearest are {near} (see 'lvas labels search')."
                 )
             if not label:
-                index = index or open_index(ctx.index_dir or None,
-                                            embedding_model=ctx.embedding_model)
+                index = index or default_index(ctx.index_dir or None, ctx.embedding_model)
                 # a person who removed the label speaks through the description
                 hits = index.search(sound["description"], k=1)
                 if not hits:

@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import log_update, new_log, planner_for, timed
-from lvas.retrieval_index import open_index
+from lvas.retrieval_index import default_index
 from lvas.retrieval_index.label_sources import VOICED_FAMILIES, family_of_text, random_label
 from lvas.retrieval_index.retriever import LabelHit
 from lvas.tools.common.errors import LVASInputError
@@ -64,7 +64,7 @@ def choose_labels(state: LVASState, runtime: Runtime[Context]) -> LVASState:
                              "'description' or 'random'.")
     planner = planner_for(ctx)
     log = new_log()
-    index = open_index(ctx.index_dir or None, embedding_model=ctx.embedding_model)
+    index = default_index(ctx.index_dir or None, ctx.embedding_model)  # once per process
     designs = state.get("designs", {})
     previous = state.get("label_choices", {})
     finals = {r["sound_id"] for r in state.get("label_reviews", []) if r["final"]}

@@ -6,7 +6,14 @@ opened after a change); a search loads the saved label views and the model's ONN
 
 from lvas.retrieval_index.knowledge import LabelRecord, load_knowledge_base
 from lvas.retrieval_index.retriever import LabelHit, LabelIndex
-from lvas.retrieval_index.store import IndexInfo, build_index, default_cache_dir, open_index
+from lvas.retrieval_index.store import (
+    IndexInfo,
+    build_index,
+    default_cache_dir,
+    default_index,
+    index_loads,
+    open_index,
+)
 
 __all__ = [
     "IndexInfo",
@@ -15,6 +22,8 @@ __all__ = [
     "LabelRecord",
     "build_index",
     "default_cache_dir",
+    "default_index",
+    "index_loads",
     "load_knowledge_base",
     "open_index",
 ]

@@ -58,6 +58,7 @@ _default_indexes: dict[tuple[str, str], LabelIndex] = {}
 _default_lock = threading.Lock()
 _views: dict[str, Views] = {}
 _views_lock = threading.Lock()
+_opened = 0  # indexes opened by this process (open_index calls that finished)
 _PROBE_STEP = 150  # every 150th view text also checks the ONNX export (about 65 texts)
 
 
@@ -350,7 +351,15 @@ def open_index(
                          path=str(root / "chroma"))
     found = views
     queries = _query_embedder(root, embedder) if onnx_queries else embedder
+    global _opened
+    _opened += 1
     return LabelIndex(lambda: found, queries, info, key=(str(path), wanted))
+
+
+def index_loads() -> int:
+    """How many times this process opened a label index (loading its query model): a batch
+    worker should open it once, however many videos it dubs."""
+    return _opened
 
 
 def default_index(cache_dir: str | Path | None = None, embedding_model: str = PACKAGED

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from lvas.graph.batch_manifest import BatchItem
 from lvas.tools.batch.ledger import Ledger
-from lvas.tools.batch.manifest import BatchItem
 from lvas.tools.common.errors import LVASInputError
 
 
@@ -205,7 +205,7 @@ def test_records_are_kept_per_item_so_batches_can_share_a_folder(tmp_path: Path)
 _WRITER = """
 import resource, signal, sys
 from lvas.tools.batch.ledger import Ledger
-from lvas.tools.batch.manifest import BatchItem
+from lvas.graph.batch_manifest import BatchItem
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it; the kernel's default kills

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lvas.tools.batch.manifest import BatchItem, collect_items
+from lvas.graph.batch_manifest import BatchItem, collect_items
 from lvas.tools.common.errors import LVASInputError
 from lvas.tools.common.limits import MAX_PROMPT_CHARS
 from lvas.tools.delivery.muxing import default_output_path

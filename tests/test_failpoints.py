@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from lvas.nodes import failpoints
 from lvas.nodes.common import timed
-from lvas.tools.common import failpoints
-from lvas.tools.common.failpoints import FailRule, InjectedFault, parse_rules
+from lvas.nodes.failpoints import FailRule, InjectedFault, parse_rules
 
 
 def test_rules_parse_node_match_and_action() -> None:
@@ -48,7 +48,7 @@ def test_once_fires_a_single_time_per_video(monkeypatch: pytest.MonkeyPatch, tmp
 
 
 def test_exit_kills_the_process_at_once() -> None:
-    code = ("from lvas.tools.common import failpoints; failpoints.check('mixer', 'x.mp4'); "
+    code = ("from lvas.nodes import failpoints; failpoints.check('mixer', 'x.mp4'); "
             "print('survived')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, failpoints.ENV: "mixer=exit"})

@@ -15,10 +15,24 @@ import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from lvas.tools.batch.manifest import BatchItem
 from lvas.tools.common.errors import LVASInputError
+
+
+class BatchItem(Protocol):
+    """What the ledger needs of a batch's video (``lvas.graph.batch_manifest.BatchItem``)."""
+
+    @property
+    def video(self) -> str: ...
+
+    @property
+    def output(self) -> str: ...
+
+    def key(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=BatchItem)
 
 LEDGER_NAME = "batch.jsonl"
 STATUSES = ("started", "done", "failed")
@@ -84,13 +98,13 @@ class Ledger:
         return latest
 
     def pending(
-        self, items: Iterable[BatchItem], *, retry_failed: bool
-    ) -> tuple[list[BatchItem], list[dict[str, Any]]]:
+        self, items: Iterable[Item], *, retry_failed: bool
+    ) -> tuple[list[Item], list[dict[str, Any]]]:
         """Split ``items`` into those still to run (never recorded, ``started`` without an end,
         ``failed`` when ``retry_failed``, ``done`` whose output is gone) and the latest records
         of those skipped."""
         latest = self.latest()
-        to_run: list[BatchItem] = []
+        to_run: list[Item] = []
         skipped: list[dict[str, Any]] = []
         for item in items:
             record = latest.get(item.key())

@@ -1,6 +1,6 @@
 """Fault injection: make a chosen node fail for a chosen video, to test how failures are kept apart.
 
-``LVAS_FAILPOINTS`` holds comma-separated rules ``NODE[@MATCH]=ACTION``: the node ``NODE``
+``LVAS_FAILPOINTS`` (read here, not through ``Context``: it is a test harness, not a setting) holds comma-separated rules ``NODE[@MATCH]=ACTION``: the node ``NODE``
 (``mixer``, ``storyboarder``, ``generate_clip``…; ``*`` for any) fails when the run's video path
 contains ``MATCH`` (any video when omitted). ``ACTION`` is ``raise`` (the node raises, as a bug
 would) or ``exit`` (the process dies at once with status 137, as a worker killed by the system
