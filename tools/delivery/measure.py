@@ -8,13 +8,17 @@ what a viewer gets meets the loudness rules too.
 from __future__ import annotations
 
 import math
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 
-from lvas.tools.audio.loudness import LoudnessMeter, TruePeakMeter
+from lvas.tools.audio.limiter import ScreenedPeaks
+from lvas.tools.audio.loudness import LoudnessMeter
+from lvas.tools.common.ffmpeg import FFmpegError, ffmpeg_exe
 
 
 @dataclass(frozen=True)
@@ -30,41 +34,53 @@ _METER_FRAMES = 1 << 18  # about 5 s at 48 kHz: the meters' per-call cost is pai
 
 def measure_delivered_audio(path: str | Path, stream_index: int = 0) -> DeliveredLevels:
     """Integrated loudness and true peak of an audio stream of a media file, decoded in
-    frames (memory does not grow with the file's length).
+    blocks (memory does not grow with the file's length).
 
-    Decoded frames (about 1,024 samples each for AAC) are gathered into blocks of
-    ``_METER_FRAMES`` before they reach the meters: fed frame by frame, the filters' set-up
-    per call cost several times the decode itself on a long soundtrack.
+    ffmpeg decodes it in a child process, so the decode runs beside the meters (on another
+    core where there is one) and its edit list is honoured: the encoder's priming and
+    padding are not measured. The samples arrive interleaved in blocks of ``_METER_FRAMES``,
+    as the meters take them: fed one codec frame at a time, the filters' set-up per call cost
+    several times the decode on a long soundtrack. The true peak is screened
+    (``ScreenedPeaks``: the plain meter's result, with the oversampling skipped where the
+    peak so far cannot be reached).
     """
-    with av.open(str(path)) as container:
+    with av.open(str(path)) as container:  # the stream's format, read from its header
         stream = container.streams.audio[stream_index]
-        resampler = av.AudioResampler(format="fltp")
-        meters: tuple[LoudnessMeter, TruePeakMeter] | None = None
-        rate = channels = 0
-        pending: list[np.ndarray] = []  # (channels, frames) pieces not yet metered
-        have = 0
-
-        def flush() -> None:
-            nonlocal pending, have
-            if pending:
-                data = np.concatenate(pending, axis=1).T.astype(np.float64)  # (frames, ch)
-                assert meters is not None
-                meters[0].add(data)
-                meters[1].add(data)
-            pending, have = [], 0
-
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                data = out.to_ndarray()  # planar: (channels, frames)
-                if meters is None:
-                    rate, channels = out.sample_rate, data.shape[0]
-                    meters = LoudnessMeter(rate, channels), TruePeakMeter(channels)
-                pending.append(data)
-                have += data.shape[1]
-                if have >= _METER_FRAMES:
-                    flush()
-        flush()
-    if meters is None:
+        rate, channels = int(stream.rate or 0), int(stream.channels or 0)
+    if rate < 1 or channels < 1:  # a header that does not say: nothing to read it as
         return DeliveredLevels(-math.inf, -math.inf, 0, 0)
-    loud, peak = meters
+    loud, peak = LoudnessMeter(rate, channels), ScreenedPeaks(channels)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+           "-map", f"0:a:{stream_index}", "-ac", str(channels), "-ar", str(rate),
+           "-f", "f32le", "-"]
+    frames = 0
+    with tempfile.TemporaryFile() as errors:  # a file: a full stderr pipe would stall ffmpeg
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        try:
+            while chunk := proc.stdout.read(_METER_FRAMES * channels * 4):
+                data = np.frombuffer(chunk, dtype="<f4").reshape(-1, channels)
+                loud.add(data)
+                peak.envelope(data)
+                frames += len(data)
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None and not _finished(proc):
+                proc.kill()
+            returncode = proc.wait()
+        if returncode != 0:
+            errors.seek(0)
+            tail = errors.read().decode("utf-8", "replace")[-2000:]
+            raise FFmpegError(f"ffmpeg could not decode the audio of {path}", tail, returncode)
+    if not frames:
+        return DeliveredLevels(-math.inf, -math.inf, 0, 0)
     return DeliveredLevels(loud.integrated(), peak.peak_db(), rate, channels)
+
+
+def _finished(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether ffmpeg ends by itself within a moment (it has written everything)."""
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
