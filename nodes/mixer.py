@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +31,26 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
     remove_partials(run_dir / "clips")
     duration = float(state["storyboard"]["duration"])
     tracks = [_track(clip, run_dir, ctx) for clip in state.get("clips", {}).values()]
-    report = mix_to_wav(
-        tracks,
-        duration,
-        run_dir / "soundtrack.wav",
-        sample_rate=ctx.sample_rate,
-        channels=1 if ctx.channels == "mono" else 2,
-        loudness_target=ctx.loudness_target,
-        peak_ceiling_db=ctx.true_peak_ceiling,
-        ducking=DuckingSettings(enabled=ctx.duck_beds, speech_depth_db=ctx.duck_depth_db),
-        stems_dir=run_dir / "stems",
-        normalize=ctx.normalize_loudness,
-    )
     warnings: list[str] = []
-    output, delivered, trim = _deliver(state, ctx, report.path, warnings)
+    # The delivery (the mux's AAC encode, a child process, then the measurement) starts as
+    # soon as the soundtrack is complete and runs while the stems are written.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvas-delivery") as pool:
+        delivery: list[Future[tuple[Path, DeliveredLevels, float]]] = []
+        report = mix_to_wav(
+            tracks,
+            duration,
+            run_dir / "soundtrack.wav",
+            sample_rate=ctx.sample_rate,
+            channels=1 if ctx.channels == "mono" else 2,
+            loudness_target=ctx.loudness_target,
+            peak_ceiling_db=ctx.true_peak_ceiling,
+            ducking=DuckingSettings(enabled=ctx.duck_beds, speech_depth_db=ctx.duck_depth_db),
+            stems_dir=run_dir / "stems",
+            normalize=ctx.normalize_loudness,
+            on_soundtrack=lambda wav: delivery.append(
+                pool.submit(_deliver, state, ctx, str(wav), warnings)),
+        )
+        output, delivered, trim = delivery[0].result()
     voiced = sum(1 for clip in state.get("clips", {}).values() if clip["layer"] == "speech")
     silent = len(state.get("narration_lines", [])) - voiced
     if silent > 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pyloudnorm
@@ -617,3 +618,84 @@ def test_block_length_does_not_change_the_result(tmp_path, material):
     np.testing.assert_allclose(_read(a.path), _read(b.path), atol=1e-6)
     for layer in LAYERS:
         np.testing.assert_allclose(_read(a.stems[layer]), _read(b.stems[layer]), atol=1e-6)
+
+
+# --- the order of the passes (issue 14: the mixer's time on long videos) -----------------
+
+
+def test_the_soundtrack_is_complete_before_the_stems_are_written(tmp_path, material):
+    """So the mixer node can start the mux (a child process) while the stems are written."""
+    seen = {}
+
+    def soundtrack_done(path):
+        seen["path"] = path
+        seen["bytes"] = path.read_bytes()
+        seen["stems"] = sorted(p.name for p in (tmp_path / "stems").iterdir())
+
+    report = mix_to_wav(material, 8.0, tmp_path / "mix.wav", stems_dir=tmp_path / "stems",
+                        loudness_target=-10.0, on_soundtrack=soundtrack_done)
+    assert seen["path"] == tmp_path / "mix.wav" and seen["bytes"][:4] == b"RIFF"
+    assert not [name for name in seen["stems"] if name.startswith("stem_")]
+    assert (tmp_path / "mix.wav").read_bytes() == seen["bytes"]  # final when announced
+    total = sum(_read(path) for path in report.stems.values())
+    assert np.abs(total - _read(report.path)).max() < 1e-5  # the limiter reached the stems
+
+
+def test_stems_are_written_once_however_often_pass_two_runs(tmp_path, material, monkeypatch):
+    """Pass two runs again when the limiter takes loudness away; the stems wait for its
+    last run instead of being rewritten by each."""
+    import lvas.tools.audio.mixing as mixing
+
+    opened: list[str] = []
+
+    class Counting(WavWriter):
+        def __init__(self, path, *args, **kwargs):
+            opened.append(Path(path).name)
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(mixing, "WavWriter", Counting)
+    mix_to_wav(material, 8.0, tmp_path / "mix.wav", stems_dir=tmp_path / "stems",
+               loudness_target=-8.0)
+    soundtrack_runs = sum(name.startswith(".mix.") for name in opened)
+    assert soundtrack_runs >= 2  # the limiter bit: pass two ran again
+    stems = [name for name in opened if "stem_" in name]
+    assert sorted(stems) == sorted(set(stems)) and len(stems) == len(LAYERS)
+
+
+def _metered_frames(monkeypatch) -> list[int]:
+    sizes: list[int] = []
+    real_add = LoudnessMeter.add
+
+    def counting_add(self, block):
+        sizes.append(len(block))
+        real_add(self, block)
+
+    monkeypatch.setattr(LoudnessMeter, "add", counting_add)
+    return sizes
+
+
+def test_pass_two_is_not_metered_where_the_limiter_is_idle(tmp_path, material, monkeypatch):
+    """Untouched by the limiter, the soundtrack is pass one's mix times the gain: its
+    loudness follows from pass one's meter, without a second metering pass."""
+    sizes = _metered_frames(monkeypatch)
+    report = mix_to_wav(material, 8.0, tmp_path / "mix.wav", loudness_target=-30.0)
+    assert report.peak_db < -6.0  # far under the ceiling: the limiter never acted
+    assert sum(sizes) == 8 * SR  # pass one's meter only
+    monkeypatch.undo()
+    assert report.integrated_lufs == pytest.approx(integrated_loudness(_read(report.path), SR),
+                                                   abs=1e-4)
+    assert report.integrated_lufs == pytest.approx(-30.0, abs=1e-6)
+
+
+def test_pass_two_meters_from_the_start_once_the_limiter_acts_late(tmp_path):
+    """The limiter first acts in the last seconds: pass two's meter, made then, is fed the
+    output before it too, so the loudness is the whole output's."""
+    rng = np.random.default_rng(8)
+    x = 0.05 * rng.standard_normal((9 * SR, 2))
+    x[int(7.5 * SR) : int(7.6 * SR)] *= 16.0  # a burst the limiter must catch
+    track = MixTrack(_wav(tmp_path, "bed.wav", x), 0.0)
+    report = mix_to_wav([track], 9.0, tmp_path / "mix.wav", loudness_target=-16.0,
+                        block_seconds=1.0)
+    assert report.peak_db == pytest.approx(-1.05, abs=0.05)  # limited
+    y = _read(report.path)
+    assert report.integrated_lufs == pytest.approx(integrated_loudness(y, SR), abs=1e-4)

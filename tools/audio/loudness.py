@@ -113,9 +113,16 @@ class LoudnessMeter:
         window = np.lib.stride_tricks.sliding_window_view(hops, per_block)
         return window.mean(axis=1)
 
-    def integrated(self) -> float:
-        """Gated integrated loudness in LUFS; ``-inf`` for silence or less than 400 ms."""
+    def integrated(self, gain: float = 1.0) -> float:
+        """Gated integrated loudness in LUFS; ``-inf`` for silence or less than 400 ms.
+
+        With ``gain``, the loudness of the same signal scaled by that linear gain: the
+        weighting filters are linear, so each block's power scales by ``gain ** 2`` and the
+        gates are applied to the scaled powers (the mixer's second pass reads its loudness
+        this way when its limiter left the pass-one mix untouched)."""
         power = self.block_powers()
+        if gain != 1.0:
+            power = power * (gain * gain)
         if not len(power):
             return -math.inf
         with np.errstate(divide="ignore"):

@@ -7,9 +7,14 @@ delay line of ``lookahead`` frames while the side-chain reads the undelayed spee
 foreground, so the duck is in place before a word starts and the output timing is unchanged.
 The ducked sum is metered (BS.1770) and written to a float32 stage file, one per layer when
 stems are wanted. Pass 2 applies the gain that reaches the loudness target and a look-ahead
-true-peak limiter; the limiter's gain curve, computed from the full mix, multiplies the mix and
-every stem alike after the same delay, so the stems add up to the mix. Should the limiter take
-more than a few tenths of a LU away, pass 2 runs again with the difference added to the gain.
+true-peak limiter and writes the mix; should the limiter take more than a few tenths of a LU
+away, it runs again with the difference added to the gain. Where the limiter left the mix
+untouched, the output is the pass-one mix times the gain, so its loudness is read from pass
+one's meter rather than measured again. The stems come last, once, after pass 2's last run:
+the limiter's gain curve of that run (kept in a stage file for the blocks it touched)
+multiplies every stem alike after the same delay, so the stems add up to the mix. The
+soundtrack is complete before the stems are written, so a caller can start on it
+(``on_soundtrack``: the mux, a child process) while they are.
 
 Stems are float WAVs (``STEM_SUBTYPE``) at the mix rate: no rounding and no clipping, so they
 sum to the PCM mix within its quantisation step. Memory depends on the block length, never on
@@ -24,9 +29,10 @@ This module holds the two passes that join them, and the public API.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -130,6 +136,7 @@ def mix_to_wav(
     ducking: DuckingSettings | None = None,
     stems_dir: str | os.PathLike[str] | None = None,
     normalize: bool = True,
+    on_soundtrack: Callable[[Path], None] | None = None,
 ) -> MixReport:
     """Mix ``tracks`` into a WAV of exactly ``round(duration * sample_rate)`` frames.
 
@@ -145,6 +152,10 @@ def mix_to_wav(
     ``normalize=False`` skips the loudness target: the mix keeps the level its tracks' gains
     give it (no gain, no correction passes; ``gain_applied_db`` is 0) and only the true-peak
     limiter acts, so the report's loudness is wherever the mix lands.
+
+    ``on_soundtrack`` is called with the output's path as soon as it is complete, before the
+    stems are written: work started there (a child process) overlaps them. The stems are
+    published after it returns, so an error in it leaves them unwritten.
     """
     if not (math.isfinite(duration) and duration > 0):
         raise LVASInputError(f"Mix duration must be a positive number of seconds, got {duration}.")
@@ -178,33 +189,40 @@ def mix_to_wav(
         stems.mkdir(parents=True, exist_ok=True)
     stage_names = present if (stems is not None and present) else ["mix"]
     stages = {name: _temp_beside(target, f"pass1-{name}") for name in stage_names}
+    curves = _temp_beside(target, "pass2-limiter")
     try:
         meter = LoudnessMeter(sr, channels)
         _pass_one(readers, total, block, sr, channels, ducker, meter, stages)
         integrated = meter.integrated()
         gain_db = target_lufs - integrated if normalize and math.isfinite(integrated) else 0.0
         ceiling = 10 ** ((peak_ceiling_db - _LIMITER_MARGIN_DB) / 20)
-        with contextlib.ExitStack() as outputs:
-            out_tmp = outputs.enter_context(atomic_path(target))
-            stem_paths = {}
-            if stems is not None and present:
-                stem_paths = {layer: stems / f"stem_{layer}.wav" for layer in present}
-            stem_tmps = {k: outputs.enter_context(atomic_path(p)) for k, p in stem_paths.items()}
+        with atomic_path(target) as out_tmp:
             passes = _MAX_PASSES if normalize else 1  # nothing to correct without a target
             for attempt in range(passes):
-                final_lufs, peak_db, stem_peaks = _pass_two(
-                    stages, out_tmp, stem_tmps, total, block, sr, channels,
-                    10 ** (gain_db / 20), ceiling, subtype,
-                )
+                final_lufs, peak_db, limited = _pass_two(
+                    stages, out_tmp, curves, total, block, sr, channels, 10 ** (gain_db / 20),
+                    ceiling, subtype, meter)
                 error = target_lufs - final_lufs
                 if not (math.isfinite(error) and _LOUDNESS_TOLERANCE < abs(error)
                         <= _MAX_CORRECTION) or attempt == passes - 1:
                     break
                 gain_db += error  # the limiter took some loudness away: ask for it back
+        if on_soundtrack is not None:
+            on_soundtrack(target)
+        stem_paths: dict[str, Path] = {}
+        stem_peaks: dict[str, float] = {}
+        if stems is not None and present:
+            stem_paths = {layer: stems / f"stem_{layer}.wav" for layer in present}
+            with contextlib.ExitStack() as outputs:
+                stem_tmps = {k: outputs.enter_context(atomic_path(p))
+                             for k, p in stem_paths.items()}
+                stem_peaks = _write_stems(stages, stem_tmps, curves, limited, total, block,
+                                          sr, channels, 10 ** (gain_db / 20),
+                                          Limiter(ceiling, sr, channels).delay)
     finally:
         for reader in readers:
             reader.close()
-        for stage in stages.values():
+        for stage in [*stages.values(), curves]:
             stage.unlink(missing_ok=True)
     if stems is not None:
         for layer in LAYERS:
@@ -282,64 +300,124 @@ def _pass_one(readers: list[TrackReader], total: int, block: int, sr: int, chann
                 writers["mix"].write(mix)
 
 
-def _pass_two(stages: dict[str, Path], out: Path, stem_outs: dict[str, Path], total: int,
-              block: int, sr: int, channels: int, gain: float, ceiling: float,
-              subtype: str) -> tuple[float, float, dict[str, float]]:
-    """Master the stage(s) into ``out`` and the stems; returns (LUFS, dBTP, stem peaks).
-
-    The limiter's gain is computed once, from the whole mix, and multiplies the mix and every
-    stem alike after the same delay, so the stems still add up to the mix.
-    """
-    limiter = Limiter(ceiling, sr, channels)
-    meter = LoudnessMeter(sr, channels)
-    peak = ScreenedPeaks(channels)
-    mix_line = DelayLine(limiter.delay, channels)
-    stem_lines = {name: DelayLine(limiter.delay, channels) for name in stem_outs}
-    stem_peaks = dict.fromkeys(stem_outs, 0.0)
-    to_skip = limiter.delay  # the limiter's first outputs are its pre-roll
+def _gained_blocks(stages: dict[str, Path], block: int, gain: float, delay: int,
+                   channels: int) -> Generator[dict[str, np.ndarray], None, None]:
+    """The stage files read block by block, times ``gain``; then one block of silence per
+    stage, ``delay`` frames long, to flush the limiter's delay line."""
     with contextlib.ExitStack() as stack:
         sources = {name: stack.enter_context(sf.SoundFile(path)) for name, path in stages.items()}
+        while True:
+            blocks = {name: f.read(block, dtype="float32", always_2d=True)
+                      for name, f in sources.items()}
+            if not len(next(iter(blocks.values()))):
+                break
+            yield {name: np.multiply(b, np.float32(gain), out=b) for name, b in blocks.items()}
+    yield dict.fromkeys(stages, np.zeros((delay, channels), dtype=np.float32))
+
+
+def _summed(parts: dict[str, np.ndarray]) -> np.ndarray:
+    """The gained stage blocks summed in order (one stage: its block itself)."""
+    blocks = iter(parts.values())
+    mix = next(blocks)
+    for more in blocks:
+        mix = mix + more
+    return mix
+
+
+def _pass_two(stages: dict[str, Path], out: Path, curves: Path, total: int, block: int,
+              sr: int, channels: int, gain: float, ceiling: float, subtype: str,
+              pass_one: LoudnessMeter) -> tuple[float, float, list[int]]:
+    """Master the stage(s) into ``out``; returns (LUFS, dBTP, indices of the limited blocks).
+
+    The limiter's gain curve of every block it touched goes to ``curves`` (a mono float WAV,
+    those blocks only, in order), for the stems. Where the limiter never acts, the output is
+    pass one's mix times ``gain`` (nothing clips under the ceiling), so its loudness is pass
+    one's, scaled. When it first acts, the output so far is metered (read again from the
+    stages) and the meter follows the rest.
+    """
+    limiter = Limiter(ceiling, sr, channels)
+    peak = ScreenedPeaks(channels)
+    meter: LoudnessMeter | None = None  # made when the limiter first acts
+    mix_line = DelayLine(limiter.delay, channels)
+    to_skip = limiter.delay  # the limiter's first outputs are its pre-roll
+    limited: list[int] = []
+    with contextlib.ExitStack() as stack:
         behind = stack.enter_context(WriteBehind())  # closed last: each writer drains it first
         out_file = stack.enter_context(WavWriter(out, sr, channels, subtype, total, behind))
-        stem_files = {name: stack.enter_context(WavWriter(path, sr, channels, STEM_SUBTYPE,
-                                                          total, behind))
-                      for name, path in stem_outs.items()}
-
-        def emit(x: np.ndarray, parts: dict[str, np.ndarray]) -> None:
-            nonlocal to_skip
+        curve_file = stack.enter_context(WavWriter(curves, sr, 1, "FLOAT", 0, behind))
+        for index, parts in enumerate(_gained_blocks(stages, block, gain, limiter.delay,
+                                                     channels)):
+            x = _summed(parts)
             g = limiter.gain(x)
             y = mix_line.push(x)
-            limited = not (g == 1.0).all()
-            if limited:
+            if not (g == 1.0).all():
+                if meter is None:
+                    meter = _metered_unlimited(stages, block, gain, limiter.delay, channels,
+                                               sr, index)
                 y = y.astype(np.float64)
                 scale_rows(y, g)
-                g32 = g.astype(np.float32)
+                curve_file.write(g.astype(np.float32))
+                limited.append(index)
             cut = min(to_skip, len(y))
             to_skip -= cut
             if cut < len(y):
                 y = np.clip(y[cut:], -1.0, 1.0)
-                meter.add(y)
+                if meter is not None:
+                    meter.add(y)
                 peak.envelope(y)
                 out_file.write(y)
+    if meter is None:  # the gain as applied, in float32
+        return pass_one.integrated(gain=float(np.float32(gain))), peak.peak_db(), limited
+    return meter.integrated(), peak.peak_db(), limited
+
+
+def _metered_unlimited(stages: dict[str, Path], block: int, gain: float, delay: int,
+                       channels: int, sr: int, count: int) -> LoudnessMeter:
+    """A meter fed pass two's first ``count`` output blocks, which the limiter left alone:
+    the same blocks, cut the same way, so it reads as if it had followed them."""
+    meter = LoudnessMeter(sr, channels)
+    mix_line = DelayLine(delay, channels)
+    to_skip = delay
+    blocks = _gained_blocks(stages, block, gain, delay, channels)
+    for parts in itertools.islice(blocks, count):
+        y = mix_line.push(_summed(parts))
+        cut = min(to_skip, len(y))
+        to_skip -= cut
+        if cut < len(y):
+            meter.add(np.clip(y[cut:], -1.0, 1.0))
+    blocks.close()  # its files
+    return meter
+
+
+def _write_stems(stages: dict[str, Path], stem_outs: dict[str, Path], curves: Path,
+                 limited: list[int], total: int, block: int, sr: int, channels: int,
+                 gain: float, delay: int) -> dict[str, float]:
+    """Write one stem per layer stage; returns their sample peaks (dBFS).
+
+    The last pass two's limiter curves (``curves``, for the blocks in ``limited``) multiply
+    every stem after the same ``delay`` as the mix, so the stems still add up to it.
+    """
+    stem_lines = {name: DelayLine(delay, channels) for name in stem_outs}
+    stem_peaks = dict.fromkeys(stem_outs, 0.0)
+    to_skip = delay
+    touched = set(limited)
+    with contextlib.ExitStack() as stack:
+        curve_file = stack.enter_context(sf.SoundFile(curves))
+        behind = stack.enter_context(WriteBehind())  # closed last: each writer drains it first
+        stem_files = {name: stack.enter_context(WavWriter(path, sr, channels, STEM_SUBTYPE,
+                                                          total, behind))
+                      for name, path in stem_outs.items()}
+        for index, parts in enumerate(_gained_blocks(stages, block, gain, delay, channels)):
+            n = len(next(iter(parts.values())))
+            g32 = curve_file.read(n, dtype="float32") if index in touched else None
+            cut = min(to_skip, n)
+            to_skip -= cut
             for name, part in parts.items():
                 s = stem_lines[name].push(part)
-                if limited:
+                if g32 is not None:
                     scale_rows(s, g32)
                 if cut < len(s):
                     s = s[cut:]
                     stem_peaks[name] = max(stem_peaks[name], float(np.abs(s).max()))
                     stem_files[name].write(s)
-
-        while True:
-            blocks = {name: f.read(block, dtype="float32", always_2d=True)
-                      for name, f in sources.items()}
-            first = next(iter(blocks.values()))
-            if not len(first):
-                break
-            parts = {name: np.multiply(b, np.float32(gain), out=b) for name, b in blocks.items()}
-            mix = sum(parts.values()) if len(parts) > 1 else next(iter(parts.values()))
-            emit(mix, parts if stem_outs else {})
-        silence = np.zeros((limiter.delay, channels), dtype=np.float32)
-        emit(silence, dict.fromkeys(stem_outs, silence))
-    peaks_db = {k: 20 * math.log10(v) if v > 0 else -math.inf for k, v in stem_peaks.items()}
-    return meter.integrated(), peak.peak_db(), peaks_db
+    return {k: 20 * math.log10(v) if v > 0 else -math.inf for k, v in stem_peaks.items()}
