@@ -273,8 +273,19 @@ def _start_pool(settings: BatchSettings) -> Any:
     args.generator_backend = settings.generator_backend
     ctx = _context(args)
     backend = generator_backend(ctx)
+    if settings.generator_backend == "auto" and ray_gpus() > 0:
+        # ``auto`` resolved here sees this machine (the head node of a cluster often has no
+        # GPU); where the cluster has GPUs, the pool serves what auto takes on one: MMAudio.
+        backend = "mmaudio"
     return start_pool(backend=backend, options=generator_options(ctx, backend),
                       sample_rate=ctx.sample_rate, gpus_per_model=settings.gpus_per_model)
+
+
+def ray_gpus() -> float:
+    """GPUs in the Ray cluster this process is connected to."""
+    import ray
+
+    return float(ray.cluster_resources().get("GPU", 0.0))
 
 
 def _finished_line(record: Mapping[str, Any]) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +44,27 @@ def cmd_batch(args: argparse.Namespace) -> int:
         use_pool=not args.no_pool,
     )
     echo = (lambda _line: None) if (args.quiet or args.json) else _err
-    code, summary = run_batch(items, settings, echo=echo, as_json=args.json)
+    with _stdout_to_stderr():
+        code, summary = run_batch(items, settings, echo=echo, as_json=args.json)
     if args.json:
         print(json.dumps(summary, indent=2))
     return code
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Keep standard output for the result alone: Ray's processes and threads print notices
+    (a worker that died, its start-up) there, which would break ``--json`` for a reader.
+    The file descriptor itself is pointed at stderr, so the processes Ray starts inherit it."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _check_settings(args: argparse.Namespace) -> None:

@@ -72,6 +72,17 @@ def check_mmaudio() -> dict[str, Any]:
     return _check("MMAudio", found, detail)
 
 
+def check_ray() -> dict[str, Any]:
+    """Whether ``lvas batch`` can run: Ray installed (found without importing it: a second)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = f"installed ({version('ray')}); lvas batch runs locally or with --address"
+    except PackageNotFoundError:
+        return _check("Ray", False, "not installed (pip install 'lvas-agent[ray]' for lvas batch)")
+    return _check("Ray", True, found)
+
+
 def check_generators(options: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every audio backend (and text-to-speech voice): can it run here with the run's
     ``options`` (device, program, model), and why not."""
@@ -151,7 +162,7 @@ def run_checks(ctx: Context | None = None) -> dict[str, Any]:
 
     ctx = ctx if ctx is not None else Context()
     options = all_generator_options(ctx)
-    checks = [check_ffmpeg(), check_pyav(), check_gpu(), check_mmaudio(),
+    checks = [check_ffmpeg(), check_pyav(), check_gpu(), check_mmaudio(), check_ray(),
               *check_generators(options), check_llm(ctx.llm_model, ctx.llm_base_url),
               check_embeddings(ctx.embedding_model),
               check_index(ctx.index_dir or None, ctx.embedding_model)]

@@ -104,7 +104,7 @@ def test_doctor_reports_what_is_available(label_cache_dir):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     names = {c["name"] for c in report["checks"]}
-    assert {"ffmpeg", "GPU", "MMAudio", "LLM endpoint", "label index"} <= names
+    assert {"ffmpeg", "GPU", "MMAudio", "Ray", "LLM endpoint", "label index"} <= names
     ffmpeg = next(c for c in report["checks"] if c["name"] == "ffmpeg")
     assert ffmpeg["ok"]
     assert report["auto_profile"]["generator"] == "procedural"
