@@ -24,6 +24,7 @@ from tests.audio_checks import decode_audio, video_duration, video_packets_diges
 from tests.videos import make_cut_video, make_garbled
 
 pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a Ray instance and nine dubs: about two minutes on 2 cores
 
 GOOD = [f"clip{i}" for i in range(5)]
 CRASH, LOST, BROKEN = "crashes-in-mixer", "worker-dies", "broken"
