@@ -10,32 +10,42 @@ median, target <= 20 dB) and its inter-channel correlation (1: mono in two chann
 generator wrapped to claim ``window_seconds=8`` (1 s overlap), against the time spent inside the
 generator itself; the difference is the join (reading, crossfading, writing), shown as a share
 of the render time and as seconds per hour of audio, beside the one-pass render of the same bed.
-(c) Peak RSS of this process.
+(c) A dub's clips on every core: ``--clips`` sounds like those of a ten-minute offline dub
+(beds of 4-16 s, some compound, and footsteps and impacts at given onsets) rendered as the
+generator node renders them (8 s windows, checked takes), from as many threads as LangGraph
+runs, once in this process alone and once through the shared pool of render workers
+(``procedural_workers``): the span on the wall clock, the CPU of this process and of the
+workers, and whether every clip has the same bytes both ways. Not pinned: it uses the CPUs
+this process may run on.
+(d) Peak RSS of this process.
 
     python benchmarks/bench_generation.py [--seconds 60] [--families rain,wind] [--repeats 2]
-        [--window-minutes 10] [--json]
+        [--window-minutes 10] [--clips 100] [--json]
 """
 
 from __future__ import annotations
 
 import os
 
-# One core. Thread pools size themselves when numpy/scipy are first imported, so these come
-# before any import that pulls them in.
+# One thread per math library. Thread pools size themselves when numpy/scipy are first
+# imported, so these come before any import that pulls them in; (a) and (b) also pin this
+# process to one CPU (``_one_core``), (c) uses them all.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_var] = "1"
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 import argparse  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Iterator, Sequence  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import replace  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -44,9 +54,11 @@ import soundfile as sf  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lvas.tools.generation import procedural_workers  # noqa: E402
 from lvas.tools.generation.base import GenerationRequest  # noqa: E402
 from lvas.tools.generation.procedural import RECIPE_FAMILIES, window_levels  # noqa: E402
 from lvas.tools.generation.procedural_backend import ProceduralGenerator  # noqa: E402
+from lvas.tools.generation.verify import render_verified  # noqa: E402
 from lvas.tools.generation.windowing import plan_windows, render_windowed  # noqa: E402
 
 SPEED_TARGET = 50.0
@@ -68,6 +80,20 @@ def _since(start: tuple[float, float]) -> tuple[float, float]:
 
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def _one_core() -> Iterator[None]:
+    """Pin this process to one CPU for a measurement, and give the others back after it."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
 
 
 class _Say:
@@ -216,6 +242,124 @@ def windowing_overhead(family: str, minutes: float, work: Path, say: _Say) -> di
     return stats
 
 
+# --- (c) a dub's clips on every core ---------------------------------------------------------
+
+_BEDS = ("wind", "room_tone", "rain", "birds", "traffic", "crowd", "water", "insects")
+_COMPOUND = ("heavy rain and rolling thunder", "a busy street with traffic and footsteps")
+_EVENTS = ("footsteps", "impact")
+
+
+def dub_like_requests(count: int) -> list[GenerationRequest]:
+    """Sounds like those of a ten-minute offline dub: about four beds (4-16 s, padded as the
+    node pads them; some compound) to one event layer with onsets. Fixed by a seed."""
+    rng = np.random.default_rng(14)
+    out = []
+    for i in range(count):
+        duration = round(float(rng.uniform(4.0, 16.0)), 4)
+        if i % 5 == 4:
+            family = _EVENTS[i % len(_EVENTS)]
+            onsets = tuple(round(float(t), 3) for t in np.sort(rng.uniform(0, duration, 6)))
+            out.append(
+                GenerationRequest(
+                    f"{family} on gravel",
+                    duration,
+                    seed=1000 + i,
+                    family=family,
+                    layer="foreground",
+                    onsets=onsets,
+                )
+            )
+        else:
+            family = _BEDS[i % len(_BEDS)]
+            text = _COMPOUND[i % 2] if i % 7 == 3 else family.replace("_", " ")
+            family = (
+                "rain"
+                if text.startswith("heavy")
+                else ("traffic" if text.startswith("a busy") else family)
+            )
+            out.append(GenerationRequest(text, duration, seed=1000 + i, family=family))
+    return out
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _render_all(
+    requests: Sequence[GenerationRequest], folder: Path, threads: int
+) -> dict[str, float]:
+    """Render every request as the generator node does, from ``threads`` threads."""
+    gen = ProceduralGenerator(sample_rate=SAMPLE_RATE)
+    render = partial(render_windowed, window=WINDOW, overlap=OVERLAP)
+    folder.mkdir(parents=True, exist_ok=True)
+    start, kids = _clock(), _children_cpu()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(
+            pool.map(
+                lambda ir: render_verified(gen, ir[1], folder / f"{ir[0]:04d}.wav", render=render),
+                enumerate(requests),
+            )
+        )
+    wall, cpu = _since(start)
+    procedural_workers.shared_pool().close()  # the workers exit and their CPU is counted
+    return {"wall_s": wall, "cpu_s": cpu, "workers_cpu_s": _children_cpu() - kids}
+
+
+def _digests(folder: Path) -> list[str]:
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.wav"))]
+
+
+def pool_speed(count: int, work: Path, say: _Say) -> dict[str, float | int | bool]:
+    """The same clips rendered in this process alone, then through the shared pool."""
+    requests = dub_like_requests(count)
+    audio = sum(r.duration for r in requests)
+    cpus = procedural_workers.usable_cpus()
+    threads = min(32, (os.cpu_count() or 1) + 4)  # what LangGraph's executor runs
+    ProceduralGenerator().render(
+        GenerationRequest("rain", 0.5, 0, family="rain"), work / "warm.wav"
+    )  # imports, here, before either pass
+    say(
+        f"{count} clips, {audio:.0f} s of audio, from {threads} threads; {cpus} usable CPU(s), "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    results: dict[str, dict[str, float]] = {}
+    for name, pool in (
+        ("this process", procedural_workers.RenderPool(0)),
+        ("shared pool", procedural_workers.RenderPool(cpus - 1)),
+    ):
+        procedural_workers._POOL = pool
+        results[name] = _render_all(requests, work / name.replace(" ", "-"), threads)
+        r = results[name]
+        say(
+            f"  {name:<13} span {r['wall_s']:6.2f} s   cpu here {r['cpu_s']:6.2f} s   "
+            f"workers {r['workers_cpu_s']:6.2f} s   ({audio / r['wall_s']:.0f}x real time "
+            f"on the wall clock)"
+        )
+    procedural_workers._POOL = None
+    same = _digests(work / "this-process") == _digests(work / "shared-pool")
+    alone, shared = results["this process"], results["shared pool"]
+    ratio = alone["wall_s"] / max(shared["wall_s"], 1e-9)
+    verdict = "byte-identical" if same else "DIFFER"
+    say(
+        f"  span alone / span with the pool: {ratio:.2f}x; clips {verdict}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    return {
+        "clips": count,
+        "audio_s": audio,
+        "threads": threads,
+        "cpus": cpus,
+        "alone_wall_s": alone["wall_s"],
+        "alone_cpu_s": alone["cpu_s"],
+        "pool_wall_s": shared["wall_s"],
+        "pool_cpu_s": shared["cpu_s"],
+        "pool_workers_cpu_s": shared["workers_cpu_s"],
+        "span_ratio": ratio,
+        "identical": same,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -237,6 +381,12 @@ def main() -> None:
         help="length of the windowed bed in (b); 0 skips it",
     )
     parser.add_argument("--window-family", default="rain")
+    parser.add_argument(
+        "--clips",
+        type=int,
+        default=100,
+        help="clips of a dub rendered in (c), here alone and through the pool; 0 skips it",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
     args = parser.parse_args()
     families = [f.strip() for f in args.families.split(",") if f.strip()]
@@ -245,23 +395,30 @@ def main() -> None:
         parser.error(f"unknown families {unknown}; choose from {', '.join(RECIPE_FAMILIES)}")
     if args.window_family not in RECIPE_FAMILIES:
         parser.error(f"unknown --window-family {args.window_family!r}")
-    if args.seconds <= 0 or args.repeats < 1 or args.window_minutes < 0:
-        parser.error("--seconds must be > 0, --repeats >= 1, --window-minutes >= 0")
+    if args.seconds <= 0 or args.repeats < 1 or args.window_minutes < 0 or args.clips < 0:
+        parser.error("--seconds must be > 0, --repeats >= 1, --window-minutes and --clips >= 0")
     say = _Say(args.json)
 
     work = Path(tempfile.mkdtemp(prefix="lvas-bench-gen-"))
+    pool = None
     try:
-        say(
-            f"== (a) procedural synthesis on one core: {args.seconds:g} s per family and layer, "
-            f"{SAMPLE_RATE} Hz, best of {args.repeats} =="
-        )
-        say("   (x RT = audio seconds per CPU second; wall-clock figure beside it)")
-        speed = synthesis_speed(families, args.seconds, args.repeats, work, say)
-        rss_a = _maxrss_mb()
-        window = None
-        if args.window_minutes > 0:
-            say("\n== (b) windowing overhead ==")
-            window = windowing_overhead(args.window_family, args.window_minutes, work, say)
+        with _one_core():
+            pinned = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+            procedural_workers._POOL = procedural_workers.RenderPool(0)  # all in this process
+            say(
+                f"== (a) procedural synthesis on one core: {args.seconds:g} s per family and "
+                f"layer, {SAMPLE_RATE} Hz, best of {args.repeats} =="
+            )
+            say("   (x RT = audio seconds per CPU second; wall-clock figure beside it)")
+            speed = synthesis_speed(families, args.seconds, args.repeats, work, say)
+            rss_a = _maxrss_mb()
+            window = None
+            if args.window_minutes > 0:
+                say("\n== (b) windowing overhead ==")
+                window = windowing_overhead(args.window_family, args.window_minutes, work, say)
+        if args.clips > 0:
+            say("\n== (c) a dub's clips on every core: this process alone, then the pool ==")
+            pool = pool_speed(args.clips, work / "pool", say)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rss = _maxrss_mb()
@@ -278,7 +435,7 @@ def main() -> None:
     corr = {f: r["bed"]["correlation"] for f, r in speed.items()}
     summary = {
         "threads": 1,
-        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpus": pinned,
         "seconds": args.seconds,
         "sample_rate": SAMPLE_RATE,
         "overall_x_realtime": overall,
@@ -289,6 +446,7 @@ def main() -> None:
         "correlation_median": float(np.median(list(corr.values()))),
         "families": speed,
         "windowing": window,
+        "pool": pool,
         "peak_rss_mb": rss,
         "peak_rss_after_speed_mb": rss_a,
     }
@@ -322,6 +480,14 @@ def main() -> None:
             f"(wall {window['overhead_pct_wall']:.1f} %, "
             f"{window['overhead_wall_s_per_audio_hour']:.1f} s/h); overlaps re-render "
             f"{100 * (window['rendered_s'] / window['duration_s'] - 1):.1f} % more audio"
+        )
+    if pool:
+        print(
+            f"a dub's clips, pool           span {pool['span_ratio']:.2f}x shorter than in this "
+            f"process alone ({pool['alone_wall_s']:.2f} -> {pool['pool_wall_s']:.2f} s, "
+            f"{pool['cpus']} CPU(s)), CPU {pool['alone_cpu_s']:.2f} -> "
+            f"{pool['pool_cpu_s'] + pool['pool_workers_cpu_s']:.2f} s, clips "
+            f"{'byte-identical' if pool['identical'] else 'DIFFER'}"
         )
     print(f"peak RSS                      {rss:.0f} MB (after (a): {rss_a:.0f} MB)")
 

@@ -178,3 +178,22 @@ def test_render_to_wav_foreground_pcm24(tmp_path):
     info = sf.info(path)
     assert info.samplerate == 22050 and info.frames == round(3.0 * 22050)
     assert info.subtype == "PCM_24"
+
+
+def test_filter_designs_are_made_once_and_each_caller_gets_its_own_copy():
+    """Recipes, floors and every window of a long clip ask for the same few filters: each is
+    designed once per process, and a caller that changes its copy changes no other."""
+    from scipy import signal
+
+    from lvas.tools.generation.procedural import dsp
+
+    dsp._butter.cache_clear()
+    first = dsp.bandpass(250, 900, SR)
+    first[0, 0] = 123.0
+    again = dsp.bandpass(250, 900, SR)
+    assert dsp._butter.cache_info().hits == 1
+    assert again.flags.writeable and again[0, 0] != 123.0
+    np.testing.assert_array_equal(
+        again, signal.butter(1, [250.0, 900.0], "bandpass", fs=SR, output="sos"))
+    np.testing.assert_array_equal(
+        dsp.lowpass(1e6, SR), signal.butter(2, 0.45 * SR, "lowpass", fs=SR, output="sos"))

@@ -93,9 +93,7 @@ def diffusers_available(pipeline: str = "stable-audio", *, for_auto: bool = Fals
     if missing:
         return False, (f"missing Python packages {', '.join(missing)}; install the 'diffusers' "
                        "extra (pip install 'lvas[diffusers]')")
-    from importlib.metadata import version
-
-    found = f"diffusers {version('diffusers')}, {spec.class_name}"
+    found = f"diffusers {_installed_version('diffusers')}, {spec.class_name}"
     if not for_auto:
         return True, found
     requested = device.strip().lower()
@@ -115,6 +113,15 @@ def diffusers_available(pipeline: str = "stable-audio", *, for_auto: bool = Fals
             return True, f"{found} on Apple MPS (device mps)"
         return False, "device mps asked for, but torch sees no MPS device"
     return False, f"device {requested} is not one diffusers can use (cuda, cpu, mps)"
+
+
+@cache
+def _installed_version(package: str) -> str:
+    """The package's version, read once per process: ``auto`` asks for every clip of a run,
+    and reading the metadata cost more than some clips' synthesis."""
+    from importlib.metadata import version
+
+    return version(package)
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from lvas.tools.generation.base import (
@@ -35,17 +36,22 @@ class ProceduralGenerator(SequentialBatchMixin):
         return self.capabilities.sample_rate
 
     def render(self, request: GenerationRequest, out_path: Path) -> Path:
-        from lvas.tools.generation.procedural import parts_of, render_to_wav
+        """Render in a worker process of the shared pool, or here (``procedural_workers``):
+        the same bytes either way."""
+        from lvas.tools.generation.procedural_workers import render_clip, shared_pool
 
-        return render_to_wav(
-            out_path,
+        job = partial(
+            render_clip,
+            str(out_path),
+            request.text,
             request.family,
-            request.duration,
+            request.layer,
+            duration=request.duration,
             sample_rate=self.sample_rate,
             seed=request.seed,
-            layer=request.layer,
-            onsets=request.onsets,
+            onsets=tuple(request.onsets),
             intensity=request.intensity,
             channels=self.bed_channels if request.layer == "background" else 1,
-            parts=parts_of(request.text, request.family, request.layer),
         )
+        describe = f"{request.family} ({request.duration:g} s, {request.layer}) for {out_path}"
+        return Path(shared_pool().run(job, request.duration, describe))

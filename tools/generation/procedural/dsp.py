@@ -9,6 +9,8 @@ from a generator whose position depends on how the caller cut the blocks.
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 from scipy import signal
@@ -111,19 +113,31 @@ def _clamp(freq: float, sample_rate: int) -> float:
     return float(min(max(freq, 10.0), 0.45 * sample_rate))
 
 
+_Band = Literal["lowpass", "highpass", "bandpass"]
+
+
+@lru_cache(maxsize=512)
+def _butter(order: int, freqs: tuple[float, ...], btype: _Band, sr: int) -> np.ndarray:
+    """A Butterworth design, made once per process: recipes, floors and every window of a
+    long clip ask for the same few filters again (designing them cost more than filtering
+    short clips). Callers get a copy, as scipy wants a writeable one."""
+    return signal.butter(order, freqs[0] if len(freqs) == 1 else list(freqs), btype, fs=sr,
+                         output="sos")
+
+
 def lowpass(fc: float, sr: int, order: int = 2) -> np.ndarray:
-    return signal.butter(order, _clamp(fc, sr), "lowpass", fs=sr, output="sos")
+    return _butter(int(order), (_clamp(fc, sr),), "lowpass", int(sr)).copy()
 
 
 def highpass(fc: float, sr: int, order: int = 2) -> np.ndarray:
-    return signal.butter(order, _clamp(fc, sr), "highpass", fs=sr, output="sos")
+    return _butter(int(order), (_clamp(fc, sr),), "highpass", int(sr)).copy()
 
 
 def bandpass(lo: float, hi: float, sr: int, order: int = 1) -> np.ndarray:
     lo, hi = _clamp(lo, sr), _clamp(hi, sr)
     if hi <= lo * 1.05:
         lo = hi / 1.1
-    return signal.butter(order, [lo, hi], "bandpass", fs=sr, output="sos")
+    return _butter(int(order), (lo, hi), "bandpass", int(sr)).copy()
 
 
 def resonator(freq: float, q: float, sr: int) -> np.ndarray:

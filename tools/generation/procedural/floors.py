@@ -8,6 +8,8 @@ never drops more than about 15-18 dB under its median however sparse its events 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from lvas.tools.generation.procedural import dsp
@@ -36,6 +38,18 @@ def _extra_sos(kind: str, sr: int) -> np.ndarray | None:
     return dsp.lowpass(band[1], sr) if band[0] <= 0 else dsp.bandpass(band[0], band[1], sr)
 
 
+@lru_cache(maxsize=64)
+def _unit_scale(kind: str, sr: int) -> float:
+    """The gain to unit RMS, measured on a fixed second of white noise through the kind's
+    filters; once per process, as every floor of every bed and window asks for it."""
+    body, extra = _body_sos(kind, sr), _extra_sos(kind, sr)
+    white = np.random.default_rng(0).standard_normal(sr)
+    probe = dsp.filt(body, white)
+    if extra is not None:
+        probe = probe + _SHAPES[kind][2] * dsp.filt(extra, white)
+    return 1.0 / max(float(np.sqrt(np.mean(probe[sr // 4 :] ** 2))), 1e-12)
+
+
 class Floor:
     """One channel of a floor, streamable: ``texture(start, n)`` over consecutive ranges.
 
@@ -55,12 +69,7 @@ class Floor:
         body, extra = _body_sos(kind, sr), _extra_sos(kind, sr)
         self.body = dsp.Filter(body)
         self.extra = dsp.Filter(extra) if extra is not None else None
-        # Unit RMS: measured once on a fixed second of white noise through the same filters.
-        white = np.random.default_rng(0).standard_normal(sr)
-        probe = dsp.filt(body, white)
-        if extra is not None:
-            probe = probe + self.extra_gain * dsp.filt(extra, white)
-        self.scale = 1.0 / max(float(np.sqrt(np.mean(probe[sr // 4 :] ** 2))), 1e-12)
+        self.scale = _unit_scale(kind, sr)
 
     def texture(self, start: int, n: int) -> np.ndarray:
         white = self.src.read(start, n)
