@@ -27,25 +27,30 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from tests.pictures import encode_bgr_frames, grass_texture  # noqa: E402
+from planner_clips import make_clip  # noqa: E402
 
-MANIFEST = ROOT / "benchmarks" / "data" / "planner_set" / "manifest.json"
+from lvas.tools.common.ffmpeg import ffmpeg_exe  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+SETS = {
+    "dev": DATA / "planner_set" / "manifest.json",
+    "heldout": DATA / "planner_heldout" / "manifest.json",
+}
 BASELINE = Path("/tmp/b14/venv/bin/lvas")
 CURRENT = ROOT / ".venv" / "bin" / "lvas"
-W, H, FPS = 320, 180, 25
 
 # Category of a sound description: first pattern that matches, in this order.
 CATEGORIES: list[tuple[str, str]] = [
     ("neutral", r"quiet, steady background|quiet outdoor air|quiet tone of a room|room tone"),
     ("city", r"traffic|city|car passing"),
     ("fire", r"fire|crackl|flame"),
-    ("water", r"wave|water|stream|shore|splash"),
+    ("rain", r"\brain|drizzle|downpour"),
+    ("thunder", r"thunder|lightning"),
+    ("water", r"wave|water|stream|shore|splash|lapping|sea\b|river|brook"),
     ("insects", r"cricket|insect"),
     ("birds", r"bird"),
     ("leaves", r"breeze|wind|leaves|rustl"),
@@ -63,110 +68,34 @@ def category(text: str) -> str:
     return "other"
 
 
-# -- generated clips -------------------------------------------------------------------------
-
-
-def _sky(h: int, w: int) -> np.ndarray:
-    rows = np.linspace(0, 1, h)[:, None]
-    sky = np.zeros((h, w, 3), np.float32)
-    sky[..., 0], sky[..., 1], sky[..., 2] = 230 - 30 * rows, 160 + 40 * rows, 90 + 60 * rows
-    return sky.astype(np.uint8)
-
-
-def _meadow(rng: np.random.Generator, w: int = W) -> np.ndarray:
-    image = grass_texture(rng, H, w)
-    image[: H // 2] = _sky(H // 2, w)
-    return image
-
-
-def _city() -> np.ndarray:
-    image = _sky(H, W)
-    for x0 in range(10, W - 40, 70):
-        top = 40 + (x0 * 7) % 40
-        cv2.rectangle(image, (x0, top), (x0 + 55, H), (120, 120, 125), -1)
-        for y in range(top + 8, H - 8, 14):
-            for x in range(x0 + 6, x0 + 50, 12):
-                cv2.rectangle(image, (x, y), (x + 6, y + 7), (60, 60, 60), -1)
-    return image
-
-
-def _room() -> np.ndarray:
-    image = np.full((H, W, 3), (150, 185, 210), np.uint8)  # warm wall
-    image[130:] = (60, 90, 130)  # floor
-    cv2.line(image, (0, 130), (W, 130), (40, 60, 90), 2)
-    cv2.rectangle(image, (40, 40), (100, 130), (80, 110, 150), 3)  # a door
-    cv2.rectangle(image, (170, 35), (280, 95), (90, 90, 90), 3)  # a window frame
-    cv2.line(image, (225, 35), (225, 95), (90, 90, 90), 3)
-    return image
-
-
-def recipe_frames(recipe: dict) -> list[np.ndarray]:
-    """The frames of a generated clip, deterministic for its recipe."""
-    kind, count = recipe["kind"], int(recipe["seconds"] * FPS)
-    rng = np.random.default_rng(int(recipe.get("seed", 0)))
-    if kind == "meadow":
-        base = _meadow(rng)
-        return [base.copy() for _ in range(count)]
-    if kind == "city":
-        return [_city() for _ in range(count)]
-    if kind == "room":
-        return [_room() for _ in range(count)]
-    if kind == "pan_grass":
-        wide = grass_texture(rng, H, W + 3 * count)
-        return [np.ascontiguousarray(wide[:, 3 * i : 3 * i + W]) for i in range(count)]
-    if kind == "fire":
-        frames = []
-        for _ in range(count):
-            frame = np.full((H, W, 3), 20, np.uint8)
-            flick = rng.uniform(0.55, 1.0)
-            height = int(50 + 25 * rng.uniform())
-            pts = np.array([[130, 150], [190, 150], [160 + rng.integers(-8, 9), 150 - height]])
-            cv2.fillPoly(frame, [pts], (0, int(110 * flick), int(255 * flick)))
-            cv2.rectangle(frame, (120, 150), (200, 158), (20, 50, 80), -1)
-            frames.append(frame)
-        return frames
-    if kind == "walker":
-        base = _meadow(rng)
-        frames = []
-        for i in range(count):
-            frame = base.copy()
-            x = 40 + 2 * i
-            cv2.circle(frame, (x + 8, 70), 7, (60, 80, 200), -1)
-            cv2.rectangle(frame, (x, 78), (x + 16, 118), (60, 60, 160), -1)
-            swing = int(8 * np.sin(i * 0.8))
-            cv2.line(frame, (x + 5, 118), (x + 5 + swing, 150), (50, 50, 120), 5)
-            cv2.line(frame, (x + 11, 118), (x + 11 - swing, 150), (50, 50, 120), 5)
-            frames.append(frame)
-        return frames
-    raise ValueError(f"unknown recipe kind {kind!r}")
-
-
-def make_clip(recipe: dict, path: Path) -> Path:
-    return encode_bgr_frames(recipe_frames(recipe), path, FPS)
-
-
 # -- scoring -----------------------------------------------------------------------------------
 
 
-def plan_of(lvas: Path, video: Path, out: Path) -> dict:
-    subprocess.run(
-        [
-            str(lvas),
-            "plan",
-            str(video),
-            "-o",
-            str(out),
-            "--overwrite",
-            "-q",
-            "--seed",
-            "0",
-            "--chat-backend",
-            "offline",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return json.loads(out.read_text())
+def plan_of(lvas: Path, video: Path, out: Path, tries: int = 2) -> dict:
+    """``lvas plan`` of one clip (offline planner, seed 0); a failed run is tried once more
+    (the tree may be mid-edit by someone else) and then reported with its error."""
+    command = [
+        str(lvas),
+        "plan",
+        str(video),
+        "-o",
+        str(out),
+        "--overwrite",
+        "-q",
+        "--seed",
+        "0",
+        "--chat-backend",
+        "offline",
+    ]
+    for attempt in range(tries):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode == 0:
+            return json.loads(out.read_text())
+        if attempt + 1 == tries:
+            raise RuntimeError(
+                f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-600:]}"
+            )
+    raise AssertionError("unreachable")
 
 
 def sounds_at(plan: dict, t: float) -> tuple[list[str], list[str]]:
@@ -191,6 +120,99 @@ def score(label: dict, beds: list[str], events: list[str]) -> dict[str, bool]:
     }
 
 
+def cut_clip(media: Path, start: float, end: float, path: Path) -> Path:
+    """``end - start`` seconds of a real clip from ``start``, re-encoded (H.264, frame-exact).
+
+    Decoded from the start (output seeking): cockatoo.mp4's later sync samples decode as
+    corrupt pictures when decoding starts there."""
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(media),
+            "-ss",
+            f"{start:.3f}",
+            "-t",
+            f"{end - start:.3f}",
+            "-map",
+            "0:v:0",
+            "-vf",
+            "crop=trunc(iw/2)*2:trunc(ih/2)*2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
+    return path
+
+
+def clip_video(clip: dict, media: Path, work: Path) -> Path:
+    """The clip's video: generated from its recipe, cut from a real file, or the file itself."""
+    if "recipe" in clip:
+        return make_clip(clip["recipe"], work / f"{clip['name']}.mp4")
+    if "cut" in clip:
+        start, end = clip["cut"]
+        return cut_clip(
+            media / clip["media"], float(start), float(end), work / f"{clip['name']}.mp4"
+        )
+    return media / clip["media"]
+
+
+KEYS = ("bed_ok", "bed_wrong", "events_ok", "events_wrong")
+
+
+def run_set(name: str, manifest: dict, tools: list[Path], media: Path, work: Path) -> dict:
+    """Plan every clip of a set with every ``lvas``, print each labelled moment; the totals."""
+    totals = {str(t): dict.fromkeys(KEYS, 0) for t in tools}
+    labels = 0
+    print(f"== {name} set ({len(manifest['clips'])} clips)")
+    for clip in manifest["clips"]:
+        video = clip_video(clip, media, work)
+        plans = {
+            str(t): plan_of(t, video, work / f"{clip['name']}.{n}.json")
+            for n, t in enumerate(tools)
+        }
+        for label in clip["labels"]:
+            labels += 1
+            required = label["required_events"]
+            print(
+                f"{clip['name']} @ {label['at']:.1f} s  (accept beds {label['beds']}"
+                f"{' or neutral' if label['neutral_ok'] else ''}; events {label['events']}"
+                f"{', must have ' + str(required) if required else ''})"
+            )
+            for tool, plan in plans.items():
+                beds, events = sounds_at(plan, label["at"])
+                result = score(label, beds, events)
+                for key, value in result.items():
+                    totals[tool][key] += int(value)
+                marks = " ".join(k for k, v in result.items() if v and k.endswith("wrong"))
+                print(
+                    f"  {tool}: bed {beds} events {events}"
+                    f"  [{'bed ok' if result['bed_ok'] else 'bed NO'}, "
+                    f"{'events ok' if result['events_ok'] else 'events NO'}] {marks}"
+                )
+    return {"labels": labels, "clips": len(manifest["clips"]), "totals": totals}
+
+
+def print_summary(name: str, result: dict) -> None:
+    labels = result["labels"]
+    print(f"{name}: {labels} labelled moments in {result['clips']} clips")
+    for tool, t in result["totals"].items():
+        print(
+            f"  {tool}: beds agree {t['bed_ok']}/{labels}, confident wrong beds "
+            f"{t['bed_wrong']}/{labels}, events agree {t['events_ok']}/{labels}, "
+            f"wrong events {t['events_wrong']}/{labels}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -199,51 +221,30 @@ def main() -> None:
         action="append",
         help=f"lvas executables to compare (default: {BASELINE} and {CURRENT})",
     )
+    parser.add_argument(
+        "--sets", default="dev,heldout", help="comma-separated sets to run: dev (tuned on), heldout"
+    )
     parser.add_argument("--media", type=Path, default=ROOT.parent / "shared" / "media")
     parser.add_argument("--keep", type=Path, help="keep clips and plans in this folder")
     args = parser.parse_args()
     tools = args.lvas or [p for p in (BASELINE, CURRENT) if p.exists()]
-    manifest = json.loads(MANIFEST.read_text())
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {unknown}; the sets are {sorted(SETS)}")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_planner_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        totals = {
-            str(t): {"bed_ok": 0, "bed_wrong": 0, "events_ok": 0, "events_wrong": 0} for t in tools
-        }
-        labels = 0
-        for clip in manifest["clips"]:
-            if "recipe" in clip:
-                video = make_clip(clip["recipe"], work / f"{clip['name']}.mp4")
-            else:
-                video = args.media / clip["media"]
-            plans = {
-                str(t): plan_of(t, video, work / f"{clip['name']}.{n}.json")
-                for n, t in enumerate(tools)
-            }
-            for label in clip["labels"]:
-                labels += 1
-                print(
-                    f"{clip['name']} @ {label['at']:.1f} s  (accept beds {label['beds']}"
-                    f"{' or neutral' if label['neutral_ok'] else ''}; events {label['events']})"
-                )
-                for tool, plan in plans.items():
-                    beds, events = sounds_at(plan, label["at"])
-                    result = score(label, beds, events)
-                    for key, value in result.items():
-                        totals[tool][key] += int(value)
-                    marks = " ".join(k for k, v in result.items() if v and k.endswith("wrong"))
-                    print(
-                        f"  {tool}: bed {beds} events {events}"
-                        f"  [{'bed ok' if result['bed_ok'] else 'bed NO'}, "
-                        f"{'events ok' if result['events_ok'] else 'events NO'}] {marks}"
-                    )
-        print(f"\nsummary over {labels} labelled moments in {len(manifest['clips'])} clips:")
-        for tool, t in totals.items():
-            print(
-                f"  {tool}: beds agree {t['bed_ok']}/{labels}, confident wrong beds "
-                f"{t['bed_wrong']}/{labels}, events agree {t['events_ok']}/{labels}, "
-                f"wrong events {t['events_wrong']}/{labels}"
-            )
+        results = {}
+        for name in names:
+            folder = work / name
+            folder.mkdir(exist_ok=True)
+            manifest = json.loads(SETS[name].read_text())
+            results[name] = run_set(name, manifest, tools, args.media, folder)
+            print()
+        print("summary (dev: the planner was tuned on it; heldout: never tuned on)")
+        for name, result in results.items():
+            print_summary(name, result)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -7,10 +7,17 @@ and light), so its captions come from the scenes' timing and motion and the prom
 With vision, the offline planner is given each scene's visual evidence
 (``lvas.tools.video.evidence``: sky, texture, motion, flicker... from the scene's keyframes and
 one short burst of small frames), measured here, per scene, so a merged scene is measured anew.
+The overview is written from the same evidence as the scripts (so it names the places they
+will), measured once: the overview measures every scene (a few at a time) and each scene's
+script reuses its measurement.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 from langgraph.runtime import Runtime
@@ -20,7 +27,11 @@ from lvas.graph.state import LVASState, SceneTask
 from lvas.nodes.common import log_update, new_log, timed, with_absolute_keyframes
 from lvas.tools.common.types import Scene, SeenScene
 from lvas.tools.planning.registry import Planner, get_planner
-from lvas.tools.video.evidence import scene_evidence
+from lvas.tools.video.evidence import Features, scene_evidence
+
+EVIDENCE_KEPT = 4096  # scenes whose evidence is kept for their scripts, most recent first
+_measured: OrderedDict[tuple[str, float, float, tuple[str, ...]], Features] = OrderedDict()
+_measured_lock = threading.Lock()
 
 
 def scriptwriter_planner(ctx: Context) -> Planner:
@@ -41,7 +52,13 @@ def write_overview(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     ctx = context_of(runtime)
     log = new_log()
     scenes = [scene_for_scriptwriter(s, state["run_dir"], ctx) for s in state.get("scenes", [])]
-    overview = scriptwriter_planner(ctx).describe_video(scenes, state.get("prompt"), log)
+    planner = scriptwriter_planner(ctx)
+    if ctx.vision_input and planner.name == "offline" and scenes:
+        video = state.get("video_info", {}).get("path") or state.get("video") or None
+        workers = min(len(scenes), max(1, min(4, os.cpu_count() or 1)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            scenes = list(pool.map(lambda scene: with_evidence(scene, video), scenes))
+    overview = planner.describe_video(scenes, state.get("prompt"), log)
     return {"overview": overview, **log_update(log)}
 
 
@@ -61,10 +78,20 @@ def write_scene_script(state: SceneTask, runtime: Runtime[Context]) -> LVASState
 
 
 def with_evidence(scene: Scene, video: str | None) -> SeenScene:
-    """The scene with its measured visual evidence, for the offline planner to choose from."""
-    features = scene_evidence(
-        scene.get("keyframes", []), video, float(scene["start"]), float(scene["end"])
-    )
+    """The scene with its measured visual evidence, for the offline planner to choose from;
+    measured once per video, span and keyframes (the overview's measurement serves the
+    scene's script)."""
+    keyframes = tuple(scene.get("keyframes", []))
+    key = (video or "", float(scene["start"]), float(scene["end"]), keyframes)
+    with _measured_lock:
+        features = _measured.get(key)
+    if features is None:
+        features = scene_evidence(list(keyframes), video, key[1], key[2])
+        with _measured_lock:
+            _measured[key] = features
+            while len(_measured) > EVIDENCE_KEPT:
+                _measured.popitem(last=False)
+    features = dict(features)
     seen = cast(SeenScene, dict(scene))
     if features:
         seen["evidence"] = features

@@ -73,6 +73,13 @@ SETTINGS: dict[str, Setting] = {
     "vegetation": Setting("vegetation", "a place thick with green plants",
                           "leaves rustling in a light breeze", ("plants",),
                           "footsteps on grass"),
+    "night_nature": Setting("night_nature", "an outdoor place with plants, at night",
+                            "crickets chirping in a night meadow", ("plants", "night sky"),
+                            "footsteps on grass"),
+    "water": Setting("water", "open water stretching to the horizon",
+                     "waves washing against the shore", ("water", "sky"), "waves splashing"),
+    "storm": Setting("storm", "an outdoor place in a thunderstorm, rain falling",
+                     "steady rain falling", ("rain", "sky"), "a rumble of thunder"),
     "fire": Setting("fire", "a place lit by flickering flames", "a fire crackling",
                     ("flames",), "logs cracking in a fire"),
     "outdoors": Setting("outdoors", "an outdoor place under open sky",
@@ -110,8 +117,18 @@ NIGHT_BRIGHTNESS = 0.3
 DARK_BRIGHTNESS = 0.18
 FIRE_COVER_MIN = 0.02
 FIRE_FLICKER_MIN = 0.15
+FIRE_STEADY_MAX = 0.5  # share of the picture moving by itself above which flicker is the view
 WALK_MOTION_MIN = 0.01  # share of the frame's lower half moving against the camera's motion
+WALKERS_SEEN_MIN = 2  # people the detector finds that walk without an upright mover of their own
 CROWD_MIN = 5
+LIT_WINDOWS_MIN = 0.05  # small bright spots (lit windows) that make built-up a city at night
+HORIZON_MIN = 2.5  # strongest horizontal edge row over the median row (evidence.HORIZON_MIN)
+WATER_MOTION_MIN = 0.2  # share of the lower half moving by itself: waves, not a still plain
+WATER_HUE = (180.0, 265.0)  # the picture's mean hue when sky and water are blue
+GREY_SATURATION_MAX = 0.15  # or a grey sea under a grey sky
+FLASH_MIN = 0.25  # largest whole-frame brightness jump between burst frames (0..1)
+FLICKER_MIN = 0.3  # mean brightness change over the mean level: a flash rises and fades
+RAIN_MOTION_MIN = 0.3  # share of the frame moving by itself, top and bottom: falling rain
 GRASS_MIN = 0.3
 EARTH_MIN = 0.25
 GRAVEL_TEXTURE_MIN = 0.15
@@ -177,28 +194,77 @@ def read_scene(scene: Scene, prompt: str | None = None) -> Reading:
     """Choose a place and events from a scene's evidence, recording every check.
 
     A specific source needs two signs that agree (sky and buildings, sky and plants, warm
-    cover and its flicker); one sign gives the neutral bed of its setting (outdoor air, room
-    tone); colour and light alone give no place at all (:data:`UNCLEAR`)."""
+    cover and its flicker, a horizon and water moving under it); one sign gives the neutral
+    bed of its setting (outdoor air, room tone); colour and light alone give no place at all
+    (:data:`UNCLEAR`)."""
     features = scene_features(scene)
     if features is None:
         return Reading(NEUTRAL, [], [])
     checks = _Checks(features)
-    setting = _place(checks)
+    lightning = _lightning(checks)
+    setting = _place(checks, lightning)
     if setting is UNCLEAR and not checks.has("edge_density"):
         checks.note("colour and light only", True, "no place: colour alone cannot tell one")
-    events = _events(checks, setting, prompt)
+    events = _events(checks, setting, prompt, lightning)
     return Reading(setting, events, checks.records)
 
 
-def _place(c: _Checks) -> Setting:
+OUTDOOR_KEYS = frozenset({"city", "city_night", "nature", "night_nature", "water", "storm",
+                          "outdoors"})
+"""Settings under an open sky, where a flash of the whole picture is lightning."""
+
+
+def _lightning(c: _Checks) -> bool:
+    """A flash of the whole picture that rises and fades again within the burst: lightning
+    (outdoors; :func:`_events` asks for the sky). One step of light (a cut inside the burst, a
+    lamp switched on) changes the level once and flickers little; a screen's flicker is small."""
+    if not c.has("flash"):
+        return False
+    return c.at_least("flash", FLASH_MIN, "lightning (the whole picture flashes)") and \
+        c.at_least("flicker", FLICKER_MIN, "lightning (the flash fades again)")
+
+
+def _rain(c: _Checks) -> bool:
+    """Rain in a storm: small things move by themselves all over the picture, not people."""
+    return c.at_least("object_motion", RAIN_MOTION_MIN, "rain (the whole picture streams)") and \
+        c.below("walkers", 1.0, "rain, not people moving")
+
+
+def _water(c: _Checks) -> bool:
+    """Open water under the sky: a horizon, the lower half moving by itself (waves), no
+    plants or people there, and the picture blue or grey as sea and sky are."""
+    if not (c.at_least("horizon", HORIZON_MIN, "water (a horizon)")
+            and c.at_least("object_motion_low", WATER_MOTION_MIN,
+                           "water (the lower half moves by itself)")
+            and c.below("green", PLANTS_MIN, "water, not plants")
+            and c.below("walkers", 1.0, "water, not people moving")):
+        return False
+    hue = float(c.features.get("hue", -1.0))
+    saturation = float(c.features.get("saturation", 1.0))
+    blue = WATER_HUE[0] <= hue < WATER_HUE[1]
+    grey = saturation < GREY_SATURATION_MAX
+    c.note("hue and saturation", f"{hue:.0f} deg, {saturation:.2f}",
+           "water (blue or grey)" if blue or grey else "not water: neither blue nor grey")
+    return blue or grey
+
+
+def _place(c: _Checks, lightning: bool = False) -> Setting:
     if c.has("warm_flicker") and c.at_least("warm_cover", FIRE_COVER_MIN, "fire") and \
-            c.at_least("warm_flicker", FIRE_FLICKER_MIN, "fire"):
+            c.at_least("warm_flicker", FIRE_FLICKER_MIN, "fire") and \
+            (not c.has("object_motion") or
+             c.below("object_motion", FIRE_STEADY_MAX, "flames flicker in a picture that holds "
+                     "still (not a warm thing moving with the view)")):
         return SETTINGS["fire"]
     if not c.has("edge_density"):
         return UNCLEAR
     sky = c.at_least("sky", SKY_MIN, "outdoors (sky at the top)") and \
         float(c.features["sky"]) > 2.0 * float(c.features.get("sky_below", 0.0))
     dark_sky = not sky and c.at_least("dark_sky", DARK_SKY_MIN, "outdoors (night sky)")
+    outdoors = sky or dark_sky
+    if outdoors and lightning and _rain(c):
+        return SETTINGS["storm"]
+    if sky and _water(c):
+        return SETTINGS["water"]
     built = c.at_least("straight_share", BUILT_STRAIGHT_MIN, "built-up (long straight edges)") \
         and c.at_least("upright_share", BUILT_UPRIGHT_MIN, "built-up (right angles)")
     plants = float(c.features.get("green", 0.0)) + float(c.features.get("brown", 0.0))
@@ -208,13 +274,20 @@ def _place(c: _Checks) -> Setting:
                 c.below("straight_share", PLANTS_STRAIGHT_MAX, "natural (irregular texture)"):
             return SETTINGS["nature"]
         return UNCLEAR
-    outdoors = sky or dark_sky
     if outdoors:
         if built and c.below("green", PLANTS_MIN, "built-up, not plants"):
-            night = dark_sky or c.below("brightness", NIGHT_BRIGHTNESS, "night")
+            lit = c.at_least("lights", LIT_WINDOWS_MIN, "lit windows (a city at night)")
+            if dark_sky and not lit:
+                c.note("dark top over straight lines, no lit windows", True,
+                       "a night sky or a dark room: no place")
+                return UNCLEAR
+            night = dark_sky or lit or c.below("brightness", NIGHT_BRIGHTNESS, "night")
             return SETTINGS["city_night" if night else "city"]
         if c.at_least("green", PLANTS_MIN, "plants under the sky") and \
                 c.below("straight_share", PLANTS_STRAIGHT_MAX, "natural (irregular texture)"):
+            night = dark_sky or c.below("brightness", NIGHT_BRIGHTNESS, "night")
+            if night and not lightning:
+                return SETTINGS["night_nature"]
             return SETTINGS["nature"]
         c.note("plants and brown cover", round(plants, 4), "outdoors, place unclear")
         return SETTINGS["outdoors"]
@@ -227,14 +300,24 @@ def _place(c: _Checks) -> Setting:
     return UNCLEAR
 
 
-def _events(c: _Checks, setting: Setting, prompt: str | None) -> list[str]:
+THUNDER = "a rumble of thunder"
+
+
+def _events(c: _Checks, setting: Setting, prompt: str | None, lightning: bool = False
+            ) -> list[str]:
     events: list[str] = []
-    walkers = max(float(c.features.get("people", 0.0)), float(c.features.get("walkers", 0.0)))
+    people = float(c.features.get("people", 0.0))
+    movers = float(c.features.get("walkers", 0.0))
     if c.has("people") or c.has("walkers"):
-        c.note("people or upright movers", walkers, "someone who may walk")
+        c.note("people or upright movers", max(people, movers), "someone who may walk")
     else:
         c.note("people", "no people detector in this OpenCV", "nobody can be seen walking")
-    if walkers >= 1 and c.at_least("object_motion_low", WALK_MOTION_MIN, "feet moving"):
+    # Walking needs two signs: a person (an upright mover, or several people the detector
+    # finds) and movement low in the frame. One detection alone may be a shape like a person.
+    walking = movers >= 1 or people >= WALKERS_SEEN_MIN
+    if people >= 1 and not walking:
+        c.note("one person found, nothing moving upright", people, "no footsteps: one sign only")
+    if walking and c.at_least("object_motion_low", WALK_MOTION_MIN, "feet moving"):
         events.append(_footsteps(c, setting))
         if c.at_least("people", CROWD_MIN, "a crowd"):
             if wants_voices(prompt or ""):
@@ -242,6 +325,12 @@ def _events(c: _Checks, setting: Setting, prompt: str | None) -> list[str]:
                 c.note("voices allowed by the prompt", True, "a crowd murmuring")
             else:
                 c.note("voices allowed by the prompt", False, "no crowd murmur")
+    if lightning:
+        if setting.key in OUTDOOR_KEYS:
+            events.append(THUNDER)
+            c.note("lightning under the sky", True, THUNDER)
+        else:
+            c.note("a flash not under the sky", True, "no thunder: a camera flash or a lamp")
     return events
 
 
@@ -343,16 +432,22 @@ def _span(scene: Scene) -> str:
 
 
 def describe_video(scenes: list[Scene], prompt: str | None) -> str:
-    """Whole-video description: the scenes in order with a rough timeline."""
+    """Whole-video description: the scenes in order with a rough timeline, each named by the
+    place its evidence supports and the sounds that go with it, as its script will be
+    (:func:`read_scene`); a scene seen by colour and light alone is named by no place."""
     if not scenes:
         return "An empty video."
     duration = scenes[-1]["end"]
     lines = [f"A {duration:.1f} s video in {len(scenes)} scene(s)."]
     for scene in scenes:
-        lines.append(
-            f"{_span(scene)}: {_place_words(scene, setting_for(scene))}, "
-            f"{motion_class(scene.get('motion', 0.0))} movement."
-        )
+        reading = read_scene(scene, prompt)
+        line = (f"{_span(scene)}: {_place_words(scene, reading.setting)}, "
+                f"{motion_class(scene.get('motion', 0.0))} movement")
+        if reading.setting.key not in NEUTRAL_KEYS:
+            line += f"; {reading.setting.background}"
+        if reading.events:
+            line += f"; {', '.join(reading.events)}"
+        lines.append(line + ".")
     clauses = prompt_clauses(prompt)
     if clauses:
         lines.append("Sound direction from the user: " + "; ".join(clauses) + ".")
