@@ -9,7 +9,12 @@ sync, as ``lvas eval`` computes them), plus two figures the issue judges the def
 - **bed floor**: in each scene's bed span of the background stem, the share of 0.4 s windows
   (every 0.1 s) more than 20 dB under the span's median 0.4 s level, and the deepest drop
   (median minus the lowest window, levels floored at -120 dBFS);
-- **spectral balance**: the share of the mix's energy above 1 kHz.
+- **spectral balance**: the share of the mix's energy above 1 kHz;
+- **events against the picture**: how many event onsets the plan has, and the sync metric of
+  the foreground (events) stem alone. The mix's lag and onset F1 compare *every* audio onset
+  with the picture's motion onsets: where a plan has no events, the beds' own texture (a gust,
+  a passing car, the first frame of sound) makes them, so they say nothing about sync there;
+  the correlation at the mix's lag is printed beside it to tell a found alignment from chance.
 
 The same script measures an older install by pointing ``--lvas`` at its console script, so
 "before" and "after" are scored by the same code:
@@ -48,6 +53,7 @@ from lvas.tools.evaluation.metric import MetricInputs  # noqa: E402
 from lvas.tools.evaluation.registry import get_metric  # noqa: E402
 from lvas.tools.evaluation.run_records import read_run  # noqa: E402
 from lvas.tools.evaluation.streaming import HopMeans, iter_blocks, iter_mono  # noqa: E402
+from lvas.tools.evaluation.sync import sync_metric  # noqa: E402
 
 FLOOR_WINDOW_SECONDS = 0.4
 FLOOR_HOP_SECONDS = 0.1
@@ -199,6 +205,7 @@ MIX_FIGURES: tuple[tuple[str, str, str, str], ...] = (
     ("seam_click_ratio", "seam clk", "{:.2f}", "seams: click ratio"),
     ("sync_lag_s", "lag s", "{:+.2f}", "sync: lag (s, + = audio late)"),
     ("sync_onset_f1", "onset F1", "{:.2f}", "sync: onset F1 at +-100 ms"),
+    ("sync_correlation", "corr", "{:.2f}", "sync: correlation of the envelopes at that lag"),
     ("hf_share", "HF>1k", "{:.3f}", "share of the mix's energy above 1 kHz"),
 )
 BED_FIGURES: tuple[tuple[str, str, str, str], ...] = (
@@ -215,7 +222,13 @@ BED_FIGURES: tuple[tuple[str, str, str, str], ...] = (
     ("bed_deepest_drop_db", "deepest dB", "{:.1f}", "deepest 0.4 s drop under a bed's median (dB)"),
     ("bed_hf_share", "HF>1k", "{:.3f}", "share of the bed stem's energy above 1 kHz"),
 )
-FIGURES = MIX_FIGURES + BED_FIGURES
+EVENT_FIGURES: tuple[tuple[str, str, str, str], ...] = (
+    ("event_onsets", "onsets", "{:.1f}", "event onsets in the plan (foreground sounds)"),
+    ("event_lag_s", "lag s", "{:+.2f}", "events stem sync: lag (s)"),
+    ("event_onset_f1", "onset F1", "{:.2f}", "events stem sync: onset F1 at +-100 ms"),
+    ("event_correlation", "corr", "{:.2f}", "events stem sync: correlation at that lag"),
+)
+FIGURES = MIX_FIGURES + BED_FIGURES + EVENT_FIGURES
 
 
 def _runs(mask: np.ndarray) -> tuple[int, int]:
@@ -311,6 +324,42 @@ def bed_spans(plan: dict[str, Any]) -> list[tuple[float, float]]:
     return sorted(spans)
 
 
+def event_onsets(plan: dict[str, Any]) -> int:
+    """Onsets of the plan's foreground sounds: the events placed on the picture."""
+    return sum(
+        len(s.get("onsets") or [])
+        for design in (plan.get("designs") or {}).values()
+        for s in design.get("sounds", [])
+        if s.get("layer") == "foreground"
+    )
+
+
+def sync_figures(
+    mix: Path, motion: Any, scenes: Sequence[tuple[float, float]], plan: dict[str, Any]
+) -> dict[str, float | None]:
+    """The correlation behind the mix's lag, and the sync metric of the events stem alone
+    (None where the plan has no events or the run wrote no foreground stem)."""
+    figures: dict[str, float | None] = {
+        "sync_correlation": None,
+        "event_onsets": float(event_onsets(plan)),
+        "event_lag_s": None,
+        "event_onset_f1": None,
+        "event_correlation": None,
+    }
+    if motion is None:
+        return figures
+    figures["sync_correlation"] = sync_metric(mix, motion, scenes).overall.correlation
+    events = mix.parent / "stems" / "stem_foreground.wav"
+    if figures["event_onsets"] and events.is_file():
+        overall = sync_metric(events, motion, scenes).overall
+        figures.update(
+            event_lag_s=overall.lag_seconds,
+            event_onset_f1=overall.onset_f1,
+            event_correlation=overall.correlation,
+        )
+    return figures
+
+
 def _headline(metric: str, inputs: MetricInputs) -> dict[str, float | None]:
     found = get_metric(metric)
     assert found is not None, metric
@@ -347,6 +396,7 @@ def score_run(run_dir: str | os.PathLike[str]) -> dict[str, float | None]:
     figures.update(_headline("dropouts", inputs))
     figures.update(_headline("seams", inputs))
     figures.update(_headline("sync", inputs))
+    figures.update(sync_figures(mix, records.motion, records.scenes, records.plan))
     figures["hf_share"] = hf_share(mix)
     bed = root / "stems" / "stem_background.wav"
     spans = bed_spans(records.plan)
@@ -487,7 +537,11 @@ def print_tables(result: dict[str, Any]) -> None:
     """The mix table and the beds table: one row per video, then the mean."""
     rows = [(name, v.get("figures")) for name, v in result["videos"].items()]
     rows.append(("mean", result["mean"]))
-    for title, figures in (("mix", MIX_FIGURES), ("beds (background stem)", BED_FIGURES)):
+    for title, figures in (
+        ("mix", MIX_FIGURES),
+        ("beds (background stem)", BED_FIGURES),
+        ("events (foreground stem) against the picture's motion onsets", EVENT_FIGURES),
+    ):
         print(f"\n{title}")
         widths = [max(len(h), 8) for _, h, _, _ in figures]
         print(

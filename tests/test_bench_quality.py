@@ -37,7 +37,9 @@ bq = _load_bench()
 BURSTS = (0.4, 2.4, 3.6, 4.8)  # seconds: loud noise bursts, each on a motion spike
 
 
-def _make_run(root: Path) -> Path:
+def _make_run(root: Path, events: bool = True) -> Path:
+    """A run of two scenes; with ``events``, a foreground sound whose bursts (its own stem)
+    sit on the motion spikes, half of them 0.2 s late."""
     run = root / "clip.lvas"
     (run / "stems").mkdir(parents=True)
     (run / "analysis").mkdir()
@@ -50,6 +52,14 @@ def _make_run(root: Path) -> Path:
         i = int(t * RATE)
         mix[i : i + RATE // 20] += 0.5 * rng.standard_normal(RATE // 20)
     sf.write(run / "stems" / "stem_background.wav", np.stack([bed, bed], 1), RATE, subtype="FLOAT")
+    if events:
+        hits = np.zeros(n)
+        for k, t in enumerate(BURSTS):
+            i = int((t + 0.2 * (k % 2)) * RATE)
+            hits[i : i + RATE // 20] += 0.5 * rng.standard_normal(RATE // 20)
+        sf.write(
+            run / "stems" / "stem_foreground.wav", np.stack([hits, hits], 1), RATE, subtype="FLOAT"
+        )
     sf.write(run / "soundtrack.wav", np.stack([mix, mix], 1), RATE, subtype="FLOAT")
     motion = np.full(150, 0.01, dtype=np.float32)
     for t in BURSTS:
@@ -57,6 +67,7 @@ def _make_run(root: Path) -> Path:
     np.save(run / "analysis" / "motion.npy", motion)
 
     def sound(scene: str, layer: str, start: float, end: float) -> dict:
+        onsets = [t for t in BURSTS if start <= t < end] if layer == "foreground" else []
         return {
             "id": f"{scene}-{layer}",
             "scene_id": scene,
@@ -64,7 +75,7 @@ def _make_run(root: Path) -> Path:
             "description": layer,
             "start": start,
             "end": end,
-            "onsets": [],
+            "onsets": onsets if events else [],
         }
 
     plan = {
@@ -109,6 +120,19 @@ def test_score_run_measures_what_was_built(tmp_path):
     assert figures["seam_level_jump_db_ratio"] is not None
     assert figures["sync_lag_s"] is not None
     assert 0.0 <= figures["sync_onset_f1"] <= 1.0
+    assert figures["sync_correlation"] > 0.2  # the mix's bursts are on the motion spikes
+    # the events stem alone: 2 onsets planned in scene 0; two of its four bursts on the spikes,
+    # two 0.2 s late (outside the 100 ms tolerance)
+    assert figures["event_onsets"] == 2
+    assert figures["event_onset_f1"] == pytest.approx(0.5)
+    assert figures["event_correlation"] is not None and figures["event_lag_s"] is not None
+
+
+def test_without_events_the_events_figures_are_empty(tmp_path):
+    figures = bq.score_run(_make_run(tmp_path, events=False))
+    assert figures["event_onsets"] == 0
+    assert figures["event_lag_s"] is None and figures["event_onset_f1"] is None
+    assert figures["sync_onset_f1"] is not None  # the mix is still scored
 
 
 def test_hf_share_of_a_low_tone_is_near_zero(tmp_path):

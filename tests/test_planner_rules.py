@@ -82,9 +82,17 @@ def test_still_water_or_a_green_plain_under_the_sky_is_not_the_sea() -> None:
     still = {**evidence.static_features([frames[0]]), **evidence.motion_features([frames[0]] * 8)}
     assert _read(still).setting.key != "water"  # nothing moves below the horizon
     meadow = {
-        "edge_density": 0.07, "sky": 1.0, "sky_blue": 1.0, "sky_below": 0.0, "horizon": 12.0,
-        "green": 0.5, "straight_share": 0.0, "object_motion_low": 0.4, "walkers": 0.0,
-        "hue": 136.0, "saturation": 0.56,
+        "edge_density": 0.07,
+        "sky": 1.0,
+        "sky_blue": 1.0,
+        "sky_below": 0.0,
+        "horizon": 12.0,
+        "green": 0.5,
+        "straight_share": 0.0,
+        "object_motion_low": 0.4,
+        "walkers": 0.0,
+        "hue": 136.0,
+        "saturation": 0.56,
     }
     assert _read(meadow).setting.key == "nature"  # grass in the wind is not water
     red = {**meadow, "green": 0.0, "hue": 20.0, "saturation": 0.6}
@@ -111,8 +119,13 @@ def test_plants_under_a_night_sky_get_insects_and_by_day_a_breeze() -> None:
     assert reading.setting.key == "night_nature"
     assert "cricket" in reading.setting.background
     day = {
-        "edge_density": 0.07, "sky": 1.0, "sky_blue": 1.0, "sky_below": 0.0, "green": 0.5,
-        "straight_share": 0.0, "brightness": 0.66,
+        "edge_density": 0.07,
+        "sky": 1.0,
+        "sky_blue": 1.0,
+        "sky_below": 0.0,
+        "green": 0.5,
+        "straight_share": 0.0,
+        "brightness": 0.66,
     }
     assert _read(day).setting.key == "nature"
     assert _read({**day, "brightness": 0.2}).setting.key == "night_nature"
@@ -140,7 +153,11 @@ def storm_frames(rain: bool, flash_at: int = 2, count: int = 8) -> list[np.ndarr
 
 
 DARK_FIELD = {
-    "edge_density": 0.05, "sky": 0.0, "dark_sky": 0.6, "green": 0.4, "straight_share": 0.0,
+    "edge_density": 0.05,
+    "sky": 0.0,
+    "dark_sky": 0.6,
+    "green": 0.4,
+    "straight_share": 0.0,
     "brightness": 0.25,
 }
 
@@ -161,10 +178,13 @@ def test_lightning_gives_thunder_and_rain_only_where_rain_is_seen() -> None:
     reading = _read(wet)
     assert reading.setting.key == "storm" and "rain" in reading.setting.background
     assert reading.events == [planner.THUNDER]
-    design = planner.design_scene(_scene(wet), planner.describe_scene(_scene(wet)), None,
-                                  [0.4, 3.1], seed=0)
+    design = planner.design_scene(
+        _scene(wet), planner.describe_scene(_scene(wet)), None, [0.4, 3.1], seed=0
+    )
     assert [(s["layer"], s["description"]) for s in design["sounds"]] == [
-        ("background", "steady rain falling"), ("foreground", planner.THUNDER)]
+        ("background", "steady rain falling"),
+        ("foreground", planner.THUNDER),
+    ]
     assert design["sounds"][1]["onsets"] == [0.4, 3.1]  # on the flashes
 
 
@@ -184,8 +204,15 @@ def test_a_flicker_is_not_lightning_nor_a_step_of_light_nor_a_flash_indoors() ->
     assert stepped["flash"] >= planner.FLASH_MIN and stepped["flicker"] < planner.FLICKER_MIN
     assert _read({**DARK_FIELD, **stepped}).events == []
     # a flash in a lit room (no sky): a camera flash, not thunder
-    room = {"edge_density": 0.05, "sky": 0.0, "dark_sky": 0.0, "green": 0.0,
-            "straight_share": 0.2, "upright_share": 0.7, "brightness": 0.5}
+    room = {
+        "edge_density": 0.05,
+        "sky": 0.0,
+        "dark_sky": 0.0,
+        "green": 0.0,
+        "straight_share": 0.2,
+        "upright_share": 0.7,
+        "brightness": 0.5,
+    }
     flashed = _read({**room, **_burst(storm_frames(rain=False))})
     assert flashed.setting.key == "room" and flashed.events == []
 
@@ -200,8 +227,14 @@ def test_lit_windows_make_a_city_at_night_and_a_dark_top_without_them_is_no_city
     # The first shot of kivy_cityCC0: a purple night sky counted as sky, brightness 0.52, but
     # its windows lit (lights 0.13): before, "distant city traffic rumbling" while the next
     # shot of the same skyline got the night hum.
-    lit = {**BUILT, "sky": 0.25, "sky_blue": 0.25, "sky_below": 0.01, "brightness": 0.52,
-           "lights": 0.13}
+    lit = {
+        **BUILT,
+        "sky": 0.25,
+        "sky_blue": 0.25,
+        "sky_below": 0.01,
+        "brightness": 0.52,
+        "lights": 0.13,
+    }
     assert _read(lit).setting.key == "city_night"
     assert _read({**lit, "lights": 0.0}).setting.key == "city"
     # a dark wall over a desk and a screen reads as a dark sky over straight lines: before, "a
@@ -217,9 +250,17 @@ def test_lit_windows_make_a_city_at_night_and_a_dark_top_without_them_is_no_city
 def test_one_person_found_without_an_upright_mover_does_not_walk() -> None:
     """Big Buck Bunny's bird on a branch: the HOG detector's one "person" and its flapping
     low in the frame gave "footsteps nearby" before."""
-    bird = {"edge_density": 0.06, "sky": 0.77, "sky_blue": 0.77, "sky_below": 0.14,
-            "green": 0.08, "straight_share": 0.05, "people": 1.0, "walkers": 0.0,
-            "object_motion_low": 0.06}
+    bird = {
+        "edge_density": 0.06,
+        "sky": 0.77,
+        "sky_blue": 0.77,
+        "sky_below": 0.14,
+        "green": 0.08,
+        "straight_share": 0.05,
+        "people": 1.0,
+        "walkers": 0.0,
+        "object_motion_low": 0.06,
+    }
     reading = _read(bird)
     assert reading.events == []
     assert any(r["supports"] == "no footsteps: one sign only" for r in reading.evidence)
@@ -229,8 +270,15 @@ def test_one_person_found_without_an_upright_mover_does_not_walk() -> None:
 
 def test_a_warm_thing_moving_with_the_view_is_not_a_fire() -> None:
     """The cockatoo's salmon crest, the whole picture moving, gave "a fire crackling"."""
-    crest = {"edge_density": 0.04, "warm_cover": 0.028, "warm_flicker": 0.69,
-             "object_motion": 0.89, "camera_motion": 0.22, "sky": 0.15, "sky_below": 0.16}
+    crest = {
+        "edge_density": 0.04,
+        "warm_cover": 0.028,
+        "warm_flicker": 0.69,
+        "object_motion": 0.89,
+        "camera_motion": 0.22,
+        "sky": 0.15,
+        "sky_below": 0.16,
+    }
     assert _read(crest).setting.key != "fire"
     assert _read({**crest, "object_motion": 0.08}).setting.key == "fire"
 
@@ -241,8 +289,12 @@ def test_a_warm_thing_moving_with_the_view_is_not_a_fire() -> None:
 def test_the_overview_names_the_places_the_scenes_evidence_supports() -> None:
     scenes = [
         {**_scene({**DARK_FIELD, **_burst(storm_frames(rain=True))}), "id": "a", "end": 3.0},
-        {**_scene({**BUILT, "sky": 0.3, "sky_blue": 0.3, "brightness": 0.6}), "id": "b",
-         "start": 3.0, "end": 6.0},
+        {
+            **_scene({**BUILT, "sky": 0.3, "sky_blue": 0.3, "brightness": 0.6}),
+            "id": "b",
+            "start": 3.0,
+            "end": 6.0,
+        },
     ]
     text = planner.describe_video(scenes, None)
     assert "0.0-3.0 s: an outdoor place in a thunderstorm" in text
@@ -281,16 +333,35 @@ def test_the_scriptwriter_overview_reads_the_evidence_once_for_the_scripts_too(
 
     monkeypatch.setattr(scriptwriter, "scene_evidence", counted)
     monkeypatch.setattr(scriptwriter, "_measured", type(scriptwriter._measured)())
-    scene = {"id": "scene-000", "index": 0, "start": 0.0, "end": 2.0, "motion": 0.0,
-             "brightness": 0.6, "saturation": 0.5, "hue": 120.0, "keyframes": [str(keyframe)]}
+    scene = {
+        "id": "scene-000",
+        "index": 0,
+        "start": 0.0,
+        "end": 2.0,
+        "motion": 0.0,
+        "brightness": 0.6,
+        "saturation": 0.5,
+        "hue": 120.0,
+        "keyframes": [str(keyframe)],
+    }
     runtime = SimpleNamespace(context=Context(chat_backend="offline"))
-    state = {"scenes": [scene], "run_dir": str(tmp_path), "prompt": None,
-             "video_info": {"path": str(video)}}
+    state = {
+        "scenes": [scene],
+        "run_dir": str(tmp_path),
+        "prompt": None,
+        "video_info": {"path": str(video)},
+    }
     overview = scriptwriter.write_overview(state, runtime)["overview"]
     assert "0.0-2.0 s: an outdoor place with plants and open sky" in overview
     assert "a light breeze rustling the leaves" in overview
-    task = {"scene": scene, "overview": overview, "prompt": "", "run_dir": str(tmp_path),
-            "review_round": 0, "video": str(video)}
+    task = {
+        "scene": scene,
+        "overview": overview,
+        "prompt": "",
+        "run_dir": str(tmp_path),
+        "review_round": 0,
+        "video": str(video),
+    }
     script = scriptwriter.write_scene_script(task, runtime)["scripts"]["scene-000"]
     assert script["setting"] == "nature"
     assert len(calls) == 1  # measured once, for the overview and the script
