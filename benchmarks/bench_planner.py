@@ -1,9 +1,11 @@
 """Benchmark: does the offline plan's sound fit the picture? Beds and events against labels.
 
-Runs ``lvas plan`` (offline planner, defaults) on the labelled set in
-``benchmarks/data/planner_set/manifest.json`` (generated clips, made here from their recipes,
-and the real clips of ../shared/media) with each given ``lvas`` (the baseline install and this
-checkout's by default), and prints per labelled moment what each planned, then per ``lvas``:
+Runs ``lvas plan`` (offline planner, defaults) with each given ``lvas`` (the baseline install
+and this checkout's by default) on two labelled sets, each printed apart: ``dev``
+(``benchmarks/data/planner_set/``, the planner's rules are tuned on it) and ``heldout``
+(``benchmarks/data/planner_heldout/``, never tuned on). Clips are generated here from their
+recipes (``benchmarks/planner_clips.py``), cut from the real clips of ../shared/media, or those
+clips whole. Per labelled moment it prints what each planned, then per set and ``lvas``:
 
 - **beds agree**: the bed's category is one a sound designer accepts, or it is neutral where
   neutral is acceptable;
@@ -11,7 +13,8 @@ checkout's by default), and prints per labelled moment what each planned, then p
 - **events agree**: every planned event is acceptable and every required one is there;
 - **wrong events**: planned events of a category that is not acceptable.
 
-    python benchmarks/bench_planner.py [--lvas PATH ...] [--media ../shared/media] [--keep DIR]
+    python benchmarks/bench_planner.py [--lvas PATH ...] [--sets dev,heldout]
+        [--media ../shared/media] [--keep DIR]
 
 About 15 s per clip and ``lvas`` on the 2-core machine (most of it the plan's start-up).
 """
