@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -260,3 +262,49 @@ def test_the_installed_opencv_carries_the_people_and_face_detectors() -> None:
     empty = sky_over_grass()
     assert evidence.count_people(empty) == 0
     assert evidence.count_faces(empty) == 0
+
+
+def _portrait_in_frame(height: int) -> np.ndarray:
+    """matplotlib's sample photograph of Grace Hopper (a real face), ``height`` px high at the
+    bottom left of a grey 512x288 frame (the size of the Storyboarder's keyframes)."""
+    import matplotlib.cbook as cbook
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        photo = cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
+    frame = np.full((288, 512, 3), 90, np.uint8)
+    width = round(photo.shape[1] * height / photo.shape[0])
+    frame[288 - height :, 40 : 40 + width] = cv2.resize(
+        photo, (width, height), interpolation=cv2.INTER_AREA
+    )
+    return frame
+
+
+def test_only_faces_big_enough_to_matter_are_counted() -> None:
+    """A face a quarter of the frame high counts; one an eighth high (someone farther off,
+    whom the cascade still finds at full size) is not looked for, which saves most of its work."""
+    assert evidence.count_faces(_portrait_in_frame(200)) == 1  # face about 0.27 of the height
+    assert evidence.count_faces(_portrait_in_frame(90)) == 0  # face about 0.12 of the height
+    assert evidence.FACE_MIN_SHARE > 0.125
+
+
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+
+@pytest.mark.skipif(not (MEDIA / "cockatoo.mp4").is_file(), reason="needs ../shared/media")
+def test_a_burst_after_a_seek_shows_the_picture_even_where_the_stream_start_is_needed() -> None:
+    """cockatoo.mp4 (old x264, High 4:4:4) decodes to garbage after a seek unless the decoder
+    has seen the stream's first frame (its x264 version SEI); the burst must show the real
+    picture, the same in every run."""
+    video = str(MEDIA / "cockatoo.mp4")
+    burst = evidence.burst_frames(video, 0.0, 14.0)  # the seek to 7 s lands on 3.8 s
+    assert len(burst) == evidence.BURST_FRAMES
+    with av.open(video) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        first = next(f for f in container.decode(stream) if f.time >= 3.8 - 1e-6)
+        h, w = burst[0].shape[:2]
+        truth = first.to_ndarray(width=w, height=h, format="bgr24", interpolation="AREA")
+    error = np.abs(burst[0].astype(np.float32) - truth.astype(np.float32)).mean()
+    assert error < 6.0  # a garbage decode is off by ~100 levels
+    again = evidence.burst_frames(video, 0.0, 14.0)
+    assert all(np.array_equal(a, b) for a, b in zip(burst, again, strict=True))
