@@ -153,12 +153,12 @@ def start_ray(address: str | None) -> tuple[Any, bool]:
             "pip install 'lvas-agent[ray]'."
         ) from None
     address = address or os.environ.get("RAY_ADDRESS") or None
-    runtime_env = {"env_vars": _ray_env()}
     common: dict[str, Any] = {
         "include_dashboard": False, "log_to_driver": False, "configure_logging": False,
         "namespace": f"lvas-batch-{os.getpid()}-{int(time.time())}",
-        "runtime_env": runtime_env,
     }
+    if address:  # a local instance's workers inherit this environment; a cluster's do not
+        common["runtime_env"] = {"env_vars": _ray_env()}
     try:
         if address:
             ray.init(address=address, **common)

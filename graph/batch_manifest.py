@@ -38,7 +38,8 @@ MANIFEST_FIELDS = ("video", "output", "prompt", "narration", "options", "seed")
 
 BATCH_WIDE_SETTINGS: Mapping[str, str] = {
     "seed": "give a video its own seed in the manifest's seed column",
-    "run_dir": "the batch keeps each video's run folder under OUTDIR/.lvas-batch",
+    "run_dir": "each video's run folder sits next to its output (<output>.lvas), its "
+    "checkpoints under OUTDIR/.lvas-batch",
     "generator_backend": "one generator pool serves every video: choose it for the whole batch",
     "generator_model": "one generator pool serves every video: choose it for the whole batch",
     "device": "the generator pool places its models itself: choose it for the whole batch",
