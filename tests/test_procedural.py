@@ -197,3 +197,42 @@ def test_filter_designs_are_made_once_and_each_caller_gets_its_own_copy():
         again, signal.butter(1, [250.0, 900.0], "bandpass", fs=SR, output="sos"))
     np.testing.assert_array_equal(
         dsp.lowpass(1e6, SR), signal.butter(2, 0.45 * SR, "lowpass", fs=SR, output="sos"))
+
+
+def _plain_soft_limit(x: np.ndarray) -> np.ndarray:
+    from lvas.tools.generation.procedural.render import _CEIL, _KNEE
+
+    mag = np.abs(x)
+    over = mag > _KNEE
+    x = x.copy()
+    x[over] = np.sign(x[over]) * (
+        _KNEE + (_CEIL - _KNEE) * np.tanh((mag[over] - _KNEE) / (_CEIL - _KNEE)))
+    return x
+
+
+def test_level_and_saturator_shortcuts_give_the_plain_formulas_exactly():
+    """The renderer skips work where the answer is known (no sample at the knee, a stereo
+    level measured column by column): the samples must be those of the plain formulas."""
+    from lvas.tools.generation.procedural import render
+
+    rng = np.random.default_rng(3)
+    quiet = rng.standard_normal((5 * SR, 2)) * 0.05
+    peaky = quiet.copy()
+    peaky[::4800] = 1.5
+    peaky[7, 1] = np.nan
+    for x in (quiet, peaky, quiet[:, 0], peaky[:, 1], np.zeros((0, 2))):
+        np.testing.assert_array_equal(render._soft_limit(x), _plain_soft_limit(x))
+    n = round(render.FLOOR_WINDOW * SR)
+    power = np.mean(quiet**2, axis=1)[: (len(quiet) // n) * n]
+    plain = np.sqrt(power.reshape(-1, n).mean(axis=1))
+    np.testing.assert_array_equal(render.window_levels(quiet, SR), plain)
+    clicks = quiet[:, :1] + (np.arange(5 * SR)[:, None] % 500 == 0)  # the saturator bites
+    for head in (quiet, clicks):
+        target = 10 ** (render.BED_RMS_DBFS / 20)
+        gain = first = target / float(np.sqrt(np.mean(head**2)))
+        for _ in range(4):
+            got = float(np.sqrt(np.mean(_plain_soft_limit(head * gain) ** 2)))
+            if got <= 0 or abs(got / target - 1) < 0.02:
+                break
+            gain = min(gain * target / got, 4.0 * first)
+        assert render._bed_gain(head) == gain

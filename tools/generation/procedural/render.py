@@ -91,6 +91,8 @@ _REFLECTION_LEVEL = 0.8  # their energy against the direct sound's
 
 
 def _soft_limit(x: np.ndarray) -> np.ndarray:
+    if x.size and max(float(x.max()), -float(x.min())) <= _KNEE:
+        return x  # nothing reaches the knee (most blocks): found without temporaries
     mag = np.abs(x)
     over = mag > _KNEE
     if np.any(over):
@@ -255,7 +257,12 @@ def window_levels(x: np.ndarray, sample_rate: int, seconds: float = FLOOR_WINDOW
     """RMS of consecutive ``seconds`` windows (power averaged over channels); one window when
     the clip is shorter. The measure the floor rule is stated in."""
     x = np.asarray(x, dtype=np.float64)
-    power = x**2 if x.ndim == 1 else np.mean(x**2, axis=1)
+    if x.ndim == 1:
+        power = x**2
+    elif x.shape[1] == 2:  # np.mean(x**2, axis=1)'s very sums, column by column: 6x faster
+        power = (x[:, 0] ** 2 + x[:, 1] ** 2) / 2
+    else:
+        power = np.mean(x**2, axis=1)
     n = max(int(round(seconds * sample_rate)), 1)
     k = len(power) // n
     if k == 0:
@@ -312,6 +319,8 @@ def _bed_gain(head: np.ndarray) -> float:
     if not (rms > 1e-12 and np.isfinite(rms)):
         return 0.0
     gain = first = target / rms
+    if max(float(head.max()), -float(head.min())) * first <= _KNEE:
+        return first  # the saturator leaves the scaled head as it is: the first gain holds
     for _ in range(4):
         got = float(np.sqrt(np.mean(_soft_limit(head * gain) ** 2)))
         if got <= 0 or abs(got / target - 1) < 0.02:
