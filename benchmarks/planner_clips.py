@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.pictures import encode_bgr_frames, grass_texture  # noqa: E402
+from tests.pictures import encode_bgr_frames, grass_texture, windowed_blocks  # noqa: E402
 
 W, H, FPS = 320, 180, 25  # the development clips
 HW, HH = 480, 270  # the held-out clips
@@ -45,14 +45,7 @@ def _meadow(rng: np.random.Generator, w: int = W) -> np.ndarray:
 
 
 def _city() -> np.ndarray:
-    image = _sky(H, W)
-    for x0 in range(10, W - 40, 70):
-        top = 40 + (x0 * 7) % 40
-        cv2.rectangle(image, (x0, top), (x0 + 55, H), (120, 120, 125), -1)
-        for y in range(top + 8, H - 8, 14):
-            for x in range(x0 + 6, x0 + 50, 12):
-                cv2.rectangle(image, (x, y), (x + 6, y + 7), (60, 60, 60), -1)
-    return image
+    return windowed_blocks(_sky(H, W))
 
 
 def _room() -> np.ndarray:

@@ -26,6 +26,19 @@ def grass_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
 
 
+def windowed_blocks(image: np.ndarray) -> np.ndarray:
+    """Grey blocks with rows of dark windows standing on the bottom edge of ``image`` (in
+    place; returned): the built-up place of the evidence tests and the planner set."""
+    h, w = image.shape[:2]
+    for x0 in range(10, w - 40, 70):
+        top = 40 + (x0 * 7) % 40
+        cv2.rectangle(image, (x0, top), (x0 + 55, h), (120, 120, 125), -1)
+        for y in range(top + 8, h - 8, 14):
+            for x in range(x0 + 6, x0 + 50, 12):
+                cv2.rectangle(image, (x, y), (x + 6, y + 7), (60, 60, 60), -1)
+    return image
+
+
 def encode_bgr_frames(frames: Sequence[np.ndarray], path: Path, fps: float,
                       gop: int | None = None) -> Path:
     """Encode same-sized BGR pictures as H.264 (yuv420p) with the ffmpeg LVAS uses."""

@@ -13,7 +13,7 @@ import pytest
 from lvas.nodes.scriptwriter import with_evidence
 from lvas.tools.planning import offline as planner
 from lvas.tools.video import evidence
-from tests.pictures import encode_bgr_frames, grass_texture
+from tests.pictures import encode_bgr_frames, grass_texture, windowed_blocks
 
 H, W = 180, 320
 
@@ -36,14 +36,7 @@ def sky_over_grass(seed: int = 0) -> np.ndarray:
 
 def built_up(seed: int = 0) -> np.ndarray:
     """Grey blocks with rows of windows under a blue sky."""
-    image = np.full((H, W, 3), (225, 170, 110), np.uint8)
-    for x0 in range(10, W - 40, 70):
-        top = 40 + (x0 * 7) % 40
-        cv2.rectangle(image, (x0, top), (x0 + 55, H), (120, 120, 125), -1)
-        for y in range(top + 8, H - 8, 14):
-            for x in range(x0 + 6, x0 + 50, 12):
-                cv2.rectangle(image, (x, y), (x + 6, y + 7), (60, 60, 60), -1)
-    return image
+    return windowed_blocks(np.full((H, W, 3), (225, 170, 110), np.uint8))
 
 
 def test_sky_and_plants_are_measured_and_read_as_nature() -> None:
