@@ -7,9 +7,11 @@ and runs, and closed at exit. A worker runs the same code, so it writes the same
 
 - This process keeps one render slot of its own, so the pool has one worker fewer than there
   are CPUs: a request renders here when the slot is free and no worker is idle, and otherwise
-  waits for whichever frees first. A worker costs about a second of CPU to start (numpy and
-  scipy), so none starts before the process has asked for ``GROW_AFTER_SECONDS`` of audio:
-  a test or a short run renders here alone. While a worker starts, requests use the slot.
+  waits for whichever frees first. One at a time: threads rendering here together spent about
+  1.6 CPUs on one CPU's work (GIL contention). A worker costs about a second of CPU to start
+  (numpy and scipy), so none starts before the process has asked for ``GROW_AFTER_SECONDS`` of
+  audio: a test or a few short clips render here alone. While a worker starts, requests use
+  the slot.
 - Workers are ``python -I -c`` subprocesses that import only the synthesizer, not
   multiprocessing's spawn or forkserver workers (those run the parent's ``__main__`` script
   again in every worker, so a script without a main guard would re-run there) and never a fork
@@ -38,9 +40,10 @@ from typing import IO, Any
 
 GROW_AFTER_SECONDS = 100.0
 """Audio asked of this process (seconds, all requests so far) before a worker starts. A worker
-costs about 1.1 s of CPU to start, what synthesis takes for about 100 s of audio on one core:
-a one-minute video (about 80 s of sounds) renders in this process alone, a ten-minute one
-(about 800 s) starts its workers within its first dozen clips."""
+costs about a second of CPU to start (numpy and scipy), what it takes to render about 100 s
+of audio: a one-minute dub (about 80 s of sounds) renders here alone (with a worker at 30 s its
+generation took 0.2 s longer and a second more CPU), a ten-minute one (about 800 s) starts its
+worker with its first dozen clips (0.3 s later than at 30 s)."""
 _STOP_WAIT = 5.0  # seconds a worker may take to finish its render when asked to stop
 _log = logging.getLogger(__name__)
 
