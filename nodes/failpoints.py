@@ -1,9 +1,11 @@
-"""Fault injection: make a chosen node fail for a chosen video, to test how failures are kept apart.
+"""Fault injection: make a chosen node fail for a chosen video, to test how failures are kept
+apart.
 
-``LVAS_FAILPOINTS`` (read here, not through ``Context``: it is a test harness, not a setting) holds comma-separated rules ``NODE[@MATCH]=ACTION``: the node ``NODE``
-(``mixer``, ``storyboarder``, ``generate_clip``…; ``*`` for any) fails when the run's video path
-contains ``MATCH`` (any video when omitted). ``ACTION`` is ``raise`` (the node raises, as a bug
-would) or ``exit`` (the process dies at once with status 137, as a worker killed by the system
+``LVAS_FAILPOINTS`` (read here, not through ``Context``: it is a test harness, not a setting)
+holds comma-separated rules ``NODE[@MATCH]=ACTION``: the node ``NODE`` (``mixer``,
+``storyboarder``, ``generate_clip``…; ``*`` for any) fails when the run's video path contains
+``MATCH`` (any video when omitted). ``ACTION`` is ``raise`` (the node raises, as a bug would)
+or ``exit`` (the process dies at once with status 137, as a worker killed by the system
 would). With ``LVAS_FAILPOINTS_ONCE`` set to a folder, each rule fires once per video and
 marks it there (a retried worker then gets through). Unset, nothing is checked beyond one
 environment lookup.
