@@ -47,13 +47,12 @@ ENVELOPE_RATE = 25.0
 """Samples per second of the motion envelope written to ``motion.npy``."""
 
 _CODEC_FLAG2_FAST = 1  # AV_CODEC_FLAG2_FAST: allow non-spec-compliant speedups
-# Deblocking skipped on every frame, reference frames included: a fifth to a third of H.264's
-# decoding CPU. The drift this lets build up until the next keyframe is block-edge detail, which
-# the cut detector's 128-px HSV means do not see: the generated cut set keeps F1 1.0, and real
-# 720p footage (cockatoo, Big Buck Bunny at 24/25/29.97 fps, kivy re-encoded, 3-minute loops)
-# gives the same cuts as skipping it on non-reference frames only, two of them one frame apart
-# where the score sits at the threshold (benchmarks/README.md, bench_analysis.py --fps-set).
-_SKIP_LOOP_FILTER = "all"
+# Deblocking is skipped on non-reference frames only. Skipping it on every frame saves a fifth to
+# a third of H.264's decoding CPU and keeps the cuts (generated set F1 1.0, real footage the
+# same), but the drift it lets build up until the next keyframe leaves block edges in the
+# keyframes (PSNR 32-45 dB against an exact decode at 512 px), and the planner reads those
+# edges as built-up texture: Big Buck Bunny's meadow at 19 s was planned as city traffic.
+_SKIP_LOOP_FILTER = "noref"
 _KEYFRAME_MAX_WIDTH = 512
 _THUMB_SIZE = THUMB_SIZE  # keyframe clustering and dissolves compare these tiny frames
 _RESERVOIR_SIZE = 24  # keyframe candidates kept per shot, whatever its length
@@ -590,7 +589,8 @@ class _Decoder:
         with container:
             stream.thread_type = "AUTO"
             # The analysis looks at frames a fifth of their size, so bit-exact decoding buys
-            # nothing: deblocking is skipped (_SKIP_LOOP_FILTER).
+            # little: deblocking is skipped where no other frame inherits it
+            # (_SKIP_LOOP_FILTER).
             stream.codec_context.options = {"skip_loop_filter": _SKIP_LOOP_FILTER}
             stream.codec_context.flags2 |= _CODEC_FLAG2_FAST
             tb = self.time_base = stream.time_base or self.time_base
