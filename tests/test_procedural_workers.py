@@ -125,6 +125,49 @@ def test_a_busy_process_starts_a_worker_and_renders_beside_it(tmp_path):
         made.close()
 
 
+def test_a_long_bed_renders_its_windows_at_once_with_the_same_bytes(tmp_path, monkeypatch):
+    """The windows of one long bed go to the pool together (one per CPU), so a one-shot
+    video's single bed is not left to one core; the joined bed is the one rendered a window
+    at a time."""
+    from dataclasses import replace
+
+    from lvas.tools.generation.windowing import render_windowed
+
+    made = RenderPool(1, grow_after=0.0)
+    monkeypatch.setattr(workers, "_POOL", made)
+    monkeypatch.setattr(workers, "usable_cpus", lambda: 2)
+    request = GenerationRequest("birds in a quiet forest", 30.0, seed=21, family="birds")
+    together = ProceduralGenerator()
+    assert together.capabilities.max_batch == 2
+    one_by_one = ProceduralGenerator()
+    one_by_one.capabilities = replace(one_by_one.capabilities, max_batch=1)
+    calls: list[int] = []
+    batch, render = together.render_batch, together.render
+    meeting: dict[str, threading.Barrier | None] = {"windows": None}
+
+    def counted(requests, out_paths):
+        calls.append(len(requests))
+        meeting["windows"] = threading.Barrier(len(requests)) if len(requests) > 1 else None
+        return batch(requests, out_paths)
+
+    def met(request, out_path):  # a batch's renders wait for each other: they run at once
+        barrier = meeting["windows"]
+        if barrier is not None:
+            barrier.wait(timeout=60)
+        return render(request, out_path)
+
+    monkeypatch.setattr(together, "render_batch", counted)
+    monkeypatch.setattr(together, "render", met)
+    try:
+        _run(partial(render_windowed, together, request, tmp_path / "together.wav", window=8.0))
+        _run(partial(render_windowed, one_by_one, request, tmp_path / "alone.wav", window=8.0))
+    finally:
+        made.close()
+    assert calls and max(calls) == 2
+    assert (tmp_path / "together.wav").read_bytes() == (tmp_path / "alone.wav").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.wav", "together.wav"]
+
+
 def _render_and_say_where(path: str) -> int:
     render_clip(path, "wind", "wind", "background", duration=8.0, seed=5, channels=2)
     return os.getpid()

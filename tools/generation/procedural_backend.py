@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from lvas.tools.generation.base import (
-    GenerationRequest,
-    GeneratorCapabilities,
-    SequentialBatchMixin,
-)
+from lvas.tools.generation.base import GenerationRequest, GeneratorCapabilities
 
 
-class ProceduralGenerator(SequentialBatchMixin):
+class ProceduralGenerator:
     """Renders a request with the recipe of its family, varied by its seed.
 
     The request's text (its label, or the Designer's description) may name more than its
@@ -27,8 +25,13 @@ class ProceduralGenerator(SequentialBatchMixin):
     bed_channels = 2
 
     def __init__(self, sample_rate: int = 48000) -> None:
+        from lvas.tools.generation.procedural_workers import usable_cpus
+
+        # A batch is the windows of one long request (``render_windowed``): rendered at once,
+        # one per CPU, they take a long bed (a one-shot scene's) off a single core.
         self.capabilities = GeneratorCapabilities(
-            video_to_audio=False, text_to_audio=True, sample_rate=sample_rate
+            video_to_audio=False, text_to_audio=True, sample_rate=sample_rate,
+            max_batch=usable_cpus(),
         )
 
     @property
@@ -55,3 +58,16 @@ class ProceduralGenerator(SequentialBatchMixin):
         )
         describe = f"{request.family} ({request.duration:g} s, {request.layer}) for {out_path}"
         return Path(shared_pool().run(job, request.duration, describe))
+
+    def render_batch(
+        self, requests: Sequence[GenerationRequest], out_paths: Sequence[Path]
+    ) -> list[Path]:
+        """Render the requests at once, each through the shared pool (a worker or this
+        process's slot, whichever is free): the same bytes as one after another."""
+        if len(requests) != len(out_paths):
+            raise ValueError("render_batch needs one output path per request")
+        if len(requests) <= 1:
+            return [self.render(r, Path(p)) for r, p in zip(requests, out_paths, strict=True)]
+        with ThreadPoolExecutor(max_workers=len(requests),
+                                thread_name_prefix="lvas-procedural-batch") as threads:
+            return list(threads.map(self.render, requests, [Path(p) for p in out_paths]))
