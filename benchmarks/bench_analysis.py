@@ -81,6 +81,7 @@ def child_main(video: str, out_dir: str) -> None:
         "children_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "duration": result.duration,
         "frames_decoded": result.frames_decoded,
+        "frames_skipped": result.frames_skipped,
         "cuts": len(result.cuts),
         "shots": len(result.shots),
     }))
@@ -248,7 +249,8 @@ def speed(video: Path, work: Path, repeats: int) -> dict[str, float]:
     print(f"  of which analyze_video()  {_spread(walls['analyze_video'])}")
     print(f"decode alone (ffmpeg null)  {_spread(walls['decode'])}")
     print(f"scenedetect CLI (default)   {_spread(walls['scenedetect'])}")
-    print(f"frames decoded / cuts       {last['frames_decoded']:.0f} / {last['cuts']:.0f}")
+    print(f"frames decoded / skipped / cuts  {last['frames_decoded']:.0f} / "
+          f"{last['frames_skipped']:.0f} / {last['cuts']:.0f}")
     # Paired: each run's ratio to the decode run right after it, which cancels slow load drift.
     paired = statistics.median(
         [a / d for a, d in zip(walls["analysis"], walls["decode"], strict=True)])
@@ -279,13 +281,28 @@ def speed(video: Path, work: Path, repeats: int) -> dict[str, float]:
     }
 
 
-def accuracy(work: Path) -> dict[str, object]:
+BFRAMES_ARGS = ("-c:v", "libx264", "-crf", "18", "-bf", "3",
+                "-x264-params", "b-pyramid=none:scenecut=0")
+"""The evaluation set again with runs of three unreferenced B-frames, which the analysis does
+not decode, and cuts on any kind of frame (no scene-cut detection in the encoder)."""
+
+
+def accuracy(work: Path, *, bframes: bool = False) -> dict[str, object]:
     """Cut precision/recall/F1 (two-frame tolerance) per category and overall."""
+    from lvas.tools.common.ffmpeg import run_ffmpeg
     from lvas.tools.video.analysis import analyze_video
     from tests.cut_eval import TOLERANCE, evaluation_set, make_evaluation_set
     from tests.cut_metrics import CutScore, match_cuts
 
     videos = make_evaluation_set(work / "cut_eval")
+    if bframes:
+        folder = work / "cut_eval_bframes"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, (path, truth, category) in enumerate(videos):
+            again = folder / path.name
+            if not again.exists():
+                run_ffmpeg(["-y", "-i", str(path), *BFRAMES_ARGS, str(again)])
+            videos[i] = (again, truth, category)
     totals: dict[str, CutScore] = {}
     print(f"tolerance ±{TOLERANCE * 1000:.0f} ms (2 frames at 25 fps)")
     for (path, truth, category), spec in zip(videos, evaluation_set(), strict=True):
@@ -376,6 +393,8 @@ def main() -> None:
 
         print("\n== cut accuracy on generated videos ==", flush=True)
         scores = accuracy(work)
+        print("\n== cut accuracy, the same videos with B-frames (not decoded) ==", flush=True)
+        scores_b = accuracy(work, bframes=True)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
@@ -400,6 +419,9 @@ def main() -> None:
     overall = scores["overall"].f1
     print(f"cut F1 overall              {overall:.3f} (target >= {F1_TARGET})  "
           f"{_verdict(overall >= F1_TARGET)}")
+    overall_b = scores_b["overall"].f1
+    print(f"cut F1 overall, B-frames    {overall_b:.3f} (target >= {F1_TARGET})  "
+          f"{_verdict(overall_b >= F1_TARGET)}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """One streaming decode pass over a video: shot cuts, per-shot look, keyframes and motion.
 
-Frames are decoded once with PyAV, scaled to a small analysis size, and fed to a
+Frames are decoded once with PyAV (H.264 frames that no other frame refers to are not decoded
+at all: :data:`_SKIP_UNREFERENCED_CODECS`), scaled to a small analysis size, and fed to a
 PySceneDetect detector and to cheap per-frame measurements. Cut decisions arrive a little
 late (detectors look back), so frames wait in a short time-bounded queue before they are
 assigned to a shot; nothing else is kept per frame, so memory stays flat however long the
@@ -9,6 +10,7 @@ video is (only the 25 Hz motion envelope grows, 100 bytes per second).
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
 import queue
@@ -53,6 +55,17 @@ _CODEC_FLAG2_FAST = 1  # AV_CODEC_FLAG2_FAST: allow non-spec-compliant speedups
 # keyframes (PSNR 32-45 dB against an exact decode at 512 px), and the planner reads those
 # edges as built-up texture: Big Buck Bunny's meadow at 19 s was planned as city traffic.
 _SKIP_LOOP_FILTER = "noref"
+# H.264 frames no other frame refers to (most B-frames of x264's and cameras' streams, up to half
+# of all frames) are not decoded at all: a quarter of the decoding CPU and half the per-frame
+# analysis on such streams, and every frame that is decoded is exact. What the analysis loses
+# is a frame between two it sees: cuts land on the next decoded frame (encoders start a shot
+# with a reference frame, so that is nearly always the cut's own), motion is taken per frame
+# interval, and the dissolve detector is handed the last picture again for each skipped frame,
+# keeping its frame-counted window. Raw elementary streams carry no timestamps to count by and
+# decode every frame.
+_SKIP_UNREFERENCED_CODECS = frozenset({"h264"})
+_RAW_FORMATS = frozenset({"h264"})
+_H264_SLICES = (1, 5)  # NAL unit types of coded slices (non-IDR, IDR)
 _KEYFRAME_MAX_WIDTH = 512
 _THUMB_SIZE = THUMB_SIZE  # keyframe clustering and dissolves compare these tiny frames
 _RESERVOIR_SIZE = 24  # keyframe candidates kept per shot, whatever its length
@@ -135,6 +148,7 @@ class VideoAnalysis:
     corrupt_frames: int
     warnings: list[str] = field(default_factory=list)
     picture_end: float = 0.0
+    frames_skipped: int = 0  # unreferenced frames not decoded (see _SKIP_UNREFERENCED_CODECS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -377,14 +391,16 @@ class _Analyzer:
 
     # -- per frame -------------------------------------------------------------------------
     def measure(self, t: float, small: np.ndarray, sample: np.ndarray | None,
-                thumb: np.ndarray | None = None, hsv: np.ndarray | None = None) -> _Frame:
-        """``hsv``, when given, is ``small[::2, ::2]`` in HSV (the cut detector's)."""
+                thumb: np.ndarray | None = None, hsv: np.ndarray | None = None,
+                frames: int = 1) -> _Frame:
+        """``hsv``, when given, is ``small[::2, ::2]`` in HSV (the cut detector's); ``frames``:
+        frame intervals since the last picture measured (motion is per interval)."""
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         # cv2.mean sums exactly as NumPy does here (integers), several times faster.
         if self.prev_grey is None or self.prev_grey.shape != grey.shape:
             motion = 0.0
         else:
-            motion = cv2.mean(cv2.absdiff(grey, self.prev_grey))[0] / 255.0
+            motion = cv2.mean(cv2.absdiff(grey, self.prev_grey))[0] / 255.0 / max(1, frames)
         self.prev_grey = grey
         fr = _Frame(t=t, motion=motion, brightness=cv2.mean(grey)[0] / 255.0, saturation=None,
                     hue_hist=None, thumb=None, sample=sample, small=small)
@@ -569,10 +585,52 @@ def _open_video(path: str) -> tuple[av.container.InputContainer, av.video.stream
     raise LVASInputError(f"{path}: has no video stream. Pass a video file.")
 
 
-class _Decoder:
-    """Demux, decode and scale: yields (pts from start, seconds, analysis BGR, keyframe BGR|None).
+def _h264_nal_headers(data: memoryview, length_size: int | None) -> Iterator[int]:
+    """The first byte of each NAL unit of one H.264 access unit: length-prefixed (avcC, as MP4
+    and Matroska store it) when ``length_size`` is given, else Annex B start codes (MPEG-TS)."""
+    n = len(data)
+    if length_size:
+        i = 0
+        while i + length_size < n:
+            size = int.from_bytes(data[i:i + length_size], "big")
+            i += length_size
+            if size <= 0 or i >= n:
+                return
+            yield data[i]
+            i += size
+        return
+    raw = bytes(data)
+    i = raw.find(b"\x00\x00\x01")
+    while 0 <= i < n - 3:
+        yield raw[i + 3]
+        i = raw.find(b"\x00\x00\x01", i + 3)
 
-    Damaged packets and frames are skipped and counted in ``corrupt``.
+
+def h264_unreferenced(data: memoryview, length_size: int | None) -> bool:
+    """Whether an H.264 access unit is a picture no other refers to: it has coded slices and
+    every one has ``nal_ref_idc`` 0, the test FFmpeg's ``skip_frame=noref`` applies."""
+    slices = False
+    for header in _h264_nal_headers(data, length_size):
+        if header & 0x1F in _H264_SLICES:
+            if header & 0x60:
+                return False
+            slices = True
+    return slices
+
+
+def _avcc_length_size(extradata: bytes | None) -> int | None:
+    """NAL length field size of an avcC record (None: Annex B, start codes)."""
+    if extradata and len(extradata) >= 5 and extradata[0] == 1:
+        return (extradata[4] & 3) + 1
+    return None
+
+
+class _Decoder:
+    """Demux, decode and scale: yields (pts from start, seconds, analysis BGR, keyframe BGR|None,
+    frames skipped since the last one yielded).
+
+    Damaged packets and frames are skipped and counted in ``corrupt``; unreferenced H.264
+    frames are not decoded (:data:`_SKIP_UNREFERENCED_CODECS`) and counted in ``skipped``.
     """
 
     def __init__(self, info: VideoInfo, analysis_width: int) -> None:
@@ -583,15 +641,28 @@ class _Decoder:
         self.analysis_width = analysis_width
         self.time_base = Fraction(1, 90000)
         self.stream_duration: float | None = None  # the video stream's own, as stated
+        self.skip_unreferenced = True  # where the codec and container allow it
+        self.skipped = 0
+        self._skipped_pts: list[int] = []  # a heap: skipped frames not yet passed
+        self._length_size: int | None = None
 
-    def frames(self) -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None]]:
+    def frames(self) -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None, int]]:
         container, stream = _open_video(self.info.path)
         with container:
             stream.thread_type = "AUTO"
             # The analysis looks at frames a fifth of their size, so bit-exact decoding buys
             # little: deblocking is skipped where no other frame inherits it
             # (_SKIP_LOOP_FILTER).
-            stream.codec_context.options = {"skip_loop_filter": _SKIP_LOOP_FILTER}
+            options = {"skip_loop_filter": _SKIP_LOOP_FILTER}
+            self.skip_unreferenced = (
+                self.skip_unreferenced
+                and stream.codec_context.name in _SKIP_UNREFERENCED_CODECS
+                and not set(container.format.name.split(",")) & _RAW_FORMATS
+            )
+            if self.skip_unreferenced:
+                options["skip_frame"] = "noref"
+                self._length_size = _avcc_length_size(stream.codec_context.extradata)
+            stream.codec_context.options = options
             stream.codec_context.flags2 |= _CODEC_FLAG2_FAST
             tb = self.time_base = stream.time_base or self.time_base
             self.stream_duration = stated_duration(stream)
@@ -606,6 +677,8 @@ class _Decoder:
             kh = _even(kw * coded_h / disp_w)
             step = max(1, round(1 / (self.fps * tb)))
             last: int | None = None
+            last_pts: int | None = None
+            last_yielded = False
             next_sample = 0.0
             # One scaler per size: PyAV's frame.reformat() would set one up for every frame.
             scaler, key_scaler = VideoReformatter(), VideoReformatter()
@@ -614,6 +687,11 @@ class _Decoder:
                     self.corrupt += 1
                     continue
                 pts = frame.pts
+                skipped = 0  # skipped frames shown between the last frame and this one
+                while self._skipped_pts and (pts is None or self._skipped_pts[0] < pts):
+                    gone = heapq.heappop(self._skipped_pts)
+                    skipped += last_pts is None or gone > last_pts
+                last_pts = pts
                 if pts is None:  # elementary streams: count frames at the nominal rate
                     pts = (last + step) if last is not None else 0
                 if start_pts is None:
@@ -644,11 +722,16 @@ class _Decoder:
                 except (av.error.FFmpegError, ValueError):
                     self.corrupt += 1
                     continue
-                yield rel, t, small, sample
+                yield rel, t, small, sample, skipped if last_yielded else 0
+                last_yielded = True
 
     def _decoded(self, container: av.container.InputContainer,
                  stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
         for packet in container.demux(stream):
+            if (self.skip_unreferenced and packet.pts is not None and packet.size
+                    and h264_unreferenced(memoryview(packet), self._length_size)):
+                heapq.heappush(self._skipped_pts, packet.pts)
+                self.skipped += 1
             try:
                 frames = stream.decode(packet)
             except av.error.FFmpegError:
@@ -760,22 +843,28 @@ def analyze_video(
     last_ftc: FrameTimecode | None = None
     if det is not None:
         from scenedetect.common import FrameTimecode, Timecode
-    for rel, t, small, sample in _in_background(decoder.frames()):
+    # PySceneDetect's other detectors count frames in their windows: they get every frame.
+    decoder.skip_unreferenced = det is None
+    last_thumb: np.ndarray | None = None
+    last_small: np.ndarray | None = None
+    for rel, t, small, sample, skipped in _in_background(decoder.frames()):
         if not info.vfr and last_t >= 0.0:
             # Frames the decoder dropped silently (damaged data) leave a hole in the
             # timestamps; count holes of two frames or more (one can be a muxer quirk).
-            missing = int(round((t - last_t) * fps)) - 1
+            missing = int(round((t - last_t) * fps)) - 1 - skipped
             if missing >= 2:
                 corrupt_gaps += missing
         decoded += 1
-        last_t = t
+        previous_t, last_t = last_t, t
         # The cut detector averages colour differences over the frame: a quarter of the
         # pixels gives the same decisions for a quarter of its cost.
         quarter = small[::2, ::2]
         hsv = None
         if content is not None and merge is not None:
             hsv = cv2.cvtColor(quarter, cv2.COLOR_BGR2HSV)
-            cuts = merge.push(t, content.above(hsv))
+            # After skipped frames the shot may have changed on any of them: the middle one
+            # keeps the error within half the gap (none for x264's lone skipped B-frames).
+            cuts = merge.push(t - (skipped // 2) / fps, content.above(hsv))
         elif det is not None:
             ftc = FrameTimecode(Timecode(pts=rel, time_base=decoder.time_base),
                                 fps=decoder.rate)
@@ -784,8 +873,14 @@ def analyze_video(
         thumb = cv2.resize(small, _THUMB_SIZE, interpolation=cv2.INTER_AREA)
         transitions: list[GradualTransition] = []
         if dissolves is not None:
-            transitions = dissolves.push(t, thumb.astype(np.float32) * (1.0 / 255.0), small)
-        an.push(an.measure(t, small, sample, thumb, hsv), cuts, transitions)
+            thumb_f = thumb.astype(np.float32) * (1.0 / 255.0)
+            if skipped and last_thumb is not None:  # its window counts frames: hold the last
+                for j in range(1, skipped + 1):
+                    held_t = previous_t + (t - previous_t) * j / (skipped + 1)
+                    transitions += dissolves.push(held_t, last_thumb, last_small)
+            transitions += dissolves.push(t, thumb_f, small)
+            last_thumb, last_small = thumb_f, small
+        an.push(an.measure(t, small, sample, thumb, hsv, frames=1 + skipped), cuts, transitions)
         if progress is not None and t >= next_report:
             next_report = t + max(0.5, info.duration / 200)
             progress(min(1.0, t / info.duration))
@@ -830,6 +925,7 @@ def analyze_video(
         envelope_path=str(env_path.resolve()),
         envelope_rate=ENVELOPE_RATE,
         frames_decoded=decoded,
+        frames_skipped=decoder.skipped,
         corrupt_frames=corrupt,
         warnings=warnings,
         picture_end=round(picture_end, 6),
