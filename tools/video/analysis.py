@@ -434,9 +434,14 @@ class _Analyzer:
                   gradual: Sequence[GradualTransition] = ()) -> None:
         """A gradual transition replaces detector cuts inside it: a frame-to-frame detector
         that fires within a dissolve fires at an arbitrary frame of it. A lighting ramp
-        (``relit``) only removes them."""
+        (``relit``) only removes them. A dissolve whose span holds one placed already is the
+        same dissolve seen as two runs of blend-like windows (a long one, on a stream whose
+        skipped frames were blended in): the first placement stands."""
         self.pending_cuts.extend((c, True) for c in new_cuts)
         for tr in gradual:
+            inside = [c for c in self.pending_cuts if tr.start <= c[0] <= tr.end]
+            if not tr.relit and any(not check for _, check in inside):
+                continue
             self.pending_cuts = [c for c in self.pending_cuts if not tr.start <= c[0] <= tr.end]
             if not tr.relit:
                 self.pending_cuts.append((tr.time, False))
@@ -645,6 +650,7 @@ class _Decoder:
         self.skipped = 0
         self._skipped_pts: list[int] = []  # a heap: skipped frames not yet passed
         self._length_size: int | None = None
+        self._frame_pts = 1  # one frame's duration in the stream's time base
 
     def frames(self) -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None, int]]:
         container, stream = _open_video(self.info.path)
@@ -660,11 +666,11 @@ class _Decoder:
                 and not set(container.format.name.split(",")) & _RAW_FORMATS
             )
             if self.skip_unreferenced:
-                options["skip_frame"] = "noref"
                 self._length_size = _avcc_length_size(stream.codec_context.extradata)
             stream.codec_context.options = options
             stream.codec_context.flags2 |= _CODEC_FLAG2_FAST
             tb = self.time_base = stream.time_base or self.time_base
+            self._frame_pts = max(1, round(1 / (self.fps * tb)))
             self.stream_duration = stated_duration(stream)
             start_pts = stream.start_time
             # Analysis size follows the displayed aspect (sample aspect ratio), rotation aside.
@@ -725,13 +731,28 @@ class _Decoder:
                 yield rel, t, small, sample, skipped if last_yielded else 0
                 last_yielded = True
 
+    def _next_to(self, pts: int, skipped: deque[int]) -> bool:
+        """Whether a frame shown right before or after ``pts`` is skipped already: no two
+        frames in a row are skipped, so the analysis never misses more than one frame (a
+        flash of two frames is always seen; a cut lands at most one frame late)."""
+        near = 1.5 * self._frame_pts
+        return any(abs(pts - other) < near for other in skipped)
+
     def _decoded(self, container: av.container.InputContainer,
                  stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
+        recent: deque[int] = deque(maxlen=32)  # pts of the last frames skipped
+        skipping = False
         for packet in container.demux(stream):
-            if (self.skip_unreferenced and packet.pts is not None and packet.size
-                    and h264_unreferenced(memoryview(packet), self._length_size)):
+            skip = (self.skip_unreferenced and packet.pts is not None and bool(packet.size)
+                    and h264_unreferenced(memoryview(packet), self._length_size)
+                    and not self._next_to(packet.pts, recent))
+            if skip:
                 heapq.heappush(self._skipped_pts, packet.pts)
+                recent.append(packet.pts)
                 self.skipped += 1
+            if skip != skipping:  # each packet is decoded with the setting it was sent with
+                stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+                skipping = skip
             try:
                 frames = stream.decode(packet)
             except av.error.FFmpegError:
@@ -874,10 +895,14 @@ def analyze_video(
         transitions: list[GradualTransition] = []
         if dissolves is not None:
             thumb_f = thumb.astype(np.float32) * (1.0 / 255.0)
-            if skipped and last_thumb is not None:  # its window counts frames: hold the last
+            if skipped and last_thumb is not None and last_small is not None:
+                # Its window counts frames: the skipped ones are blended from their neighbours.
                 for j in range(1, skipped + 1):
-                    held_t = previous_t + (t - previous_t) * j / (skipped + 1)
-                    transitions += dissolves.push(held_t, last_thumb, last_small)
+                    share = j / (skipped + 1)
+                    between = cv2.addWeighted(last_small, 1.0 - share, small, share, 0.0)
+                    transitions += dissolves.push(previous_t + (t - previous_t) * share,
+                                                  last_thumb + (thumb_f - last_thumb) * share,
+                                                  between)
             transitions += dissolves.push(t, thumb_f, small)
             last_thumb, last_small = thumb_f, small
         an.push(an.measure(t, small, sample, thumb, hsv, frames=1 + skipped), cuts, transitions)
