@@ -46,7 +46,10 @@ whole scene_evidence()          266.4  159.3
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -69,30 +72,64 @@ FRAME_FORMAT = "bgr24"
 HORIZON_MIN = 2.5  # strongest row of vertical gradient over the median row
 
 Features = dict[str, float]
+ImageParts = tuple[Features, int | None, int | None]
+"""What one still picture gives: colour, sky and texture features, people, faces (None: this
+OpenCV has no such detector)."""
 
 
 def scene_evidence(
-    keyframes: Sequence[str], video: str | None, start: float, end: float
+    keyframes: Sequence[str], video: str | None, start: float, end: float,
+    *, parts_of: Callable[[str], ImageParts | None] | None = None,
 ) -> Features:
     """Every feature of one scene: static ones from (up to two) keyframes, motion and flicker
-    from a burst of small frames of ``video`` inside [start, end) when a video is given."""
-    images = [
-        im for im in (_read(k) for k in list(keyframes)[:MAX_STATIC_IMAGES]) if im is not None
-    ]
+    from a burst of small frames of ``video`` inside [start, end) when a video is given.
+
+    ``parts_of`` gives a keyframe's measurement by its path (default: read and measure it now;
+    a keyframe already measured for another scene, one merged from it, is not measured again)."""
+    measure = parts_of or keyframe_parts
+    parts = [p for p in (measure(k) for k in list(keyframes)[:MAX_STATIC_IMAGES]) if p is not None]
     burst = burst_frames(video, start, end) if video else []
-    if not images and burst:
-        images = [burst[len(burst) // 2]]
+    if not parts and burst:
+        parts = [image_parts(burst[len(burst) // 2])]
     features: Features = {}
-    if images:
-        features.update(static_features(images))
+    if parts:
+        features.update(combine_parts(parts))
     if len(burst) >= 3:
         features.update(motion_features(burst))
         features.update(flicker_features(burst))
     return features
 
 
-def _read(path: str) -> np.ndarray | None:
+def read_image(path: str) -> np.ndarray | None:
+    """A keyframe as BGR, or None when there is no readable image at ``path``."""
     return cv2.imread(path, cv2.IMREAD_COLOR) if Path(path).is_file() else None
+
+
+KEYFRAMES_KEPT = 16384  # keyframe measurements kept (a few hundred bytes each), latest first
+_keyframes: OrderedDict[tuple[str, int, int], ImageParts | None] = OrderedDict()
+_keyframes_lock = threading.Lock()
+
+
+def keyframe_parts(path: str) -> ImageParts | None:
+    """The measurement of the keyframe at ``path``, read and measured once per file version:
+    the Storyboarder's review merges scenes, and each merged scene is measured anew, from the
+    same keyframes (the still-picture part is most of a scene's cost)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    with _keyframes_lock:
+        if key in _keyframes:
+            _keyframes.move_to_end(key)
+            return _keyframes[key]
+    image = read_image(path)
+    parts = None if image is None else image_parts(image)
+    with _keyframes_lock:
+        _keyframes[key] = parts
+        while len(_keyframes) > KEYFRAMES_KEPT:
+            _keyframes.popitem(last=False)
+    return parts
 
 
 def _resize(image: np.ndarray, width: int) -> np.ndarray:
@@ -192,13 +229,25 @@ def _hsv(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def static_features(images: Sequence[np.ndarray]) -> Features:
     """Colour, sky, horizon, texture and people of still images, averaged (people: most)."""
-    parts = [_still(_resize(im, STATIC_WIDTH)) for im in images]
-    features = {key: float(np.mean([p[key] for p in parts])) for key in parts[0]}
-    for name, counter in (("people", count_people), ("faces", count_faces)):
-        counts = [counter(im) for im in images]
-        found = [c for c in counts if c is not None]
-        if found:  # absent when this OpenCV has no such detector
-            features[name] = float(max(found))
+    return combine_parts([image_parts(image) for image in images])
+
+
+def image_parts(image: np.ndarray) -> ImageParts:
+    """One still picture's measurement: its features, and the people and faces found in it."""
+    return _still(_resize(image, STATIC_WIDTH)), count_people(image), count_faces(image)
+
+
+def combine_parts(parts: Sequence[ImageParts]) -> Features:
+    """The static features of a scene from its pictures' measurements: features averaged,
+    people and faces the most any picture shows."""
+    stills = [p[0] for p in parts]
+    features = {key: float(np.mean([p[key] for p in stills])) for key in stills[0]}
+    people = [p[1] for p in parts if p[1] is not None]
+    faces = [p[2] for p in parts if p[2] is not None]
+    if people:  # absent when this OpenCV has no such detector
+        features["people"] = float(max(people))
+    if faces:
+        features["faces"] = float(max(faces))
     return features
 
 
