@@ -55,14 +55,14 @@ _CODEC_FLAG2_FAST = 1  # AV_CODEC_FLAG2_FAST: allow non-spec-compliant speedups
 # keyframes (PSNR 32-45 dB against an exact decode at 512 px), and the planner reads those
 # edges as built-up texture: Big Buck Bunny's meadow at 19 s was planned as city traffic.
 _SKIP_LOOP_FILTER = "noref"
-# H.264 frames no other frame refers to (most B-frames of x264's and cameras' streams, up to half
-# of all frames) are not decoded at all: a quarter of the decoding CPU and half the per-frame
-# analysis on such streams, and every frame that is decoded is exact. What the analysis loses
-# is a frame between two it sees: cuts land on the next decoded frame (encoders start a shot
-# with a reference frame, so that is nearly always the cut's own), motion is taken per frame
-# interval, and the dissolve detector is handed the last picture again for each skipped frame,
-# keeping its frame-counted window. Raw elementary streams carry no timestamps to count by and
-# decode every frame.
+# H.264 frames no other frame refers to (most B-frames of x264's and cameras' streams) are not
+# decoded, one at a time: a frame is skipped only when neither neighbour was, so the analysis
+# never misses two frames in a row (a two-frame flash is always seen, a cut lands at most one
+# frame late). On x264's streams that is up to half the frames: a quarter of the decoding CPU and
+# half the per-frame analysis, and every frame decoded is exact (keyframes too). Motion is taken
+# per frame interval, and the dissolve detector, whose window counts frames, is handed each
+# skipped frame blended from its neighbours. Raw elementary streams carry no timestamps to
+# count skipped frames by and decode every frame.
 _SKIP_UNREFERENCED_CODECS = frozenset({"h264"})
 _RAW_FORMATS = frozenset({"h264"})
 _H264_SLICES = (1, 5)  # NAL unit types of coded slices (non-IDR, IDR)
@@ -884,7 +884,7 @@ def analyze_video(
         if content is not None and merge is not None:
             hsv = cv2.cvtColor(quarter, cv2.COLOR_BGR2HSV)
             # After skipped frames the shot may have changed on any of them: the middle one
-            # keeps the error within half the gap (none for x264's lone skipped B-frames).
+            # keeps the error within half the gap (none for the single frames skipped now).
             cuts = merge.push(t - (skipped // 2) / fps, content.above(hsv))
         elif det is not None:
             ftc = FrameTimecode(Timecode(pts=rel, time_base=decoder.time_base),
