@@ -743,12 +743,13 @@ class _Decoder:
         recent: deque[int] = deque(maxlen=32)  # pts of the last frames skipped
         skipping = False
         for packet in container.demux(stream):
-            skip = (self.skip_unreferenced and packet.pts is not None and bool(packet.size)
+            pts = packet.pts
+            skip = (self.skip_unreferenced and pts is not None and bool(packet.size)
                     and h264_unreferenced(memoryview(packet), self._length_size)
-                    and not self._next_to(packet.pts, recent))
-            if skip:
-                heapq.heappush(self._skipped_pts, packet.pts)
-                recent.append(packet.pts)
+                    and not self._next_to(pts, recent))
+            if skip and pts is not None:
+                heapq.heappush(self._skipped_pts, pts)
+                recent.append(pts)
                 self.skipped += 1
             if skip != skipping:  # each packet is decoded with the setting it was sent with
                 stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
