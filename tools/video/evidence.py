@@ -49,7 +49,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -78,16 +78,13 @@ OpenCV has no such detector)."""
 
 
 def scene_evidence(
-    keyframes: Sequence[str], video: str | None, start: float, end: float,
-    *, parts_of: Callable[[str], ImageParts | None] | None = None,
+    keyframes: Sequence[str], video: str | None, start: float, end: float
 ) -> Features:
     """Every feature of one scene: static ones from (up to two) keyframes, motion and flicker
-    from a burst of small frames of ``video`` inside [start, end) when a video is given.
-
-    ``parts_of`` gives a keyframe's measurement by its path (default: read and measure it now;
-    a keyframe already measured for another scene, one merged from it, is not measured again)."""
-    measure = parts_of or keyframe_parts
-    parts = [p for p in (measure(k) for k in list(keyframes)[:MAX_STATIC_IMAGES]) if p is not None]
+    from a burst of small frames of ``video`` inside [start, end) when a video is given. A
+    keyframe already measured for another scene (one merged from it) is not measured again."""
+    keys = list(keyframes)[:MAX_STATIC_IMAGES]
+    parts = [p for p in (keyframe_parts(k) for k in keys) if p is not None]
     burst = burst_frames(video, start, end) if video else []
     if not parts and burst:
         parts = [image_parts(burst[len(burst) // 2])]
