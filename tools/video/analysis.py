@@ -884,9 +884,7 @@ def analyze_video(
         hsv = None
         if content is not None and merge is not None:
             hsv = cv2.cvtColor(quarter, cv2.COLOR_BGR2HSV)
-            # After skipped frames the shot may have changed on any of them: the middle one
-            # keeps the error within half the gap (none for the single frames skipped now).
-            cuts = merge.push(t - (skipped // 2) / fps, content.above(hsv))
+            cuts = merge.push(t, content.above(hsv))
         elif det is not None:
             ftc = FrameTimecode(Timecode(pts=rel, time_base=decoder.time_base),
                                 fps=decoder.rate)
