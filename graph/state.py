@@ -11,7 +11,7 @@ half-open [start, end) intervals that tile the whole video. The shapes inside th
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 # typing_extensions' TypedDict, because pydantic (Studio's schemas) rejects typing's on 3.11.
 from typing_extensions import TypedDict
@@ -26,6 +26,7 @@ from lvas.tools.common.types import (
     Scene,
     SceneDesign,
     SceneScript,
+    Shot,
     Sound,
     Storyboard,
 )
@@ -126,6 +127,7 @@ class SceneTask(TypedDict):
     run_dir: str
     review_round: int
     video: str  # the input video, for the evidence's short frame burst
+    shots: NotRequired[list[Shot]]  # the scene's shots: their bursts spare the video a seek
 
 
 class ClipTask(TypedDict):

@@ -16,6 +16,7 @@ from lvas.graph.state import ClipTask, LVASState, SceneTask
 from lvas.tools.common.types import LabelChoice
 from lvas.tools.planning.bed_carry import carry_beds
 from lvas.tools.planning.narration import line_as_sound
+from lvas.tools.video.shot_bursts import scene_shots
 
 
 def route_after_probe(state: LVASState) -> Literal["load_plan", "storyboarder"]:
@@ -35,6 +36,7 @@ def scene_tasks(state: LVASState, scene_ids: list[str] | None = None) -> list[Se
                 run_dir=state["run_dir"],
                 review_round=state.get("review_round", 0),
                 video=state.get("video_info", {}).get("path") or state.get("video", ""),
+                shots=scene_shots(scene, state.get("storyboard", {}).get("shots", [])),
             ),
         )
         for scene in state.get("scenes", [])

@@ -25,9 +25,10 @@ from langgraph.runtime import Runtime
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState, SceneTask
 from lvas.nodes.common import log_update, new_log, timed, with_absolute_keyframes
-from lvas.tools.common.types import Scene, SeenScene
+from lvas.tools.common.types import Scene, SeenScene, Shot
 from lvas.tools.planning.registry import Planner, get_planner
 from lvas.tools.video.evidence import Features, scene_evidence
+from lvas.tools.video.shot_bursts import scene_burst, scene_flicker, scene_shots
 
 EVIDENCE_KEPT = 4096  # scenes whose evidence is kept for their scripts, most recent first
 _measured: OrderedDict[tuple[str, float, float, tuple[str, ...]], Features] = OrderedDict()
@@ -55,9 +56,11 @@ def write_overview(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     planner = scriptwriter_planner(ctx)
     if ctx.vision_input and planner.name == "offline" and scenes:
         video = state.get("video_info", {}).get("path") or state.get("video") or None
+        shots = state.get("storyboard", {}).get("shots", [])
         workers = min(len(scenes), max(1, min(4, os.cpu_count() or 1)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            scenes = list(pool.map(lambda scene: with_evidence(scene, video), scenes))
+            scenes = list(pool.map(
+                lambda scene: with_evidence(scene, video, scene_shots(scene, shots)), scenes))
     overview = planner.describe_video(scenes, state.get("prompt"), log)
     return {"overview": overview, **log_update(log)}
 
@@ -72,21 +75,25 @@ def write_scene_script(state: SceneTask, runtime: Runtime[Context]) -> LVASState
     scene = scene_for_scriptwriter(state["scene"], state["run_dir"], ctx)
     planner = scriptwriter_planner(ctx)
     if ctx.vision_input and planner.name == "offline":
-        scene = with_evidence(scene, state.get("video") or None)
+        scene = with_evidence(scene, state.get("video") or None, state.get("shots", []))
     script = planner.describe_scene(scene, state["overview"], state["prompt"], log)
     return {"scripts": {state["scene"]["id"]: script}, **log_update(log)}
 
 
-def with_evidence(scene: Scene, video: str | None) -> SeenScene:
+def with_evidence(scene: Scene, video: str | None, shots: list[Shot] | None = None) -> SeenScene:
     """The scene with its measured visual evidence, for the offline planner to choose from;
     measured once per video, span and keyframes (the overview's measurement serves the
-    scene's script)."""
+    scene's script). Motion and flicker come from the burst the decode pass measured inside
+    the scene, among ``shots`` (the scene's), when there is one; otherwise from a seek."""
     keyframes = tuple(scene.get("keyframes", []))
     key = (video or "", float(scene["start"]), float(scene["end"]), keyframes)
     with _measured_lock:
         features = _measured.get(key)
     if features is None:
-        features = scene_evidence(list(keyframes), video, key[1], key[2])
+        shots = shots or []
+        features = scene_evidence(list(keyframes), video, key[1], key[2],
+                                  scene_burst(shots, key[1], key[2]),
+                                  scene_flicker(shots, key[1], key[2]))
         with _measured_lock:
             _measured[key] = features
             while len(_measured) > EVIDENCE_KEPT:

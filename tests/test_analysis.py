@@ -257,7 +257,7 @@ def test_bad_input_raises(tmp_path: Path) -> None:
 
 def test_shot_memory_is_bounded() -> None:
     """An hour-long shot keeps a fixed number of keyframe candidates."""
-    shot = _Shot(0.0, random.Random(0))
+    shot = _Shot(0.0, random.Random(0), 25.0)
     image = np.zeros((8, 8, 3), np.uint8)
     thumb = np.zeros((18, 32, 3), np.float32)
     for i in range(3600):

@@ -49,6 +49,12 @@ class Shot(TypedDict):
     hue: float
     colour: str
     motion: float
+    # Motion and flicker features of short bursts of frames inside the shot, each with its
+    # span ("start", "end"): measured during the decode (lvas.tools.video.shot_bursts).
+    bursts: NotRequired[list[dict[str, float]]]
+    # The flash and flicker of the shot's most flickering stretch of a burst's length, with its
+    # span: a flash of lightning anywhere in the shot.
+    flicker: NotRequired[dict[str, float]]
 
 
 class Scene(TypedDict):

@@ -39,6 +39,7 @@ from lvas.tools.video.probe import (
     short_picture_warning,
     stated_duration,
 )
+from lvas.tools.video.shot_bursts import ShotBursts
 from lvas.tools.video.transitions import THUMB_SIZE, DissolveDetector, GradualTransition, relit
 
 if TYPE_CHECKING:  # PySceneDetect takes a third of a second to import: only when used
@@ -122,12 +123,20 @@ class ShotInfo:
     hue: float
     colour: str
     motion: float
+    # Motion and flicker of short bursts of frames inside the shot (shot_bursts), with their
+    # spans: the planner's evidence without seeking back into the video.
+    bursts: list[dict[str, float]] = field(default_factory=list)
+    flicker: dict[str, float] | None = None  # the most flickering burst-long stretch
 
     def to_dict(self) -> Shot:
-        return Shot(index=self.index, start=self.start, end=self.end, keyframe=self.keyframe,
+        shot = Shot(index=self.index, start=self.start, end=self.end, keyframe=self.keyframe,
                     keyframes=list(self.keyframes), sharpest=self.sharpest,
                     brightness=self.brightness, saturation=self.saturation, hue=self.hue,
-                    colour=self.colour, motion=self.motion)
+                    colour=self.colour, motion=self.motion,
+                    bursts=[dict(burst) for burst in self.bursts])
+        if self.flicker:
+            shot["flicker"] = dict(self.flicker)
+        return shot
 
 
 @dataclass
@@ -259,9 +268,10 @@ class _Frame:
 class _Shot:
     """Running sums for one shot plus a bounded reservoir of keyframe candidates."""
 
-    def __init__(self, start: float, rng: random.Random) -> None:
+    def __init__(self, start: float, rng: random.Random, fps: float) -> None:
         self.start = start
         self.rng = rng
+        self.bursts = ShotBursts(start, fps)
         self.frames = 0
         self.colour_frames = 0
         self.motion_frames = 0
@@ -277,6 +287,8 @@ class _Shot:
 
     def add(self, fr: _Frame, first: bool) -> None:
         self.frames += 1
+        if fr.small is not None:
+            self.bursts.add(fr.t, fr.small)
         self.brightness += fr.brightness
         if fr.thumb is not None and fr.hue_hist is not None and fr.saturation is not None:
             self.colour_frames += 1
@@ -314,6 +326,7 @@ class _Shot:
         self.motion += other.motion
         self.hue_hist += other.hue_hist
         self.thumb_sum += other.thumb_sum
+        self.bursts.absorb(other.bursts)
         for t, thumb, image in other.reservoir:
             self._offer(t, thumb, image)
         if other.sharpest is not None and (
@@ -378,7 +391,8 @@ class _Analyzer:
         self.pending: deque[_Frame] = deque()
         self.pending_cuts: list[tuple[float, bool]] = []  # (time, check for a light change)
         self.recent: deque[_Frame] = deque()  # committed frames of the last _RELIGHT_WINDOW
-        self.shot = _Shot(0.0, self.rng)
+        self.fps = info.fps if info.fps > 0 else 25.0
+        self.shot = _Shot(0.0, self.rng, self.fps)
         self.closed: list[tuple[float, float, _Shot]] = []  # only the last is kept open
         self.shots: list[ShotInfo] = []
         self.cuts: list[float] = []
@@ -500,7 +514,7 @@ class _Analyzer:
         if self.closed:
             self.flush_closed()
         self.closed.append((self.shot.start, end, self.shot))
-        self.shot = _Shot(end, self.rng)
+        self.shot = _Shot(end, self.rng, self.fps)
 
     def flush_closed(self) -> None:
         start, end, shot = self.closed.pop()
@@ -524,7 +538,8 @@ class _Analyzer:
                 index=index, start=round(start, 6), end=round(end, 6), keyframe=paths[0],
                 keyframes=paths, sharpest=sharpest,
                 brightness=round(brightness, 4), saturation=round(saturation, 4), hue=hue,
-                colour=colour, motion=round(motion, 5),
+                colour=colour, motion=round(motion, 5), bursts=shot.bursts.finish(),
+                flicker=shot.bursts.strongest_flicker(),
             )
         )
 

@@ -78,22 +78,37 @@ OpenCV has no such detector)."""
 
 
 def scene_evidence(
-    keyframes: Sequence[str], video: str | None, start: float, end: float
+    keyframes: Sequence[str], video: str | None, start: float, end: float,
+    measured_burst: Features | None = None, strongest_flicker: Features | None = None,
 ) -> Features:
     """Every feature of one scene: static ones from (up to two) keyframes, motion and flicker
     from a burst of small frames of ``video`` inside [start, end) when a video is given. A
-    keyframe already measured for another scene (one merged from it) is not measured again."""
+    keyframe already measured for another scene (one merged from it) is not measured again.
+
+    ``measured_burst``: the motion and flicker of a burst the decode pass measured inside the
+    span already (``shot_bursts.scene_burst``); the video is then not read again, unless no
+    keyframe can be read and the burst's middle frame must stand in for one.
+    ``strongest_flicker``: the flash and flicker of the scene's most flickering stretch
+    (``shot_bursts.scene_flicker``), which stand for the burst's where they flicker more: a
+    flash of lightning anywhere in the scene, not only inside the burst."""
     keys = list(keyframes)[:MAX_STATIC_IMAGES]
     parts = [p for p in (keyframe_parts(k) for k in keys) if p is not None]
-    burst = burst_frames(video, start, end) if video else []
+    seek = video is not None and (measured_burst is None or not parts)
+    burst = burst_frames(video, start, end) if seek and video else []
     if not parts and burst:
         parts = [image_parts(burst[len(burst) // 2])]
     features: Features = {}
     if parts:
         features.update(combine_parts(parts))
-    if len(burst) >= 3:
+    if measured_burst is not None:
+        features.update(measured_burst)
+    elif len(burst) >= 3:
         features.update(motion_features(burst))
         features.update(flicker_features(burst))
+    if strongest_flicker is not None and (
+        strongest_flicker["flicker"] > features.get("flicker", -math.inf)
+    ):
+        features.update(flash=strongest_flicker["flash"], flicker=strongest_flicker["flicker"])
     return features
 
 
