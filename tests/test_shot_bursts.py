@@ -11,7 +11,13 @@ from lvas.nodes.scriptwriter import with_evidence
 from lvas.tools.planning import offline as planner
 from lvas.tools.video import evidence
 from lvas.tools.video.analysis import analyze_video
-from lvas.tools.video.shot_bursts import BURST_EVERY, ShotBursts, scene_burst, scene_shots
+from lvas.tools.video.shot_bursts import (
+    BURST_EVERY,
+    SETTLE,
+    ShotBursts,
+    scene_burst,
+    scene_shots,
+)
 from tests.pictures import encode_bgr_frames, grass_texture, windowed_blocks
 
 H, W = 180, 320
@@ -41,15 +47,15 @@ def pan_then_town(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]
     return video, shots
 
 
-def test_the_decode_pass_measures_a_burst_at_the_start_of_every_shot(pan_then_town) -> None:
-    """Each shot carries one burst from its first frame on, measured like a seek's: the pan
-    moves the camera, the town stands still."""
+def test_the_decode_pass_measures_a_burst_early_in_every_shot(pan_then_town) -> None:
+    """Each shot carries one burst from SETTLE s after its cut on, measured like a seek's: the
+    pan moves the camera, the town stands still."""
     _, shots = pan_then_town
     assert [round(shot["start"], 2) for shot in shots] == [0.0, 2.4]
     for shot in shots:
         (burst,) = shot["bursts"]
         assert set(burst) == {"start", "end", *MOTION_KEYS, *FLICKER_KEYS}
-        assert burst["start"] == pytest.approx(shot["start"], abs=0.05)
+        assert burst["start"] == pytest.approx(shot["start"] + SETTLE, abs=0.05)
         assert shot["start"] <= burst["start"] < burst["end"] < shot["end"]
         # eight frames every other frame at 25 fps (a seek's burst takes the same)
         assert burst["end"] - burst["start"] == pytest.approx(14 / 25, abs=1e-3)
@@ -62,7 +68,7 @@ def test_a_measured_burst_agrees_with_the_burst_a_seek_reads(pan_then_town) -> N
     """The same pan read by a seek (another starting frame, another scaler): the camera's
     speed agrees within a few per cent, and a still picture stays still."""
     video, shots = pan_then_town
-    seek = evidence.motion_features(evidence.burst_frames(str(video), 0.0, 2.4))
+    seek = evidence.motion_features(evidence.burst_frames(str(video), 1.0, 2.4))
     measured = scene_burst(shots[:1], 0.0, 2.4)
     assert measured is not None
     assert measured["camera_motion"] == pytest.approx(seek["camera_motion"], rel=0.05)
@@ -100,14 +106,15 @@ def _frames(bursts: ShotBursts, times: np.ndarray) -> None:
 
 def test_a_long_shot_gets_a_burst_every_few_seconds_and_skipped_frames_only_widen_gaps() -> None:
     """25 s at 24 fps whose every other frame was not decoded (x264's unreferenced B-frames):
-    bursts begin at 0, BURST_EVERY and twice that, each of eight frames two intervals apart;
-    a tail too short for three frames gives none."""
+    bursts begin at SETTLE, BURST_EVERY and twice that, each of eight frames two intervals
+    apart; a shot too short for three frames gives none, one too short to settle gets its
+    burst from its first frame."""
     times = np.arange(0, 25 * 24, 2) / 24.0
     bursts = ShotBursts(0.0, 24.0)
     _frames(bursts, times)
     measured = bursts.finish()
-    assert [b["start"] for b in measured] == pytest.approx([0.0, BURST_EVERY, 2 * BURST_EVERY],
-                                                           abs=0.05)
+    assert [b["start"] for b in measured] == pytest.approx(
+        [SETTLE, BURST_EVERY, 2 * BURST_EVERY], abs=0.05)
     assert all(b["end"] - b["start"] == pytest.approx(7 * 2 / 24, abs=1e-6) for b in measured)
     short = ShotBursts(3.0, 24.0)
     _frames(short, np.array([3.0, 3.1]))
@@ -123,7 +130,7 @@ def test_a_too_short_last_shot_hands_its_bursts_to_the_shot_it_joins() -> None:
     _frames(first, np.arange(0, 100) / 25.0)
     _frames(last, np.arange(100, 110) / 25.0)
     first.absorb(last)
-    assert [b["start"] for b in first.finish()] == pytest.approx([0.0, 4.0])
+    assert [b["start"] for b in first.finish()] == pytest.approx([SETTLE, 4.0])
 
 
 def test_a_scene_takes_the_last_burst_before_its_middle_from_those_inside_it() -> None:
@@ -166,3 +173,16 @@ def test_a_flash_anywhere_in_a_shot_reaches_the_evidence(tmp_path: Path) -> None
     seen = with_evidence(scene, str(video), [shot])["evidence"]
     assert (seen["flash"], seen["flicker"]) == (window["flash"], window["flicker"])
     assert seen["camera_motion"] == pytest.approx(burst["camera_motion"])
+
+
+def test_a_fade_into_a_shot_is_not_read_as_movement(tmp_path: Path) -> None:
+    """A still picture fading in from black over the first 0.5 s after its cut (the second half
+    of a fade placed at its middle): the burst starts after it, so nothing moves or flashes."""
+    still = _sky_over_grass(4)
+    frames = [(still * min(1.0, (i + 1) / 13)).astype(np.uint8) for i in range(75)]
+    video = encode_bgr_frames(frames, tmp_path / "fade.mp4", 25, gop=25)
+    shots = [s.to_dict() for s in analyze_video(video, tmp_path / "analysis").shots]
+    (burst,) = shots[-1]["bursts"]
+    assert burst["start"] >= 0.5
+    assert burst["object_motion"] == 0.0 and burst["walkers"] == 0.0
+    assert burst["flash"] < 0.01

@@ -16,8 +16,10 @@ import os
 import queue
 import random
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -268,10 +270,11 @@ class _Frame:
 class _Shot:
     """Running sums for one shot plus a bounded reservoir of keyframe candidates."""
 
-    def __init__(self, start: float, rng: random.Random, fps: float) -> None:
+    def __init__(self, start: float, rng: random.Random, fps: float,
+                 burst_pool: Executor | None = None) -> None:
         self.start = start
         self.rng = rng
-        self.bursts = ShotBursts(start, fps)
+        self.bursts = ShotBursts(start, fps, burst_pool)
         self.frames = 0
         self.colour_frames = 0
         self.motion_frames = 0
@@ -392,7 +395,11 @@ class _Analyzer:
         self.pending_cuts: list[tuple[float, bool]] = []  # (time, check for a light change)
         self.recent: deque[_Frame] = deque()  # committed frames of the last _RELIGHT_WINDOW
         self.fps = info.fps if info.fps > 0 else 25.0
-        self.shot = _Shot(0.0, self.rng, self.fps)
+        # The shots' bursts are measured (optical flow, mostly outside the GIL) on a thread
+        # of their own, beside the decode; a pass that fails lets it go when it is dropped.
+        self.burst_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvas-bursts")
+        weakref.finalize(self, self.burst_pool.shutdown, wait=False, cancel_futures=True)
+        self.shot = _Shot(0.0, self.rng, self.fps, self.burst_pool)
         self.closed: list[tuple[float, float, _Shot]] = []  # only the last is kept open
         self.shots: list[ShotInfo] = []
         self.cuts: list[float] = []
@@ -514,7 +521,7 @@ class _Analyzer:
         if self.closed:
             self.flush_closed()
         self.closed.append((self.shot.start, end, self.shot))
-        self.shot = _Shot(end, self.rng, self.fps)
+        self.shot = _Shot(end, self.rng, self.fps, self.burst_pool)
 
     def flush_closed(self) -> None:
         start, end, shot = self.closed.pop()
@@ -566,6 +573,7 @@ class _Analyzer:
         if self.closed:
             self.flush_closed()
         self.write_shot(self.shot.start, duration, self.shot)
+        self.burst_pool.shutdown()
         n = int(math.ceil(duration * ENVELOPE_RATE - 1e-9))
         while len(self.envelope) < n:
             self.envelope.append(self.env_last)

@@ -4,9 +4,10 @@ The offline planner reads a scene's motion (camera against things moving) and fl
 short burst of small frames (:func:`lvas.tools.video.evidence.burst_frames`). Seeking back
 into the video for each scene cost a decode from the keyframe before it: on a video of many
 scenes, most of the Scriptwriter's time. The decode pass sees those frames anyway, so it
-keeps a burst where such a seek lands (the start of each shot, and every
-:data:`BURST_EVERY` seconds into a long one, as an encoder's periodic keyframes would) and
-measures it the moment it is complete: only a few numbers per burst are kept, never frames.
+keeps a burst near where such a seek lands (the start of each shot, once a fade into it is
+over, and every :data:`BURST_EVERY` seconds into a long one, as an encoder's periodic
+keyframes would) and measures it the moment it is complete: only a few numbers per burst are
+kept, never frames.
 
 A flash of lightning lasts a few frames and may come anywhere in a shot, seldom inside its one
 burst. So the whole shot's brightness is also followed at the burst's pace, and the stretch of
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, Future
 from typing import Any
 
 import cv2
@@ -34,27 +36,58 @@ from lvas.tools.video.evidence import (
 )
 
 BURST_EVERY = 10.0  # seconds between bursts inside one long shot
+SETTLE = 1.0  # seconds into a shot before its first burst: a fade or dissolve is over by then
 MIN_BURST_FRAMES = 3  # fewer frames give no motion or flicker evidence (as a seek's burst)
 _EPSILON = 1e-6
+
+
+class _Burst:
+    """Frames of one burst as they come: every frame at least ``gap`` s after the last."""
+
+    def __init__(self, begin: float, gap: float) -> None:
+        self.begin, self.gap = begin, gap
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+
+    def offer(self, t: float, small: np.ndarray) -> bool:
+        """Take the frame when it is due; True once the burst is full."""
+        due = self.times[-1] + self.gap if self.times else self.begin
+        if len(self.frames) < BURST_FRAMES and t >= due - _EPSILON:
+            self.frames.append(_burst_size(small))
+            self.times.append(t)
+        return len(self.frames) >= BURST_FRAMES
+
+    def usable(self) -> bool:
+        return len(self.frames) >= MIN_BURST_FRAMES
 
 
 class ShotBursts:
     """The bursts of one shot, collected frame by frame as the decode commits them.
 
-    Frames are taken ``round(fps / BURST_RATE)`` frame intervals apart, as the seeking burst
-    takes every n-th decoded frame; a frame the decoder skipped only makes the gap to the next
-    one taken longer. Each burst is measured when it holds :data:`BURST_FRAMES` frames (or
-    when the shot ends, from three frames up) and its frames are dropped.
+    The shot's first burst begins :data:`SETTLE` s after its cut, past the rest of a fade or
+    dissolve placed at its middle (their changing light reads as movement); a shorter shot
+    gets the burst from its first frame. A long one gets another burst every
+    :data:`BURST_EVERY` s. Frames are taken ``round(fps / BURST_RATE)`` frame intervals apart,
+    as the seeking burst takes every n-th decoded frame; a frame the decoder skipped only makes
+    the gap to the next one taken longer. Each burst is measured once it is complete (the first
+    when the shot ends, from three frames up) and its frames are dropped: two bursts' frames at
+    most are held.
+
+    With an ``executor`` the measurement (dense optical flow, mostly outside the GIL) runs
+    there, beside the decode, and :meth:`finish` waits for it.
     """
 
-    def __init__(self, start: float, fps: float) -> None:
+    def __init__(self, start: float, fps: float, executor: Executor | None = None) -> None:
         step = max(1, round(fps / BURST_RATE))
         self.start = start
         self.gap = (step - 0.5) / fps  # seconds from one frame taken to the next, at least
-        self.next_start = start  # the next burst begins at the first frame at or after this
-        self.frames: list[np.ndarray] = []
-        self.times: list[float] = []
-        self.measured: list[Features] = []
+        self.executor = executor
+        self.early: _Burst | None = _Burst(start, self.gap)  # until the settled one is usable
+        self.settled = _Burst(start + SETTLE, self.gap)
+        self.first_done = False
+        self.periodic: _Burst | None = None
+        self.next_periodic = start + BURST_EVERY
+        self.measured: list[Future[Features] | Features] = []
         self.levels: deque[tuple[float, float]] = deque(maxlen=BURST_FRAMES)  # (t, level)
         self.next_level = start
         self.flicker: Features | None = None  # the stretch that flickers most, so far
@@ -63,29 +96,33 @@ class ShotBursts:
         """Offer one committed frame of the shot (analysis-size BGR)."""
         if t >= self.next_level - _EPSILON:
             self._follow_level(t, small)
-        if self.frames:
-            if t < self.times[-1] + self.gap - _EPSILON:
-                return
-        elif t < self.next_start - _EPSILON:
-            return
-        else:
-            while self.next_start <= t + _EPSILON:
-                self.next_start += BURST_EVERY
-        self.frames.append(_burst_size(small))
-        self.times.append(t)
-        if len(self.frames) >= BURST_FRAMES:
-            self._measure()
+        if not self.first_done:
+            if self.early is not None:
+                self.early.offer(t, small)
+            if self.settled.offer(t, small):
+                self._measure_first()
+            elif self.settled.usable():
+                self.early = None  # the settled burst will serve
+        if self.periodic is None and t >= self.next_periodic - _EPSILON:
+            self.periodic = _Burst(t, self.gap)
+            while self.next_periodic <= t + _EPSILON:
+                self.next_periodic += BURST_EVERY
+        if self.periodic is not None and self.periodic.offer(t, small):
+            self._measure(self.periodic)
+            self.periodic = None
 
     def finish(self) -> list[Features]:
-        """Every burst of the shot, the last one measured from what it holds (three frames
-        up); the shot takes no more frames."""
-        self._measure()
-        return self.measured
+        """Every burst of the shot, in order, the unfinished ones measured from what they
+        hold (three frames up); the shot takes no more frames."""
+        self._flush()
+        done = [m.result() if isinstance(m, Future) else m for m in self.measured]
+        return sorted(done, key=lambda burst: burst["start"])
 
     def absorb(self, other: ShotBursts) -> None:
         """Take a following shot's bursts (a too-short last shot joining this one)."""
-        self._measure()
-        self.measured.extend(other.finish())
+        self._flush()
+        other._flush()
+        self.measured.extend(other.measured)
         if other.flicker is not None and (
             self.flicker is None or other.flicker["flicker"] > self.flicker["flicker"]
         ):
@@ -99,28 +136,49 @@ class ShotBursts:
 
     def _follow_level(self, t: float, small: np.ndarray) -> None:
         self.next_level = t + self.gap
-        # The mean of HSV's value (the brightest channel), as flicker_features reads it; every
-        # fourth pixel each way is plenty for a mean.
-        level = float(small[::4, ::4].max(axis=2).mean()) / 255.0
-        self.levels.append((t, level))
+        # The mean of HSV's value (the brightest channel), as flicker_features reads it, from
+        # every fourth pixel each way (plenty for a mean); the window's sums in plain floats:
+        # this runs on a dozen frames a second of the decode.
+        sub = small[::4, ::4]
+        level = cv2.mean(np.maximum(np.maximum(sub[..., 0], sub[..., 1]), sub[..., 2]))[0]
+        self.levels.append((t, level / 255.0))
         if len(self.levels) < MIN_BURST_FRAMES:
             return
-        values = np.array([value for _, value in self.levels])
-        steps = np.abs(np.diff(values))
-        flicker = float(steps.mean() / max(0.02, values.mean()))
+        values = [value for _, value in self.levels]
+        steps = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
+        flicker = sum(steps) / len(steps) / max(0.02, sum(values) / len(values))
         if self.flicker is None or flicker > self.flicker["flicker"]:
             self.flicker = {"start": round(self.levels[0][0], 6), "end": round(t, 6),
-                            "flash": round(float(steps.max()), 6), "flicker": round(flicker, 6)}
+                            "flash": round(max(steps), 6), "flicker": round(flicker, 6)}
 
-    def _measure(self) -> None:
-        if len(self.frames) >= MIN_BURST_FRAMES:
-            features = {**motion_features(self.frames), **flicker_features(self.frames)}
-            self.measured.append({
-                "start": round(self.times[0], 6),
-                "end": round(self.times[-1], 6),
-                **{name: round(float(value), 6) for name, value in features.items()},
-            })
-        self.frames, self.times = [], []
+    def _measure_first(self) -> None:
+        first = self.settled if self.settled.usable() else self.early
+        if first is not None:
+            self._measure(first)
+        self.first_done, self.early = True, None
+
+    def _flush(self) -> None:
+        if not self.first_done:
+            self._measure_first()
+        if self.periodic is not None:
+            self._measure(self.periodic)
+            self.periodic = None
+
+    def _measure(self, burst: _Burst) -> None:
+        if not burst.usable():
+            return
+        span = (round(burst.times[0], 6), round(burst.times[-1], 6))
+        if self.executor is None:
+            self.measured.append(_measured(burst.frames, span))
+        else:
+            self.measured.append(self.executor.submit(_measured, burst.frames, span))
+
+
+def _measured(frames: list[np.ndarray], span: tuple[float, float]) -> Features:
+    """One burst's motion and flicker features, with its span."""
+    features = {**motion_features(frames), **flicker_features(frames)}
+    return {"start": span[0], "end": span[1],
+            **{name: round(float(value), 6) for name, value in features.items()}}
 
 
 def _burst_size(small: np.ndarray) -> np.ndarray:
