@@ -265,6 +265,7 @@ class _Frame:
     thumb: np.ndarray | None
     sample: np.ndarray | None  # keyframe-size BGR image on ~1 fps frames
     small: np.ndarray | None  # analysis-size BGR: the keyframe of a shot too short for a sample
+    key: bool = False  # coded as a keyframe: where a seek lands
 
 
 class _Shot:
@@ -291,7 +292,7 @@ class _Shot:
     def add(self, fr: _Frame, first: bool) -> None:
         self.frames += 1
         if fr.small is not None:
-            self.bursts.add(fr.t, fr.small)
+            self.bursts.add(fr.t, fr.small, fr.key)
         self.brightness += fr.brightness
         if fr.thumb is not None and fr.hue_hist is not None and fr.saturation is not None:
             self.colour_frames += 1
@@ -655,7 +656,7 @@ def _avcc_length_size(extradata: bytes | None) -> int | None:
 
 class _Decoder:
     """Demux, decode and scale: yields (pts from start, seconds, analysis BGR, keyframe BGR|None,
-    frames skipped since the last one yielded).
+    frames skipped since the last one yielded, whether the stream codes it as a keyframe).
 
     Damaged packets and frames are skipped and counted in ``corrupt``; unreferenced H.264
     frames are not decoded (:data:`_SKIP_UNREFERENCED_CODECS`) and counted in ``skipped``.
@@ -675,7 +676,7 @@ class _Decoder:
         self._length_size: int | None = None
         self._frame_pts = 1  # one frame's duration in the stream's time base
 
-    def frames(self) -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None, int]]:
+    def frames(self) -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None, int, bool]]:
         container, stream = _open_video(self.info.path)
         with container:
             stream.thread_type = "AUTO"
@@ -751,7 +752,7 @@ class _Decoder:
                 except (av.error.FFmpegError, ValueError):
                     self.corrupt += 1
                     continue
-                yield rel, t, small, sample, skipped if last_yielded else 0
+                yield rel, t, small, sample, skipped if last_yielded else 0, frame.key_frame
                 last_yielded = True
 
     def _next_to(self, pts: int, skipped: deque[int]) -> bool:
@@ -892,7 +893,7 @@ def analyze_video(
     decoder.skip_unreferenced = det is None
     last_thumb: np.ndarray | None = None
     last_small: np.ndarray | None = None
-    for rel, t, small, sample, skipped in _in_background(decoder.frames()):
+    for rel, t, small, sample, skipped, key in _in_background(decoder.frames()):
         if not info.vfr and last_t >= 0.0:
             # Frames the decoder dropped silently (damaged data) leave a hole in the
             # timestamps; count holes of two frames or more (one can be a muxer quirk).
@@ -927,7 +928,9 @@ def analyze_video(
                                                   between)
             transitions += dissolves.push(t, thumb_f, small)
             last_thumb, last_small = thumb_f, small
-        an.push(an.measure(t, small, sample, thumb, hsv, frames=1 + skipped), cuts, transitions)
+        measured = an.measure(t, small, sample, thumb, hsv, frames=1 + skipped)
+        measured.key = bool(key)
+        an.push(measured, cuts, transitions)
         if progress is not None and t >= next_report:
             next_report = t + max(0.5, info.duration / 200)
             progress(min(1.0, t / info.duration))

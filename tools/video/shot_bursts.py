@@ -4,10 +4,9 @@ The offline planner reads a scene's motion (camera against things moving) and fl
 short burst of small frames (:func:`lvas.tools.video.evidence.burst_frames`). Seeking back
 into the video for each scene cost a decode from the keyframe before it: on a video of many
 scenes, most of the Scriptwriter's time. The decode pass sees those frames anyway, so it
-keeps a burst near where such a seek lands (the start of each shot, once a fade into it is
-over, and every :data:`BURST_EVERY` seconds into a long one, as an encoder's periodic
-keyframes would) and measures it the moment it is complete: only a few numbers per burst are
-kept, never frames.
+keeps a burst wherever such a seek could land (the start of each shot, and each keyframe of
+the stream) and measures it the moment it is complete: only a few numbers per burst are
+kept, never frames. A scene takes the burst a seek to its middle would have read.
 
 A flash of lightning lasts a few frames and may come anywhere in a shot, seldom inside its one
 burst. So the whole shot's brightness is also followed at the burst's pace, and the stretch of
@@ -35,8 +34,7 @@ from lvas.tools.video.evidence import (
     motion_features,
 )
 
-BURST_EVERY = 10.0  # seconds between bursts inside one long shot
-SETTLE = 1.0  # seconds into a shot before its first burst: a fade or dissolve is over by then
+BURST_GAP = 2.0  # seconds from one burst's start to the next one's, at least
 MIN_BURST_FRAMES = 3  # fewer frames give no motion or flicker evidence (as a seek's burst)
 _EPSILON = 1e-6
 
@@ -64,14 +62,13 @@ class _Burst:
 class ShotBursts:
     """The bursts of one shot, collected frame by frame as the decode commits them.
 
-    The shot's first burst begins :data:`SETTLE` s after its cut, past the rest of a fade or
-    dissolve placed at its middle (their changing light reads as movement); a shorter shot
-    gets the burst from its first frame. A long one gets another burst every
-    :data:`BURST_EVERY` s. Frames are taken ``round(fps / BURST_RATE)`` frame intervals apart,
-    as the seeking burst takes every n-th decoded frame; a frame the decoder skipped only makes
-    the gap to the next one taken longer. Each burst is measured once it is complete (the first
-    when the shot ends, from three frames up) and its frames are dropped: two bursts' frames at
-    most are held.
+    A burst begins where a seek into the shot lands: at its first frame and at each frame the
+    stream codes as a keyframe (at least :data:`BURST_GAP` s after the last burst began, which
+    bounds the cost on streams of short keyframe intervals). Frames are taken
+    ``round(fps / BURST_RATE)`` frame intervals apart, as the seeking burst takes every n-th
+    decoded frame; a frame the decoder skipped only makes the gap to the next one taken longer.
+    Each burst is measured once complete (the last when the shot ends, from three frames up)
+    and its frames are dropped.
 
     With an ``executor`` the measurement (dense optical flow, mostly outside the GIL) runs
     there, beside the decode, and :meth:`finish` waits for it.
@@ -82,38 +79,29 @@ class ShotBursts:
         self.start = start
         self.gap = (step - 0.5) / fps  # seconds from one frame taken to the next, at least
         self.executor = executor
-        self.early: _Burst | None = _Burst(start, self.gap)  # until the settled one is usable
-        self.settled = _Burst(start + SETTLE, self.gap)
-        self.first_done = False
-        self.periodic: _Burst | None = None
-        self.next_periodic = start + BURST_EVERY
+        self.current: _Burst | None = None
+        self.last_begin: float | None = None
         self.measured: list[Future[Features] | Features] = []
         self.levels: deque[tuple[float, float]] = deque(maxlen=BURST_FRAMES)  # (t, level)
         self.next_level = start
         self.flicker: Features | None = None  # the stretch that flickers most, so far
 
-    def add(self, t: float, small: np.ndarray) -> None:
-        """Offer one committed frame of the shot (analysis-size BGR)."""
+    def add(self, t: float, small: np.ndarray, key: bool = False) -> None:
+        """Offer one committed frame of the shot (analysis-size BGR); ``key``: the stream
+        codes it as a keyframe."""
         if t >= self.next_level - _EPSILON:
             self._follow_level(t, small)
-        if not self.first_done:
-            if self.early is not None:
-                self.early.offer(t, small)
-            if self.settled.offer(t, small):
-                self._measure_first()
-            elif self.settled.usable():
-                self.early = None  # the settled burst will serve
-        if self.periodic is None and t >= self.next_periodic - _EPSILON:
-            self.periodic = _Burst(t, self.gap)
-            while self.next_periodic <= t + _EPSILON:
-                self.next_periodic += BURST_EVERY
-        if self.periodic is not None and self.periodic.offer(t, small):
-            self._measure(self.periodic)
-            self.periodic = None
+        if self.current is None and (
+            self.last_begin is None or (key and t - self.last_begin >= BURST_GAP - _EPSILON)
+        ):
+            self.current, self.last_begin = _Burst(t, self.gap), t
+        if self.current is not None and self.current.offer(t, small):
+            self._measure(self.current)
+            self.current = None
 
     def finish(self) -> list[Features]:
-        """Every burst of the shot, in order, the unfinished ones measured from what they
-        hold (three frames up); the shot takes no more frames."""
+        """Every burst of the shot, in order, the unfinished one measured from what it holds
+        (three frames up); the shot takes no more frames."""
         self._flush()
         done = [m.result() if isinstance(m, Future) else m for m in self.measured]
         return sorted(done, key=lambda burst: burst["start"])
@@ -151,18 +139,10 @@ class ShotBursts:
             self.flicker = {"start": round(self.levels[0][0], 6), "end": round(t, 6),
                             "flash": round(max(steps), 6), "flicker": round(flicker, 6)}
 
-    def _measure_first(self) -> None:
-        first = self.settled if self.settled.usable() else self.early
-        if first is not None:
-            self._measure(first)
-        self.first_done, self.early = True, None
-
     def _flush(self) -> None:
-        if not self.first_done:
-            self._measure_first()
-        if self.periodic is not None:
-            self._measure(self.periodic)
-            self.periodic = None
+        if self.current is not None:
+            self._measure(self.current)
+            self.current = None
 
     def _measure(self, burst: _Burst) -> None:
         if not burst.usable():
