@@ -176,8 +176,8 @@ def scene_burst(
     """The measured burst a seek to the middle of [start, end) would have read: the last one
     beginning at or before the middle, among the bursts of ``shots`` lying inside the span
     (the first inside when all begin after the middle). None when no burst lies inside (a
-    part of a long shot between two bursts, or a storyboard made before bursts were kept):
-    the caller seeks."""
+    part of a long shot between two keyframes, or a storyboard cached before bursts were kept,
+    whose folder keeps its name so that older run directories stay valid): the caller seeks."""
     middle = (start + end) / 2.0
     inside = sorted(
         (burst for shot in shots for burst in shot.get("bursts") or []

@@ -26,7 +26,7 @@ from lvas.tools.common.types import Scene, Shot, Storyboard
 from lvas.tools.video.analysis import analyze_video
 from lvas.tools.video.scenes import check_segmentation, form_scenes
 
-STORYBOARD_VERSION = 3  # 3: shots carry the motion and flicker of their bursts
+STORYBOARD_VERSION = 2
 ANALYSIS_FILE = "analysis.json"
 
 _SEGMENTATION_FIELDS = ("segmentation", "segment_seconds")
