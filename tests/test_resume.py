@@ -137,3 +137,25 @@ def test_only_work_in_progress_names_are_swept(tmp_path):
     assert sorted(p.name for p in remove_partials(tmp_path, "out")) == [gone[0]]
     remove_partials(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
+
+
+def test_a_write_check_a_kill_interrupts_is_swept_with_the_output(tmp_path, monkeypatch):
+    """The output folder's write check creates and removes a file; killed in between, it
+    leaves one named as the output's work in progress, which the resumed run sweeps with the
+    output's other partials (and the run folder's check, with the run folder's)."""
+    from lvas.tools.common import paths
+
+    video = make_cut_video(tmp_path / "v.mp4", [2.0])
+    out_dir, run = tmp_path / "out", tmp_path / "run"
+    out_dir.mkdir()
+    run.mkdir()
+    monkeypatch.setattr(paths.os, "unlink", lambda name: None)  # the kill, before the unlink
+    paths.check_output_path(out_dir / "film.mp4", video=video, overwrite=False)
+    assert paths.can_create_in(run)
+    monkeypatch.undo()
+    (left,) = out_dir.iterdir()
+    assert left.name.startswith(".film.") and left.name.endswith(".part.mp4")
+    assert paths.remove_partials(out_dir, "film") == [left]
+    (check,) = run.iterdir()
+    assert paths.remove_partials_under(run) == [check]
+    assert not list(out_dir.iterdir()) and not list(run.iterdir())

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -142,16 +141,21 @@ def check_output_path(output: str | Path, *, video: str | Path, overwrite: bool)
         raise LVASInputError(
             f"Output folder {parent} does not exist; create it or choose another -o."
         )
-    if not can_create_in(parent):
+    if not can_create_in(parent, like=out.name):
         raise LVASInputError(f"Output folder {parent} is not writable; choose another -o.")
     return out
 
 
-def can_create_in(folder: str | Path) -> bool:
+def can_create_in(folder: str | Path, like: str = "write-check") -> bool:
     """Whether a file can really be created in ``folder``. Permission bits are not enough:
-    root passes every access check, yet /proc, read-only mounts and full disks refuse."""
+    root passes every access check, yet /proc, read-only mounts and full disks refuse.
+
+    The file tried is named as work in progress towards ``like`` (:func:`partial_path`), so
+    one a process killed mid-check leaves behind is swept with that file's other partials
+    when the run goes on (the output's, or the run folder's)."""
+    name = partial_path(Path(folder) / like)
     try:
-        handle, name = tempfile.mkstemp(prefix=".lvas-write-check-", dir=folder)
+        handle = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError:
         return False
     os.close(handle)
