@@ -73,20 +73,20 @@ def test_output_folder_missing(small_video, tmp_path):
 def test_output_folder_not_writable(small_video, tmp_path, monkeypatch, capsys):
     # In-process with file creation refused in the folder: chmod alone proves nothing when
     # the tests run as root (as CI does), since root writes into read-only folders.
-    import tempfile
+    import os
 
     from lvas.graph.cli import main
 
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_mkstemp = tempfile.mkstemp
+    real_open = os.open
 
-    def mkstemp(*args, **kwargs):
-        if Path(kwargs.get("dir") or ".") == locked:
+    def refusing_open(path, flags, *args, **kwargs):
+        if Path(path).parent == locked:
             raise PermissionError(13, "Permission denied")
-        return real_mkstemp(*args, **kwargs)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "open", refusing_open)
     monkeypatch.setenv("LVAS_CACHE_DIR", str(tmp_path / "cache"))
     assert main(["dub", str(small_video), "-o", str(locked / "o.mp4")]) == 2
     err = capsys.readouterr().err

@@ -183,18 +183,18 @@ def test_output_directory_not_writable(
     cut_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # File creation refused in the folder (permission bits prove nothing to root).
-    import tempfile
+    import os
 
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_mkstemp = tempfile.mkstemp
+    real_open = os.open
 
-    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
-        if Path(kwargs.get("dir") or ".") == locked:
+    def refusing_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path).parent == locked:
             raise PermissionError(13, "Permission denied")
-        return real_mkstemp(*args, **kwargs)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "open", refusing_open)
     with pytest.raises(LVASInputError, match="not writable"):
         mux_soundtrack(cut_video, _wav(tmp_path / "s.wav", 1.0), locked / "o.mp4")
 
