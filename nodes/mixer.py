@@ -16,7 +16,7 @@ from lvas.nodes.common import in_run, timed
 from lvas.tools.audio.mixing import DuckingSettings, MixTrack, mix_to_wav
 from lvas.tools.common.paths import relative_to_run, remove_partials, write_json
 from lvas.tools.common.types import Clip
-from lvas.tools.delivery.measure import DeliveredLevels, measure_delivered_audio
+from lvas.tools.delivery.measure import DeliveredLevels, measure_encoded_stream
 from lvas.tools.delivery.muxing import mux_soundtrack
 from lvas.tools.generation.options import NO_VOICE_HINT
 
@@ -90,13 +90,18 @@ def _deliver(state: LVASState, ctx: Context, wav: str,
     # A run killed between publishing its output and recording its step replaces its own
     # file when resumed; a file anyone else made (or changed since) is still refused.
     overwrite = ctx.overwrite or published_by(record, Path(state["output_path"]))
+    # The delivered audio is measured from the mux's second output, as it encodes.
+    measured: list[DeliveredLevels] = []
     for _ in range(_DELIVERY_ROUNDS):
+        measured.clear()
         output = mux_soundtrack(state["video"], wav, state["output_path"], overwrite=overwrite,
                                 keep_original_audio=ctx.keep_original_audio, gain_db=trim,
                                 before_publish=lambda tmp: record_publication(
                                     record, Path(state["output_path"]), tmp),
-                                duration=float(state["video_info"]["duration"]))
-        delivered = measure_delivered_audio(output)
+                                duration=float(state["video_info"]["duration"]),
+                                encoded_tap=lambda stream, rate, channels: measured.append(
+                                    measure_encoded_stream(stream, rate, channels)))
+        delivered = measured[-1]
         excess = delivered.true_peak_db - DELIVERY_PEAK_LIMIT_DB
         if not (math.isfinite(excess) and excess > 0):
             break

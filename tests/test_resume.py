@@ -80,16 +80,17 @@ def test_a_run_stopped_after_publishing_its_output_resumes_over_it(
     out = tmp_path / "out.mkv"
     args = ["dub", str(video), "-o", str(out), "--work-dir", str(tmp_path / "run"),
             "--seed", "4"]
-    real_measure = mixer.measure_delivered_audio
+    real_mux = mixer.mux_soundtrack
 
-    def killed(path):
+    def killed(*args, **kwargs):
+        real_mux(*args, **kwargs)
         raise Crash("killed just after the output was published")
 
-    monkeypatch.setattr(mixer, "measure_delivered_audio", killed)
+    monkeypatch.setattr(mixer, "mux_soundtrack", killed)
     assert main(args) == 1
     assert out.exists()
     capsys.readouterr()
-    monkeypatch.setattr(mixer, "measure_delivered_audio", real_measure)
+    monkeypatch.setattr(mixer, "mux_soundtrack", real_mux)
     assert main([*args, "--resume"]) == 0, capsys.readouterr().err
     assert "resuming" in capsys.readouterr().err
     # A file somebody else put there is still never replaced.

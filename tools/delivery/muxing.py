@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
+
+import soundfile as sf
 
 from lvas.tools.common.errors import LVASInputError
-from lvas.tools.common.ffmpeg import run_ffmpeg
+from lvas.tools.common.ffmpeg import FFmpegError, ffmpeg_exe, run_ffmpeg
 from lvas.tools.common.paths import atomic_path, check_output_path
 from lvas.tools.video.probe import VideoInfo, probe_video
 
@@ -142,6 +147,7 @@ def mux_soundtrack(
     gain_db: float = 0.0,
     before_publish: Callable[[Path], None] | None = None,
     duration: float | None = None,
+    encoded_tap: Callable[[IO[bytes], int, int], None] | None = None,
 ) -> Path:
     """Write ``out_path``: the first video stream of ``video_path`` copied, plus ``wav_path``.
 
@@ -154,6 +160,11 @@ def mux_soundtrack(
     ``before_publish`` is called with the finished temporary file just before the rename, so a
     caller can record what it is about to publish (a resumed run then knows the file as its
     own).
+
+    ``encoded_tap`` is called with a pipe carrying the encoded soundtrack (Matroska), its
+    sample rate and channels, while ffmpeg is still writing the file: one encode feeds both
+    (FFmpeg's tee muxer), so a measurement of what was delivered runs beside the encode rather
+    than after it, and the file is byte for byte the one written without a tap.
     """
     video, wav, out = Path(video_path), Path(wav_path), Path(out_path)
     check_output_path(out, video=video, overwrite=overwrite)
@@ -192,11 +203,59 @@ def mux_soundtrack(
         args += ["-map", "0:a:0", *_audio_args(muxer, 1, copy=copy),
                  "-metadata:s:a:1", "title=Original audio",
                  "-metadata:s:a:1", "handler_name=Original audio", "-disposition:a:1", "0"]
-    args += ["-f", muxer]
-    if muxer in ("mp4", "mov"):
-        args += ["-movflags", "+faststart"]
+    muxer_options = {"movflags": "+faststart"} if muxer in ("mp4", "mov") else {}
     with atomic_path(out) as tmp:
-        run_ffmpeg([*args, str(tmp)])
+        if encoded_tap is None:
+            run_ffmpeg([*args, "-f", muxer,
+                        *[a for k, v in muxer_options.items() for a in (f"-{k}", v)], str(tmp)])
+        else:
+            try:
+                info_wav = sf.info(str(wav))
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise LVASInputError(f"{wav}: not a readable soundtrack ({exc}).") from None
+            rate = int(_AUDIO_CODECS[muxer][2] or info_wav.samplerate)
+            _mux_with_tap(args, muxer, muxer_options, tmp, encoded_tap, rate,
+                          int(info_wav.channels))
         if before_publish is not None:
             before_publish(tmp)
     return out
+
+
+def _mux_with_tap(args: list[str], muxer: str, options: dict[str, str], tmp: Path,
+                  tap: Callable[[IO[bytes], int, int], None], rate: int, channels: int) -> None:
+    """Run the mux with a second output, the soundtrack alone in Matroska on stdout, which
+    ``tap`` reads while ffmpeg writes ``tmp``."""
+    slave = ":".join([f"f={muxer}", *(f"{k}={v}" for k, v in options.items())])
+    tee = f"[{slave}]{_tee_escaped(os.path.abspath(tmp))}|[f=matroska:select=\\'a:0\\']pipe:1"
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args, "-f", "tee",
+           tee]
+    with tempfile.TemporaryFile() as errors:  # a file: a full stderr pipe would stall ffmpeg
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        failed: BaseException | None = None
+        try:
+            tap(proc.stdout, rate, channels)
+        except BaseException as exc:  # the mux is stopped with it, whatever went wrong
+            failed = exc
+            proc.kill()
+        finally:
+            proc.stdout.close()
+            returncode = proc.wait()
+        # The mux's own failure first: a tap reading a stream that broke off fails with it.
+        if returncode > 0 or (returncode != 0 and failed is None):
+            errors.seek(0)
+            raise FFmpegError(f"ffmpeg failed with exit code {returncode}",
+                              errors.read().decode("utf-8", "replace")[-4000:],
+                              returncode) from failed
+        if failed is not None:
+            raise failed
+        if not tmp.is_file():  # FFmpeg 5's tee goes on without a slave it could not open
+            errors.seek(0)
+            raise FFmpegError("ffmpeg wrote no output file",
+                              errors.read().decode("utf-8", "replace")[-4000:], returncode)
+
+
+def _tee_escaped(path: str) -> str:
+    """A file name as the tee muxer reads it: its separator, quotes, escapes, brackets and
+    blanks escaped (its slaves are split and unquoted like FFmpeg's option strings)."""
+    return "".join("\\" + c if c in "\\'|[] \t\n" else c for c in path)
