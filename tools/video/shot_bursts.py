@@ -76,7 +76,6 @@ class ShotBursts:
 
     def __init__(self, start: float, fps: float, executor: Executor | None = None) -> None:
         step = max(1, round(fps / BURST_RATE))
-        self.start = start
         self.gap = (step - 0.5) / fps  # seconds from one frame taken to the next, at least
         self.executor = executor
         self.current: _Burst | None = None
