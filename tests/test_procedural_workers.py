@@ -189,6 +189,55 @@ def test_small_runs_never_start_a_worker(tmp_path):
         made.close()
 
 
+def _wait_for_worker(made: RenderPool, timeout: float = 60.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while not made.worker_pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return made.worker_pids()
+
+
+def test_a_long_run_said_to_come_starts_its_worker_before_any_render(tmp_path):
+    made = RenderPool(1, grow_after=60.0)
+    try:
+        made.expect(20.0)  # a short video: its renders stay here
+        time.sleep(0.5)
+        assert made.worker_pids() == []
+        made.expect(600.0)  # a ten-minute video: the worker starts now, with nothing asked yet
+        pids = _wait_for_worker(made)
+        assert len(pids) == 1
+        made.expect(600.0)  # said again: still the one worker
+        # The first render goes to the worker that is ready and writes the same bytes.
+        request = REQUESTS[2]
+        job = partial(render_clip, str(tmp_path / "early.wav"), request.text, request.family,
+                      request.layer, duration=request.duration, seed=request.seed, channels=2)
+        for _ in range(3):
+            _run(lambda: made.run(job, request.duration))
+        assert made.worker_pids() == pids
+        here = tmp_path / "here.wav"
+        render_clip(str(here), request.text, request.family, request.layer,
+                    duration=request.duration, seed=request.seed, channels=2)
+        assert (tmp_path / "early.wav").read_bytes() == here.read_bytes()
+    finally:
+        made.close()
+
+
+def test_a_dub_starts_the_procedural_worker_while_its_video_is_decoded(monkeypatch):
+    from lvas.graph.context import Context
+    from lvas.tools.generation.early_start import start_backend_early
+
+    said: list[float] = []
+
+    class Pool:
+        def expect(self, seconds: float) -> None:
+            said.append(seconds)
+
+    monkeypatch.setattr(workers, "shared_pool", Pool)
+    start_backend_early(Context(generator_backend="procedural"), 600.0)
+    assert said == [600.0]
+    start_backend_early(Context(generator_backend="mmaudio"), 600.0)  # loads at its render
+    assert said == [600.0]
+
+
 def test_workers_that_cannot_start_leave_the_renders_here(tmp_path, caplog):
     broken = RenderPool(1, grow_after=0.0, local=False, python=str(tmp_path / "no-python"))
     request = REQUESTS[0]

@@ -10,7 +10,8 @@ and runs, and closed at exit. A worker runs the same code, so it writes the same
   waits for whichever frees first. One at a time: threads rendering here together spent about
   1.6 CPUs on one CPU's work (GIL contention). A worker costs about a second of CPU to start
   (numpy and scipy), so none starts before the process has asked for ``GROW_AFTER_SECONDS`` of
-  audio: a test or a few short clips render here alone. While a worker starts, requests use
+  audio, or said that it will (``RenderPool.expect``: a long dub says so while its video is
+  decoded): a test or a few short clips render here alone. While a worker starts, requests use
   the slot.
 - Workers are ``python -I -c`` subprocesses that import only the synthesizer, not
   multiprocessing's spawn or forkserver workers (those run the parent's ``__main__`` script
@@ -187,6 +188,7 @@ class RenderPool:
         self._starting = 0
         self._local_busy = False
         self._asked = 0.0
+        self._expected = 0.0  # audio a caller said is coming (``expect``)
         self._closed = False
 
     def run(self, job: Job, seconds: float = 0.0, describe: str = "") -> Any:
@@ -220,6 +222,19 @@ class RenderPool:
             raise
         self._release(worker)
         return result
+
+    def expect(self, seconds: float) -> None:
+        """Say that about ``seconds`` of audio will be asked for soon: when that would start a
+        worker anyway, it starts now, in the background. A long dub knows this while the
+        Storyboarder decodes, which leaves part of a core idle; the worker's start-up (about a
+        second of CPU) then passes there rather than while the renders wait for it."""
+        with self._cond:
+            self._expected = max(self._expected, float(seconds))
+            if self._can_grow() and not self._live and not self._starting:
+                self._starting += 1
+                threading.Thread(
+                    target=self._start_one, name="lvas-worker-start", daemon=True
+                ).start()
 
     def worker_pids(self) -> list[int]:
         """Process ids of the running workers."""
@@ -259,7 +274,7 @@ class RenderPool:
         return (
             not self._closed
             and self.failed is None
-            and self._asked >= self.grow_after
+            and max(self._asked, self._expected) >= self.grow_after
             and len(self._live) + self._starting < self.max_workers
         )
 
