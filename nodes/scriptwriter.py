@@ -40,6 +40,11 @@ def scriptwriter_planner(ctx: Context) -> Planner:
     return get_planner(ctx.chat_backend, chat=ctx.chat_settings(), vision=ctx.vision_input)
 
 
+def measures_keyframes(ctx: Context) -> bool:
+    """Whether this run's Scriptwriter measures keyframes (the offline planner, with vision)."""
+    return ctx.vision_input and scriptwriter_planner(ctx).name == "offline"
+
+
 def scene_for_scriptwriter(scene: Scene, run_dir: str, ctx: Context) -> Scene:
     """A scene as the Scriptwriter gets it: keyframes it can open, or none without vision."""
     if not ctx.vision_input:

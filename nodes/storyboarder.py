@@ -12,6 +12,7 @@ takes the picture's end: the plan, the mix and the mux all go by it from here on
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -19,11 +20,18 @@ from langgraph.runtime import Runtime
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
 from lvas.nodes.common import timed
+from lvas.nodes.scriptwriter import measures_keyframes
 from lvas.tools.common.paths import relative_to_run
 from lvas.tools.common.types import NarrationLine, Scene, Shot, Storyboard
+from lvas.tools.generation.early_start import start_backend_early
+from lvas.tools.video.early_stills import EarlyStills
 from lvas.tools.video.probe import picture_ends_early, picture_info
 from lvas.tools.video.scenes import without_looks
 from lvas.tools.video.storyboard import StoryboardSettings, build_storyboard, storyboard_key
+
+EARLY_STILLS_SECONDS = 60.0
+"""Videos shorter than this decode in a few seconds: a helper measuring their keyframes early
+would cost more to start (about half a second of CPU) than it could take off the Scriptwriter."""
 
 
 def storyboard_settings(ctx: Context) -> StoryboardSettings:
@@ -38,7 +46,15 @@ def storyboarder(state: LVASState, runtime: Runtime[Context]) -> LVASState:
     settings = storyboard_settings(ctx)
     run_dir = state["run_dir"]
     folder = Path(run_dir) / "analysis" / storyboard_key(state["video"], settings)
-    board = build_storyboard(state["video"], folder, settings)
+    seconds = float(state.get("video_info", {}).get("duration") or 0.0)
+    if not state.get("plan_only"):  # the beds alone will cover the video's length
+        start_backend_early(ctx, seconds)
+    # The Scriptwriter's keyframes are measured in the decode's idle time (``early_stills``).
+    early: AbstractContextManager[object] = (
+        EarlyStills(folder) if measures_keyframes(ctx) and seconds >= EARLY_STILLS_SECONDS
+        else nullcontext())
+    with early:
+        board = build_storyboard(state["video"], folder, settings)
 
     def rel(path: str) -> str:
         return relative_to_run(run_dir, path)

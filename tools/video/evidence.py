@@ -144,6 +144,18 @@ def keyframe_parts(path: str) -> ImageParts | None:
     return parts
 
 
+def remember_keyframe_parts(path: str, size: int, mtime_ns: int,
+                            parts: ImageParts | None) -> None:
+    """Keep a measurement made elsewhere (``early_stills``' helper, by ``image_parts``) of the
+    keyframe at ``path`` (resolved) as it was at ``size`` and ``mtime_ns``: ``keyframe_parts``
+    answers with it for that version of the file."""
+    with _keyframes_lock:
+        _keyframes[(path, size, mtime_ns)] = parts
+        _keyframes.move_to_end((path, size, mtime_ns))
+        while len(_keyframes) > KEYFRAMES_KEPT:
+            _keyframes.popitem(last=False)
+
+
 def _resize(image: np.ndarray, width: int) -> np.ndarray:
     h, w = image.shape[:2]
     if w <= width:
