@@ -54,6 +54,18 @@ def planner_for(ctx: Context) -> Planner:
     return get_planner(ctx.chat_backend, chat=ctx.chat_settings())
 
 
+def scriptwriter_planner(ctx: Context) -> Planner:
+    """The Scriptwriter's planner, seeing the keyframes only when the run has vision input."""
+    from lvas.tools.planning.registry import get_planner
+
+    return get_planner(ctx.chat_backend, chat=ctx.chat_settings(), vision=ctx.vision_input)
+
+
+def measures_keyframes(ctx: Context) -> bool:
+    """Whether this run's Scriptwriter measures keyframes (the offline planner, with vision)."""
+    return ctx.vision_input and scriptwriter_planner(ctx).name == "offline"
+
+
 def new_log() -> CallLog:
     """A per-node record of model calls (usage for accounting, warnings for fallbacks)."""
     from lvas.tools.llm.chat import CallLog

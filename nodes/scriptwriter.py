@@ -24,25 +24,20 @@ from langgraph.runtime import Runtime
 
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState, SceneTask
-from lvas.nodes.common import log_update, new_log, timed, with_absolute_keyframes
+from lvas.nodes.common import (
+    log_update,
+    new_log,
+    scriptwriter_planner,
+    timed,
+    with_absolute_keyframes,
+)
 from lvas.tools.common.types import Scene, SeenScene, Shot
-from lvas.tools.planning.registry import Planner, get_planner
 from lvas.tools.video.evidence import Features, scene_evidence
 from lvas.tools.video.shot_bursts import scene_burst, scene_flicker, scene_shots
 
 EVIDENCE_KEPT = 4096  # scenes whose evidence is kept for their scripts, most recent first
 _measured: OrderedDict[tuple[str, float, float, tuple[str, ...]], Features] = OrderedDict()
 _measured_lock = threading.Lock()
-
-
-def scriptwriter_planner(ctx: Context) -> Planner:
-    """The run's planner, seeing the keyframes only when the run has vision input."""
-    return get_planner(ctx.chat_backend, chat=ctx.chat_settings(), vision=ctx.vision_input)
-
-
-def measures_keyframes(ctx: Context) -> bool:
-    """Whether this run's Scriptwriter measures keyframes (the offline planner, with vision)."""
-    return ctx.vision_input and scriptwriter_planner(ctx).name == "offline"
 
 
 def scene_for_scriptwriter(scene: Scene, run_dir: str, ctx: Context) -> Scene:

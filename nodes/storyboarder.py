@@ -19,8 +19,7 @@ from langgraph.runtime import Runtime
 
 from lvas.graph.context import Context, context_of
 from lvas.graph.state import LVASState
-from lvas.nodes.common import timed
-from lvas.nodes.scriptwriter import measures_keyframes
+from lvas.nodes.common import measures_keyframes, timed
 from lvas.tools.common.paths import relative_to_run
 from lvas.tools.common.types import NarrationLine, Scene, Shot, Storyboard
 from lvas.tools.generation.early_start import start_backend_early
