@@ -28,7 +28,6 @@ from types import TracebackType
 
 ENABLED = True  # off: the Scriptwriter measures every keyframe itself (tests compare the two)
 POLL_SECONDS = 0.25  # how often the helper looks for keyframes the decode has written
-_STOP_WAIT = 2.0  # seconds the helper may take to finish its keyframe when told to stop
 # A scene is measured from its first two keyframes, its first shot's (``MAX_STATIC_IMAGES``):
 # each shot's first two are the ones any scene can start with.
 _WANTED = re.compile(r"keyframe_\d+_[01]\.jpg")
@@ -68,16 +67,15 @@ class EarlyStills:
         proc = self._proc
         if proc is None:
             return
+        # Stopped at once: what it sent is in the pipe, and the keyframe in hand (or a slow
+        # start at its low priority) is not worth waiting for. A line cut short is dropped.
+        proc.kill()
+        proc.wait()
         try:
             if proc.stdin is not None:
-                proc.stdin.close()  # the helper's signal to stop
+                proc.stdin.close()
         except OSError:
             pass
-        try:
-            proc.wait(timeout=_STOP_WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         if self._reader is not None:
             self._reader.join()
         _log.debug("%d keyframe(s) of %s measured early", self.received, self.folder)
@@ -101,7 +99,8 @@ class EarlyStills:
 
 def serve(folder: str) -> None:
     """The helper's side: at the lowest priority, measure each wanted keyframe that appears in
-    ``folder`` and write one JSON line per keyframe, until stdin closes."""
+    ``folder`` and write one JSON line per keyframe, until it is killed or stdin closes (its
+    parent gone)."""
     try:
         os.nice(19)
     except (AttributeError, OSError):  # no nice here: it still only runs until the decode ends
