@@ -231,10 +231,7 @@ class RenderPool:
         with self._cond:
             self._expected = max(self._expected, float(seconds))
             if self._can_grow() and not self._live and not self._starting:
-                self._starting += 1
-                threading.Thread(
-                    target=self._start_one, name="lvas-worker-start", daemon=True
-                ).start()
+                self._grow()
 
     def worker_pids(self) -> list[int]:
         """Process ids of the running workers."""
@@ -264,10 +261,7 @@ class RenderPool:
                     self._local_busy = True
                     return None
                 if self._can_grow():
-                    self._starting += 1
-                    threading.Thread(
-                        target=self._start_one, name="lvas-worker-start", daemon=True
-                    ).start()
+                    self._grow()
                 self._cond.wait()
 
     def _can_grow(self) -> bool:
@@ -277,6 +271,11 @@ class RenderPool:
             and max(self._asked, self._expected) >= self.grow_after
             and len(self._live) + self._starting < self.max_workers
         )
+
+    def _grow(self) -> None:
+        """Start one more worker on a thread of its own (called holding ``_cond``)."""
+        self._starting += 1
+        threading.Thread(target=self._start_one, name="lvas-worker-start", daemon=True).start()
 
     def _start_one(self) -> None:
         try:

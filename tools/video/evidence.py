@@ -137,10 +137,7 @@ def keyframe_parts(path: str) -> ImageParts | None:
             return _keyframes[key]
     image = read_image(path)
     parts = None if image is None else image_parts(image)
-    with _keyframes_lock:
-        _keyframes[key] = parts
-        while len(_keyframes) > KEYFRAMES_KEPT:
-            _keyframes.popitem(last=False)
+    remember_keyframe_parts(*key, parts)
     return parts
 
 
