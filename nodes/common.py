@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from lvas.graph.state import LVASState
 from lvas.nodes import failpoints
 from lvas.tools.common.types import Scene
+from lvas.tools.llm.call_log import CallLog
 
 if TYPE_CHECKING:
     from lvas.graph.context import Context
-    from lvas.tools.llm.chat import CallLog
     from lvas.tools.planning.registry import Planner
 
 P = ParamSpec("P")
@@ -68,8 +68,6 @@ def measures_keyframes(ctx: Context) -> bool:
 
 def new_log() -> CallLog:
     """A per-node record of model calls (usage for accounting, warnings for fallbacks)."""
-    from lvas.tools.llm.chat import CallLog
-
     return CallLog()
 
 

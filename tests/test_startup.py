@@ -18,13 +18,14 @@ import pytest
 HEAVY = ("torch", "sentence_transformers", "transformers", "chromadb", "cv2", "matplotlib")
 
 
-def _heavy_modules_after(code: str, cache_dir: Path | None = None) -> list[str]:
-    """Run ``code`` in a fresh interpreter; the heavy modules it left imported."""
+def _heavy_modules_after(code: str, cache_dir: Path | None = None,
+                         heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """Run ``code`` in a fresh interpreter; the ``heavy`` modules it left imported."""
     env = dict(os.environ)
     if cache_dir is not None:
         env["LVAS_CACHE_DIR"] = str(cache_dir)
     probe = (f"{code}\nimport json, sys\n"
-             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+             f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
@@ -38,6 +39,18 @@ def test_importing_the_cli_imports_no_heavy_library():
 def test_help_imports_no_heavy_library():
     code = "from lvas.graph.cli import build_parser\nbuild_parser().format_help()"
     assert _heavy_modules_after(code) == []
+
+
+def test_an_offline_plan_never_imports_the_chat_client(cut_video, label_cache_dir, tmp_path):
+    # openai and langchain-openai take about 0.7 s to import, on the way of every offline dub.
+    code = ("import contextlib, io\n"
+            "from lvas.graph.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    assert main(['plan', {str(cut_video)!r}, '-o', {str(tmp_path / 'plan.json')!r}, "
+            f"'--work-dir', {str(tmp_path / 'run')!r}, '--chat-backend', 'offline']) == 0")
+    assert _heavy_modules_after(code, label_cache_dir,
+                                heavy=("openai", "langchain_openai")) == []
+    assert json.loads((tmp_path / "plan.json").read_text())["scenes"]
 
 
 def test_doctor_judges_from_metadata(label_cache_dir):

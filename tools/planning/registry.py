@@ -21,7 +21,8 @@ from lvas.tools.common.types import (
 from lvas.tools.planning.offline import OfflinePlanner
 
 if TYPE_CHECKING:
-    from lvas.tools.llm.chat import CallLog, ChatSettings
+    from lvas.tools.llm.call_log import CallLog
+    from lvas.tools.llm.chat import ChatSettings
 
 CHAT_BACKENDS = ("auto", "offline", "openai")
 
