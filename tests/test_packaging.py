@@ -76,7 +76,7 @@ def test_the_wheel_holds_only_the_lvas_namespace(tmp_path: Path) -> None:
     assert "lvas/retrieval_index/data/audioset_ontology.json" in names
     assert "lvas/prompts/designer_scene.md" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "lvas = lvas.graph.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "lvas = lvas.graph.cli:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_the_graph_package_builds_nothing_on_import() -> None:
