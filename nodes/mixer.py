@@ -19,6 +19,8 @@ from lvas.tools.common.types import Clip
 from lvas.tools.delivery.measure import DeliveredLevels, measure_encoded_stream
 from lvas.tools.delivery.muxing import mux_soundtrack
 from lvas.tools.generation.options import NO_VOICE_HINT
+from lvas.tools.reporting.plots import load_matplotlib
+from lvas.tools.reporting.spectrogram import soundtrack_spectrogram
 
 
 @timed("mixer")
@@ -50,6 +52,7 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
             on_soundtrack=lambda wav: delivery.append(
                 pool.submit(_deliver, state, ctx, str(wav), warnings)),
         )
+        _prepare_report(report.path)
         output, delivered, trim = delivery[0].result()
     voiced = sum(1 for clip in state.get("clips", {}).values() if clip["layer"] == "speech")
     silent = len(state.get("narration_lines", [])) - voiced
@@ -73,6 +76,18 @@ def mix(state: LVASState, runtime: Runtime[Context]) -> dict[str, Any]:
             "delivery_trim_db": round(trim, 2),
         },
     }
+
+
+def _prepare_report(soundtrack: str) -> None:
+    """Measure the soundtrack for the report's spectrogram and load its plotting library while
+    the delivery encodes (the encoder and the delivered-audio meters leave most of a core idle
+    for seconds); the report node then draws from the remembered measurement. A failure here
+    is the report's to show, when it measures again."""
+    try:
+        soundtrack_spectrogram(soundtrack)
+    except (OSError, RuntimeError, ValueError):  # soundfile's errors derive from these
+        return
+    load_matplotlib()
 
 
 DELIVERY_PEAK_LIMIT_DB = -1.0  # the encoded soundtrack's true peak must not exceed this

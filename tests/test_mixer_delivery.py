@@ -67,3 +67,40 @@ def test_the_mux_runs_while_the_stems_are_written(tmp_path, cut_video, monkeypat
     assert sorted(artifacts["stems"]) == ["background", "foreground"]
     assert all((run / path).is_file() for path in artifacts["stems"].values())
     assert artifacts["delivered_lufs"] is not None
+
+
+def test_the_report_spectrogram_is_measured_while_the_delivery_encodes(tmp_path, cut_video,
+                                                                         monkeypatch):
+    import lvas.nodes.mixer as mixer
+    import lvas.tools.reporting.spectrogram as spectrogram
+
+    delivering = threading.Event()
+    measured_during: list[bool] = []
+    real_mux, real_compute = mixer.mux_soundtrack, spectrogram.compute_spectrogram
+
+    def mux(*args, **kwargs):
+        delivering.set()
+        try:
+            return real_mux(*args, **kwargs)
+        finally:
+            delivering.clear()
+
+    def compute(path, **kwargs):
+        measured_during.append(delivering.is_set())
+        return real_compute(path, **kwargs)
+
+    monkeypatch.setattr(mixer, "mux_soundtrack", mux)
+    monkeypatch.setattr(spectrogram, "compute_spectrogram", compute)
+    run, out = tmp_path / "run", tmp_path / "out.mp4"
+    update = mixer.mix(_state(run, cut_video, out), SimpleNamespace(context=Context()))
+    soundtrack = run / update["artifacts"]["soundtrack"]
+    # The report's measurement is the one the mixer made while the delivery was encoding.
+    spec = spectrogram.soundtrack_spectrogram(soundtrack)
+    assert measured_during == [True]
+    assert spec.duration == sf_duration(soundtrack)
+
+
+def sf_duration(path: Path) -> float:
+    import soundfile as sf
+
+    return sf.info(str(path)).duration

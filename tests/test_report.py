@@ -347,6 +347,25 @@ def test_spectrogram_of_a_file_shorter_than_one_frame(tmp_path: Path) -> None:
     assert spec.db.shape[1] >= 1 and np.isfinite(spec.db).all()
 
 
+def test_a_soundtrack_is_measured_once_per_version(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import lvas.tools.reporting.spectrogram as spectrogram
+
+    calls: list[Path] = []
+    real = spectrogram.compute_spectrogram
+    monkeypatch.setattr(spectrogram, "compute_spectrogram",
+                        lambda path, **kw: calls.append(Path(path)) or real(path, **kw))
+    wav = _write_wav(tmp_path / "mix.wav", 2.0, 16000)
+    first = spectrogram.soundtrack_spectrogram(wav)
+    assert spectrogram.soundtrack_spectrogram(tmp_path / "." / "mix.wav") is first
+    assert len(calls) == 1
+    _write_wav(wav, 3.0, 16000, tone=440.0)  # a new version of the same file
+    second = spectrogram.soundtrack_spectrogram(wav)
+    assert len(calls) == 2 and second.duration == pytest.approx(3.0)
+    with pytest.raises(FileNotFoundError):
+        spectrogram.soundtrack_spectrogram(tmp_path / "gone.wav")
+
+
 def test_long_run_stays_fast_and_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """1000 scenes, 3000 cues and a 10-minute mix: bounded reads, memory and time."""
     sr = 8000

@@ -76,6 +76,12 @@ def _figure(height_in: float) -> Any:
     return fig
 
 
+def load_matplotlib() -> None:
+    """Import what :func:`_figure` and the plots use, ahead of the first picture (about 0.5 s),
+    where a caller has a core to spare."""
+    _time_axis(_figure(1.0).add_subplot(), 1.0)
+
+
 def _png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI)

@@ -34,7 +34,7 @@ from lvas.tools.reporting.plots import (
     format_clock,
     render_spectrogram,
 )
-from lvas.tools.reporting.spectrogram import Spectrogram, compute_spectrogram
+from lvas.tools.reporting.spectrogram import Spectrogram, soundtrack_spectrogram
 
 _OPEN_TABLE_ROWS = 200  # longer tables start folded
 _EAGER_THUMBNAILS = 40  # thumbnails further down the page load when scrolled to
@@ -154,7 +154,7 @@ def _soundtrack(soundtrack: Path | None, span: float,
     if soundtrack is None:
         return None, span
     try:
-        spec: Spectrogram = compute_spectrogram(soundtrack)
+        spec: Spectrogram = soundtrack_spectrogram(soundtrack)
     except (OSError, RuntimeError, ValueError) as exc:  # soundfile's errors derive from these
         return {"path": str(soundtrack), "error": str(exc)}, span
     span = max(span, spec.duration)
