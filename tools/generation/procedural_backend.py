@@ -21,7 +21,7 @@ class ProceduralGenerator:
     """
 
     name = "procedural"
-    version = "2"  # 2: floors, compounds, surfaces, stereo beds (issue 14)
+    version = "3"  # 2: floors, compounds, surfaces, stereo beds (issue 14); 3: uniform noise
     bed_channels = 2
 
     def __init__(self, sample_rate: int = 48000) -> None:
