@@ -11,7 +11,8 @@ Each install's label index is built first and not timed (a dub builds it on firs
 per machine and index version).
 
 It prints the wall and CPU time (user + system, child processes included) of each, their ratio
-to decoding alone (budget: 1.5x), the load average around each run, the time per node (the
+to decoding alone (budget: 1.5x), the least wall clock the dub's CPU allows on this
+machine's cores, the load average around each run, the time per node (the
 node's own summed seconds from ``--json``, and its span on the wall clock), and the work beside
 its overhead, measured inline on this checkout's last run: pure synthesis of the run's clips
 (the procedural backend rendering the same requests), the mix arithmetic (``mix_to_wav`` on the
@@ -275,6 +276,11 @@ def report(name: str, video: Path, decodes: list[dict], dubs: dict[str, list[dic
         ok = "ok" if wall / d_wall <= BUDGET else "MISSED"
         print(f"  dub [{label:<8}] / decode: wall {wall / d_wall:5.2f}x  cpu {cpu / d_cpu:5.2f}x"
               f"  (budget {BUDGET}x wall: {ok})")
+        # The least wall clock this much CPU can take here, were every core busy throughout:
+        # above the budget, no reordering of the same work can meet it.
+        floor = cpu / (os.cpu_count() or 1) / d_wall
+        print(f"  dub [{label:<8}] CPU spread over {os.cpu_count()} cores: {floor:5.2f}x the "
+              f"decode's wall at the least ({'under' if floor <= BUDGET else 'over'} the budget)")
         last = runs[-1]
         print(f"    {'node':<20} {'own s':>8} {'span s':>8}   (own: summed over fan-out tasks;"
               " span: on the wall clock)")
