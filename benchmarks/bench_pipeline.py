@@ -84,6 +84,12 @@ def _self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _cores() -> int:
+    """The CPUs this process may run on (an affinity mask or a container can allow fewer than
+    the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _load() -> str:
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
@@ -278,8 +284,8 @@ def report(name: str, video: Path, decodes: list[dict], dubs: dict[str, list[dic
               f"  (budget {BUDGET}x wall: {ok})")
         # The least wall clock this much CPU can take here, were every core busy throughout:
         # above the budget, no reordering of the same work can meet it.
-        floor = cpu / (os.cpu_count() or 1) / d_wall
-        print(f"  dub [{label:<8}] CPU spread over {os.cpu_count()} cores: {floor:5.2f}x the "
+        floor = cpu / _cores() / d_wall
+        print(f"  dub [{label:<8}] CPU spread over {_cores()} cores: {floor:5.2f}x the "
               f"decode's wall at the least ({'under' if floor <= BUDGET else 'over'} the budget)")
         last = runs[-1]
         print(f"    {'node':<20} {'own s':>8} {'span s':>8}   (own: summed over fan-out tasks;"
@@ -322,7 +328,7 @@ def main() -> None:
     installs = {"current": [sys.executable, "-m", "lvas.graph.cli"]}
     if args.baseline_lvas:
         installs["baseline"] = [args.baseline_lvas]
-    print(f"bench_pipeline: {args.minutes:g} min per source, {os.cpu_count()} CPUs, "
+    print(f"bench_pipeline: {args.minutes:g} min per source, {_cores()} CPUs, "
           f"load {_load()}")
     for lvas in installs.values():
         ready_label_index(lvas)
